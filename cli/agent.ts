@@ -1,0 +1,3 @@
+export async function agent(_argv: string[]): Promise<number> {
+  throw new Error('agent: being written');
+}

@@ -1,0 +1,198 @@
+/**
+ * The local control plane: the real API handler and sweep behind node's HTTP server,
+ * with dynalite as embedded storage. Requests are turned into the same API Gateway
+ * (payload v2) events Lambda receives.
+ */
+import { mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { bearerToken, createApiHandler, MAX_BODY_BYTES } from '../shared/api.js';
+import type { Config } from '../shared/config.js';
+import { ControlPlane, type SweepReport } from '../shared/control-plane.js';
+import { DynamoStateStore } from '../shared/dynamo-store.js';
+import { AuthError, ConfigError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { buildTargets } from '../shared/targets/index.js';
+import { tokenMatches } from '../shared/tokens.js';
+import { type LocalDynamo, startLocalDynamo } from './local-dynamo.js';
+
+export interface LocalServerOptions {
+  config: Config;
+  logger: Logger;
+  host?: string;
+  port?: number;
+  /** Folder for persistent state; omitted = memory only. */
+  dataDir?: string;
+  sweepIntervalMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LocalServer {
+  url: string;
+  controlPlane: ControlPlane;
+  dynamo: LocalDynamo;
+  sweep(): Promise<SweepReport>;
+  close(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
+}
+
+export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  const { config, logger } = options;
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopback(host) && config.adminTokenSha256 === undefined) {
+    throw new ConfigError(
+      `refusing to listen on ${host} without adminTokenSha256 in the config: admin routes would be open to the network ` +
+        '(mint one with `npx failover token`)',
+    );
+  }
+  const targets = buildTargets(config, logger, options.env);
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const dynamo = await startLocalDynamo(options.dataDir ? { path: join(options.dataDir, 'db') } : {});
+  const controlPlane = new ControlPlane({
+    config,
+    store: new DynamoStateStore(dynamo.client, dynamo.table),
+    targets,
+    logger,
+  });
+  const handle = createApiHandler({
+    controlPlane,
+    logger,
+    groups: ['node', 'admin'],
+    authorizeAdmin: (event) => {
+      // On loopback only local users can reach us; beyond it, an admin token is required.
+      if (isLoopback(host)) return;
+      const token = bearerToken(event);
+      if (token === undefined || !tokenMatches(token, config.adminTokenSha256)) {
+        throw new AuthError('admin routes need a valid admin token');
+      }
+    },
+  });
+
+  const server = createServer((req, res) => {
+    readLimited(req, res)
+      .then(async (body) => {
+        if (body === null) return;
+        const result = await handle(toEvent(req, body));
+        res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
+        res.end(result.body);
+      })
+      .catch((err: Error) => {
+        logger.error(`request failed: ${err.message}`);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'Internal', message: 'internal error' }));
+      });
+  });
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  await listen(server, host, options.port ?? 8787);
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+
+  // The sweep: the safety net behind the inline path. Never overlaps itself.
+  let sweeping: Promise<SweepReport> | null = null;
+  const sweep = () => {
+    sweeping ??= controlPlane.sweep().finally(() => {
+      sweeping = null;
+    });
+    return sweeping;
+  };
+  const timer = setInterval(() => {
+    sweep().catch((err: Error) => logger.error(`sweep failed: ${err.message}`));
+  }, options.sweepIntervalMs ?? 1000);
+
+  return {
+    url,
+    controlPlane,
+    dynamo,
+    sweep,
+    close: async () => {
+      clearInterval(timer);
+      await sweeping?.catch(() => undefined);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await dynamo.close();
+    },
+  };
+}
+
+/** Reads at most MAX_BODY_BYTES + 1 bytes; answers 413 itself and returns null past that. */
+async function readLimited(req: IncomingMessage, res: ServerResponse): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const tooLarge = () => {
+    res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+    res.end(
+      JSON.stringify({
+        error: 'PayloadTooLarge',
+        message: `body is over the limit of ${MAX_BODY_BYTES} bytes`,
+      }),
+      () => req.destroy(),
+    );
+    return null;
+  };
+  if (declared > MAX_BODY_BYTES) return tooLarge();
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const query: Record<string, string> = {};
+  url.searchParams.forEach((value, key) => {
+    query[key] = key in query ? `${query[key]},${value}` : value;
+  });
+  const method = req.method ?? 'GET';
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: Object.keys(query).length ? query : undefined,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: `${now.getTime()}-${Math.random().toString(36).slice(2, 10)}`,
+      routeKey: '$default',
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+    body: body.length ? body.toString('base64') : undefined,
+    isBase64Encoded: body.length > 0,
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,140 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Config, loadConfigFile, parseConfig } from '../shared/config.js';
+import { consoleLogger } from '../shared/logger.js';
+import { mintToken, sha256Hex } from '../shared/tokens.js';
+import { startLocalServer } from './local-server.js';
+import { UsageError } from './usage.js';
+
+export const SERVE_HELP = `Usage: failover serve [options]     (npm start -- [options])
+
+Runs the local control plane: the HTTP API, the sweep, and embedded storage.
+
+Options:
+  --config FILE          cluster config (default: ./failover.config.json if present, else a demo cluster)
+  --host HOST            address to listen on (default 127.0.0.1; beyond loopback, admin routes need adminTokenSha256)
+  --port PORT            port (default 8787; 0 picks a free one)
+  --memory               keep state in memory only (default: persist under --data-dir)
+  --data-dir DIR         where state persists (default .failover)
+  --sweep-interval SECS  how often the sweep runs (default 1)
+`;
+
+const DEMO_NODES = [
+  { id: 'a', address: '192.0.2.10' },
+  { id: 'b', address: '192.0.2.11' },
+];
+
+export async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '8787' },
+      memory: { type: 'boolean', default: false },
+      'data-dir': { type: 'string', default: '.failover' },
+      'sweep-interval': { type: 'string', default: '1' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be 0-65535, got '${values.port}'`);
+  const sweepSeconds = Number(values['sweep-interval']);
+  if (!(sweepSeconds >= 0.1 && sweepSeconds <= 3600)) {
+    throw new UsageError(`--sweep-interval must be 0.1-3600 seconds, got '${values['sweep-interval']}'`);
+  }
+  const dataDir = values.memory ? undefined : resolve(values['data-dir']);
+
+  const configPath =
+    values.config ?? (existsSync('failover.config.json') ? 'failover.config.json' : undefined);
+  const demo = configPath === undefined ? demoConfig(dataDir) : undefined;
+  const config = demo?.config ?? loadConfigFile(configPath as string);
+
+  const logger = consoleLogger();
+  const server = await startLocalServer({
+    config,
+    logger,
+    host: values.host,
+    port,
+    ...(dataDir ? { dataDir } : {}),
+    sweepIntervalMs: sweepSeconds * 1000,
+  });
+
+  const out = process.stdout;
+  out.write(`failover control plane listening on ${server.url}\n`);
+  out.write(
+    `  config: ${configPath ?? 'built-in demo cluster'}; state: ${dataDir ?? 'in memory'}; sweep every ${sweepSeconds} s\n`,
+  );
+  for (const cluster of config.clusters) {
+    out.write(
+      `  cluster ${cluster.id}: nodes ${cluster.nodes.map((n) => n.id).join(', ')}; ` +
+        `interval ${cluster.heartbeatIntervalSeconds} s, lease ${cluster.leaseMs / 1000} s; ` +
+        `status: curl -s ${server.url}/v1/clusters/${cluster.id}\n`,
+    );
+  }
+  if (demo) {
+    out.write("\nDemo nodes (paste one line per terminal; the token is the node's secret):\n");
+    for (const [node, token] of Object.entries(demo.tokens)) {
+      const path = `${server.url}/v1/clusters/demo/nodes/${node}/heartbeat`;
+      out.write(
+        `  ${node}: npx failover agent --url ${server.url} --cluster demo --node ${node} --token ${token}\n`,
+      );
+      out.write(
+        `     or: while curl -fsS -X POST -H 'Authorization: Bearer ${token}' ${path}; do echo; sleep 2; done\n`,
+      );
+    }
+  }
+
+  await new Promise<void>((resolveStop) => {
+    const stop = (signal: string) => {
+      logger.info(`${signal}: shutting down`);
+      server.close().then(resolveStop, resolveStop);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}
+
+/**
+ * The built-in demo cluster. Its tokens are printed at start-up; with persistent state
+ * they are kept beside it so agents keep working across restarts.
+ */
+function demoConfig(dataDir: string | undefined): { config: Config; tokens: Record<string, string> } {
+  const file = dataDir ? join(dataDir, 'demo-tokens.json') : undefined;
+  let tokens: Record<string, string> = {};
+  if (file && existsSync(file)) tokens = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  const hashes: Record<string, string> = {};
+  for (const node of DEMO_NODES) {
+    const known = tokens[node.id];
+    const minted = known === undefined ? mintToken() : undefined;
+    if (minted) tokens[node.id] = minted.token;
+    hashes[node.id] = minted?.sha256 ?? sha256Hex(known as string);
+  }
+  if (file && dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+  }
+  const config = parseConfig(
+    {
+      clusters: [
+        {
+          id: 'demo',
+          heartbeatIntervalSeconds: 2,
+          missedBeats: 3,
+          nodes: DEMO_NODES.map((n) => ({ ...n, tokenSha256: hashes[n.id] })),
+          targets: [{ type: 'log' }],
+        },
+      ],
+    },
+    'demo config',
+  );
+  return { config, tokens };
+}

@@ -1,0 +1,219 @@
+/**
+ * HTTP API v1, in API Gateway HTTP API (payload v2) terms. The Lambda handlers and the
+ * local server both call `createApiHandler`, so what the tests prove about one holds for
+ * the other.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import type { ControlPlane } from './control-plane.js';
+import type { Beat } from './core.js';
+import {
+  AuthError,
+  ConflictError,
+  FailoverError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from './errors.js';
+import type { Logger } from './logger.js';
+
+export const MAX_BODY_BYTES = 4096;
+
+const BeatSchema = z.strictObject({
+  status: z.enum(['ok', 'failing', 'maintenance']).optional(),
+  version: z.string().min(1).max(64).optional(),
+  position: z.union([z.number().finite().nonnegative(), z.string().min(1).max(128)]).optional(),
+  lagSeconds: z.number().finite().nonnegative().optional(),
+  role: z.enum(['active', 'standby']).optional(),
+  epoch: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+});
+
+export type RouteGroup = 'node' | 'admin';
+
+export interface ApiOptions {
+  controlPlane: ControlPlane;
+  logger: Logger;
+  /** Which routes this handler serves (each Lambda serves one group; the local server both). */
+  groups: readonly RouteGroup[];
+  /** Throws AuthError unless the caller may use admin routes. */
+  authorizeAdmin: (event: APIGatewayProxyEventV2) => void;
+}
+
+type Handler = (event: APIGatewayProxyEventV2, params: readonly string[]) => Promise<unknown>;
+interface Route {
+  group: RouteGroup;
+  pattern: RegExp;
+  methods: Record<string, Handler>;
+}
+
+const SEGMENT = '([^/]+)';
+
+export function createApiHandler(options: ApiOptions) {
+  const { controlPlane, logger } = options;
+  const allRoutes: Route[] = [
+    {
+      group: 'node',
+      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/nodes/${SEGMENT}/heartbeat$`),
+      methods: {
+        POST: async (event, [clusterId, nodeId]) => {
+          const body = readBody(event);
+          const { cluster, node } = controlPlane.authenticateNode(
+            clusterId as string,
+            nodeId as string,
+            bearerToken(event),
+          );
+          return controlPlane.heartbeat(cluster, node, parseBeat(body));
+        },
+      },
+    },
+    {
+      group: 'admin',
+      pattern: new RegExp(`^/v1/clusters/${SEGMENT}$`),
+      methods: {
+        GET: async (event, [clusterId]) => {
+          options.authorizeAdmin(event);
+          return controlPlane.status(clusterId as string);
+        },
+      },
+    },
+    {
+      group: 'admin',
+      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/events$`),
+      methods: {
+        GET: async (event, [clusterId]) => {
+          options.authorizeAdmin(event);
+          const limit = parseLimit(event.queryStringParameters?.limit);
+          return { cluster: clusterId, events: await controlPlane.events(clusterId as string, limit) };
+        },
+      },
+    },
+  ];
+  const routes = allRoutes.filter((r) => options.groups.includes(r.group));
+
+  return async function handle(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+    const method = event.requestContext.http.method.toUpperCase();
+    const path = event.rawPath;
+    try {
+      for (const route of routes) {
+        const match = route.pattern.exec(path);
+        if (match === null) continue;
+        const handler = route.methods[method];
+        if (handler === undefined) {
+          const allow = Object.keys(route.methods);
+          throw new MethodNotAllowedError(
+            `method ${method} not allowed on ${path} (allowed: ${allow.join(', ')})`,
+            allow,
+          );
+        }
+        const params = match.slice(1).map(decodeSegment);
+        return json(200, await handler(event, params));
+      }
+      throw new NotFoundError(`no route for ${method} ${path}`);
+    } catch (err) {
+      return errorResponse(err, logger, { method, path });
+    }
+  };
+}
+
+/** One table from domain errors to HTTP statuses. */
+function errorResponse(
+  err: unknown,
+  logger: Logger,
+  request: Record<string, string>,
+): APIGatewayProxyStructuredResultV2 {
+  if (err instanceof FailoverError) {
+    const status = statusOf(err);
+    const headers: Record<string, string> =
+      err instanceof MethodNotAllowedError
+        ? { allow: err.allow.join(', ') }
+        : err instanceof AuthError
+          ? { 'www-authenticate': 'Bearer' }
+          : {};
+    return json(status, { error: err.name.replace(/Error$/, ''), message: err.message }, headers);
+  }
+  logger.error('unhandled error', {
+    ...request,
+    error: (err as Error)?.name,
+    message: (err as Error)?.message,
+  });
+  return json(500, { error: 'Internal', message: 'internal error; see the control plane log' });
+}
+
+function statusOf(err: FailoverError): number {
+  if (err instanceof ValidationError) return 400;
+  if (err instanceof AuthError) return 401;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof MethodNotAllowedError) return 405;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof PayloadTooLargeError) return 413;
+  return 500;
+}
+
+function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+function readBody(event: APIGatewayProxyEventV2): string {
+  const raw = event.body ?? '';
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.length > MAX_BODY_BYTES) {
+    throw new PayloadTooLargeError(`body is ${bytes.length} bytes; the limit is ${MAX_BODY_BYTES}`);
+  }
+  return bytes.toString('utf8');
+}
+
+export function bearerToken(event: APIGatewayProxyEventV2): string | undefined {
+  const header = event.headers?.authorization ?? event.headers?.Authorization;
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+function parseBeat(body: string): Beat {
+  if (body.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (err) {
+    throw new ValidationError(`body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationError('body must be a JSON object');
+  }
+  const result = BeatSchema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0] as z.core.$ZodIssue;
+    const field =
+      issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.map(String).join('.') || 'body';
+    const message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+    throw new ValidationError(`invalid field ${field}: ${message}`, { field });
+  }
+  return result.data;
+}
+
+function parseLimit(raw: string | undefined): number {
+  if (raw === undefined) return 50;
+  const limit = Number(raw);
+  if (!/^\d+$/.test(raw) || limit < 1 || limit > 500) {
+    throw new ValidationError(`invalid query parameter limit: must be an integer from 1 to 500`, {
+      field: 'limit',
+    });
+  }
+  return limit;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ValidationError(`malformed path segment '${segment}'`);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The one cluster-config schema, used by the local server, the Lambdas and the CDK app.
+ * A bad config fails at start (or at synth) with a message naming the field.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const ID = /^[a-z0-9](?:[a-z0-9_-]{0,62})$/;
+const id = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .regex(ID, `${what} must be 1-63 characters of a-z, 0-9, '-' or '_', starting with a letter or digit`);
+
+const sha256 = z
+  .string({ error: 'must be a string' })
+  .regex(
+    /^[0-9a-f]{64}$/,
+    'must be 64 lowercase hex characters (the SHA-256 of the token; see `failover token`)',
+  );
+
+const NodeSchema = z.strictObject({
+  id: id('node id'),
+  /** What DNS points to, or what a webhook receiver is told: an IP address or host name. */
+  address: z.string().min(1, 'must not be empty').max(253),
+  tokenSha256: sha256,
+});
+
+const WebhookTargetSchema = z.strictObject({
+  type: z.literal('webhook'),
+  id: id('target id').optional(),
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /** Name of the environment variable that holds the HMAC secret (the secret itself never sits in the config). */
+  secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+  /** Per-attempt timeout; attempts repeat with backoff until the apply budget runs out. */
+  timeoutMs: z.number().int().min(100).max(30_000).default(2_000),
+});
+
+const LogTargetSchema = z.strictObject({
+  type: z.literal('log'),
+  id: id('target id').optional(),
+});
+
+const TargetSchema = z.discriminatedUnion('type', [WebhookTargetSchema, LogTargetSchema], {
+  error: (issue) =>
+    issue.code === 'invalid_union' ? "unknown target type (expected 'webhook' or 'log')" : undefined,
+});
+
+const ClusterSchema = z
+  .strictObject({
+    id: id('cluster id'),
+    heartbeatIntervalSeconds: z.number().int('must be a whole number of seconds').min(1).max(3600).default(5),
+    missedBeats: z.number().int().min(1).max(100).default(3),
+    failback: z.literal('sticky', { error: "must be 'sticky' (the only policy so far)" }).default('sticky'),
+    nodes: z.array(NodeSchema).min(1, 'a cluster needs at least one node').max(64),
+    targets: z.array(TargetSchema).max(16).default([]),
+  })
+  .superRefine((cluster, ctx) => {
+    duplicates(cluster.nodes.map((n) => n.id)).forEach((index) => {
+      ctx.addIssue({ code: 'custom', path: ['nodes', index, 'id'], message: `duplicate node id` });
+    });
+    duplicates(cluster.targets.map((t) => t.id ?? t.type)).forEach((index) => {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targets', index, 'id'],
+        message: 'duplicate target id (give each target of the same type its own `id`)',
+      });
+    });
+  });
+
+export const ConfigSchema = z
+  .strictObject({
+    clusters: z.array(ClusterSchema).min(1, 'at least one cluster is required'),
+    /** Local server only: required for admin routes when it listens beyond loopback. */
+    adminTokenSha256: sha256.optional(),
+  })
+  .superRefine((config, ctx) => {
+    duplicates(config.clusters.map((c) => c.id)).forEach((index) => {
+      ctx.addIssue({ code: 'custom', path: ['clusters', index, 'id'], message: 'duplicate cluster id' });
+    });
+  });
+
+type ParsedCluster = z.output<typeof ClusterSchema>;
+export type NodeConfig = z.output<typeof NodeSchema>;
+export type TargetConfig = z.output<typeof TargetSchema> & { id: string };
+export type ClusterConfig = Omit<ParsedCluster, 'targets'> & {
+  targets: TargetConfig[];
+  /** interval × missedBeats, in ms: a node is alive while now − lastSeen ≤ leaseMs. */
+  leaseMs: number;
+  intervalMs: number;
+};
+export interface Config {
+  clusters: ClusterConfig[];
+  adminTokenSha256?: string;
+}
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** Validates a parsed JSON value; throws ConfigError listing every bad field. */
+export function parseConfig(value: unknown, source = 'config'): Config {
+  const result = ConfigSchema.safeParse(value);
+  if (!result.success) {
+    const lines = result.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => `  ${formatPath([...issue.path, key])}: unknown field`)
+        : [`  ${formatPath(issue.path)}: ${issue.message}`],
+    );
+    throw new ConfigError(`invalid ${source}:\n${lines.join('\n')}`);
+  }
+  return {
+    ...result.data,
+    clusters: result.data.clusters.map((c) => ({
+      ...c,
+      targets: c.targets.map((t) => ({ ...t, id: t.id ?? t.type })),
+      intervalMs: c.heartbeatIntervalSeconds * 1000,
+      leaseMs: c.heartbeatIntervalSeconds * c.missedBeats * 1000,
+    })),
+  };
+}
+
+export function parseConfigText(text: string, source = 'config'): Config {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`invalid ${source}: not valid JSON (${(err as Error).message})`);
+  }
+  return parseConfig(value, source);
+}
+
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  return parseConfigText(text, path);
+}
+
+export function findCluster(config: Config, clusterId: string): ClusterConfig | undefined {
+  return config.clusters.find((c) => c.id === clusterId);
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path
+    .map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`))
+    .join('');
+}
+
+/** Indexes of values that appeared earlier in the list. */
+function duplicates(values: readonly string[]): number[] {
+  const seen = new Set<string>();
+  const out: number[] = [];
+  values.forEach((v, i) => {
+    if (seen.has(v)) out.push(i);
+    seen.add(v);
+  });
+  return out;
+}

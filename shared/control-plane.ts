@@ -1,0 +1,337 @@
+/**
+ * The control plane's use cases: heartbeat, sweep, status, events. It turns the core's
+ * decisions into the store's compare-and-set writes and drives targets from committed
+ * epochs. Handlers (Lambda and local) call this and nothing else.
+ */
+import type { ClusterConfig, Config, NodeConfig } from './config.js';
+import { findCluster } from './config.js';
+import {
+  type Beat,
+  type ClusterEvent,
+  type ClusterState,
+  decide,
+  type NodeView,
+  nodeViews,
+  type Role,
+  type TargetState,
+  targetsDue,
+} from './core.js';
+import { AuthError, NotFoundError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { StateStore } from './store.js';
+import type { Target } from './targets/index.js';
+import { tokenMatches } from './tokens.js';
+
+export interface ControlPlaneOptions {
+  config: Config;
+  store: StateStore;
+  targets: Map<string, Target[]>;
+  logger: Logger;
+  /** Control-plane clock, ms. The only clock liveness is ever measured on. */
+  now?: () => number;
+  /** How long one invocation may spend applying targets before leaving them to the sweep. */
+  applyBudgetMs?: number;
+}
+
+export interface HeartbeatResult {
+  cluster: string;
+  node: string;
+  role: Role;
+  epoch: number;
+  active: string | null;
+  leaseMs: number;
+  intervalMs: number;
+}
+
+export interface ClusterStatus {
+  cluster: string;
+  epoch: number;
+  active: string | null;
+  activeSince: string | null;
+  leaseMs: number;
+  intervalMs: number;
+  missedBeats: number;
+  failback: string;
+  hold: { code: string; reason: string; since: string } | null;
+  lastTransition: ClusterEvent | null;
+  nodes: NodeView[];
+  targets: Array<{
+    id: string;
+    type: string;
+    epoch: number | null;
+    state: string;
+    at: string | null;
+    error: string | null;
+  }>;
+  now: string;
+}
+
+export interface SweepReport {
+  clusters: number;
+  promoted: number;
+  held: number;
+  targetsApplied: number;
+  targetsFailed: number;
+  errors: number;
+}
+
+type Outcome = { promoted: boolean; held: boolean; applied: number; failed: number };
+
+export class ControlPlane {
+  private readonly now: () => number;
+  private readonly applyBudgetMs: number;
+
+  constructor(private readonly options: ControlPlaneOptions) {
+    this.now = options.now ?? Date.now;
+    this.applyBudgetMs = options.applyBudgetMs ?? 5_000;
+  }
+
+  get config(): Config {
+    return this.options.config;
+  }
+
+  /**
+   * Checks a node's bearer token. Unknown cluster, unknown node and wrong token all give
+   * the same error after the same work, so callers cannot probe which exist.
+   */
+  authenticateNode(
+    clusterId: string,
+    nodeId: string,
+    token: string | undefined,
+  ): { cluster: ClusterConfig; node: NodeConfig } {
+    const cluster = findCluster(this.options.config, clusterId);
+    const node = cluster?.nodes.find((n) => n.id === nodeId);
+    const ok = tokenMatches(token ?? '', node?.tokenSha256);
+    if (!ok || cluster === undefined || node === undefined || token === undefined) {
+      throw new AuthError('missing or invalid node token');
+    }
+    return { cluster, node };
+  }
+
+  /**
+   * 1. Record the beat (one conditional write, whose result is the whole cluster).
+   * 2. Decide on that state; if the active's lease has expired, try the promotion inline:
+   *    this is what makes failover take about a lease plus one interval.
+   * 3. Answer with the role this node holds after that.
+   */
+  async heartbeat(cluster: ClusterConfig, node: NodeConfig, beat: Beat): Promise<HeartbeatResult> {
+    const now = this.now();
+    let state = await this.options.store.recordHeartbeat(cluster, node.id, beat, now);
+    state = (await this.reconcile(cluster, state, now, false)).state;
+    return {
+      cluster: cluster.id,
+      node: node.id,
+      role: state.active === node.id ? 'active' : 'standby',
+      epoch: state.epoch,
+      active: state.active,
+      leaseMs: cluster.leaseMs,
+      intervalMs: cluster.intervalMs,
+    };
+  }
+
+  /**
+   * The safety net behind the inline path: for every cluster, promote if due, copy
+   * pending events to the log, and (re-)apply targets that lag behind the epoch.
+   * A failure in one cluster is logged and does not stop the others.
+   */
+  async sweep(): Promise<SweepReport> {
+    const now = this.now();
+    const clusters = this.options.config.clusters;
+    const states = await this.options.store.loadMany(clusters.map((c) => c.id));
+    const report: SweepReport = {
+      clusters: clusters.length,
+      promoted: 0,
+      held: 0,
+      targetsApplied: 0,
+      targetsFailed: 0,
+      errors: 0,
+    };
+    await Promise.all(
+      clusters.map(async (cluster, i) => {
+        try {
+          const state = states[i] as ClusterState;
+          if (Object.keys(state.outbox).length > 0) await this.options.store.flushOutbox(state);
+          const { outcome } = await this.reconcile(cluster, state, now, true);
+          report.promoted += Number(outcome.promoted);
+          report.held += Number(outcome.held);
+          report.targetsApplied += outcome.applied;
+          report.targetsFailed += outcome.failed;
+        } catch (err) {
+          report.errors += 1;
+          this.options.logger.error(`sweep of ${cluster.id} failed: ${(err as Error).message}`, {
+            cluster: cluster.id,
+            error: (err as Error).name,
+          });
+        }
+      }),
+    );
+    return report;
+  }
+
+  async status(clusterId: string): Promise<ClusterStatus> {
+    const cluster = this.clusterOr404(clusterId);
+    const state = await this.options.store.load(cluster.id);
+    const now = this.now();
+    const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
+    return {
+      cluster: cluster.id,
+      epoch: state.epoch,
+      active: state.active,
+      activeSince: iso(state.activeSince),
+      leaseMs: cluster.leaseMs,
+      intervalMs: cluster.intervalMs,
+      missedBeats: cluster.missedBeats,
+      failback: cluster.failback,
+      hold: state.hold && { ...state.hold, since: iso(state.hold.since) as string },
+      lastTransition: state.lastTransition,
+      nodes: nodeViews(state, cluster, now),
+      targets: (this.options.targets.get(cluster.id) ?? []).map((t) => {
+        const progress = state.targets[t.id];
+        return {
+          id: t.id,
+          type: t.type,
+          epoch: progress?.epoch ?? null,
+          state:
+            progress === undefined ? 'pending' : progress.epoch < state.epoch ? 'pending' : progress.state,
+          at: iso(progress?.at),
+          error: progress?.error ?? null,
+        };
+      }),
+      now: new Date(now).toISOString(),
+    };
+  }
+
+  async events(clusterId: string, limit: number): Promise<ClusterEvent[]> {
+    const cluster = this.clusterOr404(clusterId);
+    return this.options.store.listEvents(cluster.id, limit);
+  }
+
+  clusterOr404(clusterId: string): ClusterConfig {
+    const cluster = findCluster(this.options.config, clusterId);
+    if (cluster === undefined) throw new NotFoundError(`unknown cluster '${clusterId}'`);
+    return cluster;
+  }
+
+  /** Acts on one decision. Heartbeats apply targets only after their own promotion; the sweep applies all that are due. */
+  private async reconcile(
+    cluster: ClusterConfig,
+    state: ClusterState,
+    now: number,
+    applyDue: boolean,
+  ): Promise<{ state: ClusterState; outcome: Outcome }> {
+    const { store, logger } = this.options;
+    const outcome: Outcome = { promoted: false, held: false, applied: 0, failed: 0 };
+    const decision = decide(state, cluster, now);
+    switch (decision.type) {
+      case 'steady':
+        if (state.hold !== null) await store.clearHold(cluster.id, state.epoch);
+        break;
+      case 'promote': {
+        const committed = await store.commitPromotion(decision, cluster.id, now);
+        if (committed === null) {
+          // Another worker got there first (or the active renewed): read what won.
+          return { state: await store.load(cluster.id), outcome };
+        }
+        outcome.promoted = true;
+        state = committed;
+        logger.warn(`${cluster.id}: epoch ${state.epoch}: ${decision.reason}`, {
+          cluster: cluster.id,
+          epoch: state.epoch,
+          active: state.active,
+          previous: decision.from,
+          cause: decision.cause,
+        });
+        await store.flushOutbox(state);
+        applyDue = true;
+        break;
+      }
+      case 'hold': {
+        if (state.hold?.code === decision.hold.code) break;
+        const committed = await store.commitHold(decision, cluster.id);
+        if (committed === null) break;
+        outcome.held = true;
+        state = committed;
+        logger.warn(`${cluster.id}: holding at epoch ${state.epoch}: ${decision.hold.reason}`, {
+          cluster: cluster.id,
+          epoch: state.epoch,
+        });
+        await store.flushOutbox(state);
+        break;
+      }
+      default: {
+        const unreachable: never = decision;
+        throw new Error(`unknown decision ${JSON.stringify(unreachable)}`);
+      }
+    }
+    if (applyDue) {
+      const results = await this.applyTargets(cluster, state, now);
+      outcome.applied = results.filter((r) => r === 'applied').length;
+      outcome.failed = results.filter((r) => r === 'failed').length;
+    }
+    return { state, outcome };
+  }
+
+  /**
+   * Applies every due target for the state's epoch, in parallel. Each target is first
+   * claimed with a conditional write that also checks the epoch is still current; the
+   * outcome is recorded with a write that never lowers the recorded epoch.
+   */
+  private async applyTargets(cluster: ClusterConfig, state: ClusterState, now: number) {
+    const due = new Set(targetsDue(state, cluster, now));
+    const transition = state.lastTransition;
+    const activeNode = cluster.nodes.find((n) => n.id === state.active);
+    if (due.size === 0 || transition === null || activeNode === undefined) return [];
+    const deadline = now + this.applyBudgetMs;
+    const targets = (this.options.targets.get(cluster.id) ?? []).filter((t) => due.has(t.id));
+    return Promise.all(
+      targets.map(async (target): Promise<'applied' | 'failed' | 'skipped'> => {
+        const previous = state.targets[target.id];
+        const claimed = await this.options.store.claimTarget(
+          cluster.id,
+          target.id,
+          state.epoch,
+          now,
+          deadline + 5_000,
+        );
+        if (!claimed) return 'skipped';
+        const attempts = (previous?.epoch === state.epoch ? previous.attempts : 0) + 1;
+        const result: TargetState = { epoch: state.epoch, state: 'applied', at: now, attempts };
+        try {
+          await target.apply(
+            {
+              cluster: cluster.id,
+              active: activeNode.id,
+              address: activeNode.address,
+              epoch: state.epoch,
+              previous: transition.previous,
+              reason: transition.reason,
+              at: transition.at,
+            },
+            deadline,
+          );
+          result.at = this.now();
+        } catch (err) {
+          result.state = 'failed';
+          result.at = this.now();
+          result.error = `${(err as Error).name}: ${(err as Error).message}`;
+          this.options.logger.error(
+            `${cluster.id}: target ${target.id} failed for epoch ${state.epoch}: ${result.error}`,
+            {
+              cluster: cluster.id,
+              target: target.id,
+              epoch: state.epoch,
+              attempts,
+            },
+          );
+        }
+        const recorded = await this.options.store.finishTarget(cluster.id, target.id, result);
+        if (recorded === 'superseded') {
+          this.options.logger.warn(
+            `${cluster.id}: target ${target.id}: apply for epoch ${state.epoch} finished after a newer epoch; it will be re-applied`,
+          );
+        }
+        return result.state === 'applied' ? 'applied' : 'failed';
+      }),
+    );
+  }
+}

@@ -1,0 +1,408 @@
+/**
+ * DynamoDB adapter for StateStore. One table, two kinds of item:
+ *
+ *   pk = CLUSTER#<id>, sk = STATE          the cluster: epoch, active, nodes.<id>, targets.<id>, hold, outbox
+ *   pk = CLUSTER#<id>, sk = EVENT#<epoch>#… the immutable event log (see `eventKey`), TTL `expiresAt`
+ *
+ * Node records are nested in the cluster item so that a heartbeat is one UpdateItem whose
+ * ALL_NEW result is the whole cluster: the heartbeat path reads nothing.
+ */
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ResourceInUseException,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { ClusterConfig } from './config.js';
+import {
+  type Beat,
+  type ClusterEvent,
+  type ClusterState,
+  emptyState,
+  eventKey,
+  holdEvent,
+  promotionEvent,
+  type TargetState,
+} from './core.js';
+import type { HoldDecision, PromoteDecision, StateStore } from './store.js';
+
+const STATE_SK = 'STATE';
+const EVENT_PREFIX = 'EVENT#';
+/** Events expire after this long (the table's TTL attribute is `expiresAt`, in seconds). */
+const EVENT_RETENTION_SECONDS = 90 * 24 * 3600;
+
+const pk = (clusterId: string) => `CLUSTER#${clusterId}`;
+const stateKey = (clusterId: string) => marshall({ pk: pk(clusterId), sk: STATE_SK });
+const values = (v: Record<string, unknown>) => marshall(v, { removeUndefinedValues: true });
+
+export class DynamoStateStore implements StateStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
+
+  async recordHeartbeat(
+    cluster: ClusterConfig,
+    node: string,
+    beat: Beat,
+    now: number,
+  ): Promise<ClusterState> {
+    const optional = (['version', 'position', 'lagSeconds'] as const).filter((f) => beat[f] !== undefined);
+    const set = [
+      '#nodes.#n.#lastSeen = :now',
+      '#nodes.#n.#status = :status',
+      '#nodes.#n.#beats = if_not_exists(#nodes.#n.#beats, :zero) + :one',
+      ...optional.map((f) => `#nodes.#n.#${f} = :${f}`),
+      ...(beat.role === undefined ? [] : ['#nodes.#n.#claimedRole = :role']),
+      ...(beat.epoch === undefined ? [] : ['#nodes.#n.#claimedEpoch = :epoch']),
+    ];
+    const remove = [
+      ...(beat.role === undefined ? ['#nodes.#n.#claimedRole'] : []),
+      ...(beat.epoch === undefined ? ['#nodes.#n.#claimedEpoch'] : []),
+    ];
+    const input = this.update(cluster.id, {
+      UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+      // The item and this node's map exist once the cluster has been initialised.
+      ConditionExpression: 'attribute_exists(#nodes.#n)',
+      names: { '#n': node },
+      values: {
+        ':now': now,
+        ':status': beat.status ?? 'ok',
+        ':zero': 0,
+        ':one': 1,
+        ':version': beat.version,
+        ':position': beat.position,
+        ':lagSeconds': beat.lagSeconds,
+        ':role': beat.role,
+        ':epoch': beat.epoch,
+      },
+      ReturnValues: 'ALL_NEW',
+    });
+    try {
+      const out = await this.client.send(new UpdateItemCommand(input));
+      return toState(cluster.id, out.Attributes);
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      // First beat of this cluster or node: create the missing maps, then beat again.
+      await this.initialise(cluster.id, node);
+      const out = await this.client.send(new UpdateItemCommand(input));
+      return toState(cluster.id, out.Attributes);
+    }
+  }
+
+  /** Creates the cluster item and the node's map if missing; safe to race. */
+  private async initialise(clusterId: string, node: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand(
+        this.update(clusterId, {
+          UpdateExpression:
+            'SET #cluster = if_not_exists(#cluster, :id), #epoch = if_not_exists(#epoch, :zero), ' +
+            '#nodes = if_not_exists(#nodes, :empty), #targets = if_not_exists(#targets, :empty), ' +
+            '#outbox = if_not_exists(#outbox, :empty)',
+          values: { ':id': clusterId, ':zero': 0, ':empty': {} },
+        }),
+      ),
+    );
+    await this.client.send(
+      new UpdateItemCommand(
+        this.update(clusterId, {
+          UpdateExpression: 'SET #nodes.#n = if_not_exists(#nodes.#n, :node)',
+          names: { '#n': node },
+          values: { ':node': { beats: 0, status: 'ok' } },
+        }),
+      ),
+    );
+  }
+
+  async load(clusterId: string): Promise<ClusterState> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: stateKey(clusterId), ConsistentRead: true }),
+    );
+    return toState(clusterId, out.Item);
+  }
+
+  async loadMany(clusterIds: readonly string[]): Promise<ClusterState[]> {
+    const found = new Map<string, ClusterState>();
+    for (let i = 0; i < clusterIds.length; i += 100) {
+      let keys = clusterIds.slice(i, i + 100).map(stateKey);
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
+        const out = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.table] ?? []) {
+          const state = toState('', item);
+          found.set(state.cluster, state);
+        }
+        keys = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+      }
+    }
+    return clusterIds.map((id) => found.get(id) ?? emptyState(id));
+  }
+
+  /**
+   * Timeline of the race this guards against: sweep S and heartbeat H both read epoch 4
+   * with `a` expired; both decide to promote `b`. S's write lands first (epoch 5); H's
+   * write finds epoch 5 ≠ 4 and changes nothing. If instead `a` beat again between the
+   * read and the write, `a`'s lastSeen is fresh and both writes fail.
+   */
+  async commitPromotion(
+    decision: PromoteDecision,
+    clusterId: string,
+    now: number,
+  ): Promise<ClusterState | null> {
+    const event = promotionEvent(clusterId, decision, now);
+    const clauses = {
+      // Nobody else has changed the active since we read the state.
+      epochUnchanged: '#epoch = :expected',
+      // The candidate is alive and ok at the moment of the write (safety property 2).
+      candidateAlive: '#nodes.#to.#lastSeen >= :aliveSince AND #nodes.#to.#status = :ok',
+      // The current active is really down (or there is none yet): it has not renewed.
+      activeDown:
+        decision.from === null
+          ? 'attribute_not_exists(#active)'
+          : '(#nodes.#from.#lastSeen < :aliveSince OR #nodes.#from.#status <> :ok)',
+    };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand(
+          this.update(clusterId, {
+            UpdateExpression:
+              'SET #epoch = :epoch, #active = :to, #activeSince = :now, #lastTransition = :event, ' +
+              '#outbox.#event = :event REMOVE #hold',
+            ConditionExpression: Object.values(clauses).join(' AND '),
+            names: {
+              '#to': decision.to,
+              '#event': eventKey(event),
+              ...(decision.from === null ? {} : { '#from': decision.from }),
+            },
+            values: {
+              ':expected': decision.expectedEpoch,
+              ':epoch': event.epoch,
+              ':to': decision.to,
+              ':now': now,
+              ':event': event,
+              ':aliveSince': decision.aliveSince,
+              ':ok': 'ok',
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return toState(clusterId, out.Attributes);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return null;
+      throw err;
+    }
+  }
+
+  async commitHold(decision: HoldDecision, clusterId: string): Promise<ClusterState | null> {
+    const event = holdEvent(clusterId, decision);
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand(
+          this.update(clusterId, {
+            UpdateExpression: 'SET #hold = :hold, #outbox.#event = :event',
+            ConditionExpression:
+              '#epoch = :expected AND (attribute_not_exists(#hold) OR #hold.#code <> :code)',
+            names: { '#event': eventKey(event) },
+            values: {
+              ':hold': decision.hold,
+              ':event': event,
+              ':expected': decision.expectedEpoch,
+              ':code': decision.hold.code,
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return toState(clusterId, out.Attributes);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return null;
+      throw err;
+    }
+  }
+
+  async clearHold(clusterId: string, expectedEpoch: number): Promise<boolean> {
+    return this.conditional(
+      this.update(clusterId, {
+        UpdateExpression: 'REMOVE #hold',
+        ConditionExpression: 'attribute_exists(#hold) AND #epoch = :expected',
+        values: { ':expected': expectedEpoch },
+      }),
+    );
+  }
+
+  async flushOutbox(state: ClusterState): Promise<void> {
+    for (const [key, event] of Object.entries(state.outbox)) {
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: values({
+              pk: pk(state.cluster),
+              sk: key,
+              ...event,
+              expiresAt: Math.floor(event.at / 1000) + EVENT_RETENTION_SECONDS,
+            }),
+            ConditionExpression: 'attribute_not_exists(sk)',
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        // Already copied by another worker: the event log is append-once per key.
+      }
+      await this.client.send(
+        new UpdateItemCommand(
+          this.update(state.cluster, { UpdateExpression: 'REMOVE #outbox.#event', names: { '#event': key } }),
+        ),
+      );
+    }
+  }
+
+  async claimTarget(clusterId: string, targetId: string, epoch: number, now: number, until: number) {
+    const claim: TargetState = { epoch, state: 'applying', at: now, until, attempts: 0 };
+    return this.conditional(
+      this.update(clusterId, {
+        UpdateExpression: 'SET #targets.#t = :claim',
+        ConditionExpression:
+          '#epoch = :epoch AND (attribute_not_exists(#targets.#t) OR #targets.#t.#epoch < :epoch ' +
+          'OR #targets.#t.#state IN (:failed, :stale) OR (#targets.#t.#state = :applying AND #targets.#t.#until < :now))',
+        names: { '#t': targetId },
+        values: {
+          ':claim': claim,
+          ':epoch': epoch,
+          ':now': now,
+          ':failed': 'failed',
+          ':stale': 'stale',
+          ':applying': 'applying',
+        },
+      }),
+    );
+  }
+
+  async finishTarget(clusterId: string, targetId: string, result: TargetState) {
+    const names = { '#t': targetId };
+    const recorded = await this.conditional(
+      this.update(clusterId, {
+        UpdateExpression: 'SET #targets.#t = :result',
+        ConditionExpression: '#targets.#t.#epoch = :epoch AND #targets.#t.#state = :applying',
+        names,
+        values: { ':result': result, ':epoch': result.epoch, ':applying': 'applying' },
+      }),
+    );
+    if (recorded) return 'recorded';
+    await this.conditional(
+      this.update(clusterId, {
+        UpdateExpression: 'SET #targets.#t.#state = :stale',
+        ConditionExpression: '#targets.#t.#epoch > :epoch',
+        names,
+        values: { ':stale': 'stale', ':epoch': result.epoch },
+      }),
+    );
+    return 'superseded';
+  }
+
+  async listEvents(clusterId: string, limit: number): Promise<ClusterEvent[]> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: values({ ':pk': pk(clusterId), ':prefix': EVENT_PREFIX }),
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((item) => {
+      const { pk: _pk, sk: _sk, expiresAt: _ttl, ...event } = unmarshall(item);
+      return event as ClusterEvent;
+    });
+  }
+
+  /**
+   * An UpdateItem on a cluster's state item. Every attribute name in the expressions is
+   * written as `#name` (so reserved words never bite); `#name` maps to `name` unless
+   * `names` maps it to a dynamic key such as a node id.
+   */
+  private update(
+    clusterId: string,
+    input: {
+      UpdateExpression: string;
+      ConditionExpression?: string;
+      names?: Record<string, string>;
+      values?: Record<string, unknown>;
+      ReturnValues?: 'ALL_NEW';
+    },
+  ): UpdateItemCommandInput {
+    const { names = {}, values: vals, ...rest } = input;
+    const tokens = `${input.UpdateExpression} ${input.ConditionExpression ?? ''}`.match(/#\w+/g) ?? [];
+    const attributeNames = Object.fromEntries(tokens.map((t) => [t, names[t] ?? t.slice(1)]));
+    return {
+      TableName: this.table,
+      Key: stateKey(clusterId),
+      ...rest,
+      ExpressionAttributeNames: attributeNames,
+      ...(vals ? { ExpressionAttributeValues: values(vals) } : {}),
+    };
+  }
+
+  private async conditional(input: UpdateItemCommandInput): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateItemCommand(input));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+}
+
+/** Creates the table if it does not exist (local server and tests; CDK owns it in AWS). */
+export async function createTable(client: DynamoDBClient, table: string): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+  }
+}
+
+function toState(clusterId: string, item: Record<string, AttributeValue> | undefined): ClusterState {
+  if (item === undefined) return emptyState(clusterId);
+  const raw = unmarshall(item);
+  return {
+    cluster: raw.cluster ?? clusterId,
+    epoch: raw.epoch ?? 0,
+    active: raw.active ?? null,
+    activeSince: raw.activeSince ?? null,
+    nodes: raw.nodes ?? {},
+    targets: raw.targets ?? {},
+    hold: raw.hold ?? null,
+    lastTransition: raw.lastTransition ?? null,
+    outbox: raw.outbox ?? {},
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,67 @@
+/**
+ * Domain errors. Each maps to one HTTP status in `shared/api.ts`; messages are safe to
+ * show to the caller (they never contain tokens or stack traces).
+ */
+export class FailoverError extends Error {
+  constructor(
+    message: string,
+    readonly context: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'FailoverError';
+  }
+}
+
+/** The configuration file (or environment) is invalid; raised at start-up and at synth. */
+export class ConfigError extends FailoverError {
+  override name = 'ConfigError';
+}
+
+/** A request body, path or query parameter is malformed or has an invalid field. */
+export class ValidationError extends FailoverError {
+  override name = 'ValidationError';
+}
+
+/**
+ * Missing or wrong credentials. Deliberately says nothing about whether the cluster or
+ * node exists, so an unauthenticated caller cannot enumerate them.
+ */
+export class AuthError extends FailoverError {
+  override name = 'AuthError';
+}
+
+/** Unknown route or (for an authorised admin) unknown cluster. */
+export class NotFoundError extends FailoverError {
+  override name = 'NotFoundError';
+}
+
+export class MethodNotAllowedError extends FailoverError {
+  override name = 'MethodNotAllowedError';
+  constructor(
+    message: string,
+    readonly allow: readonly string[],
+  ) {
+    super(message, { allow });
+  }
+}
+
+export class PayloadTooLargeError extends FailoverError {
+  override name = 'PayloadTooLargeError';
+}
+
+/** The request is well-formed but the state does not allow it (e.g. an illegal transition). */
+export class ConflictError extends FailoverError {
+  override name = 'ConflictError';
+}
+
+/** A target could not be applied; carries the remote error's name for status and events. */
+export class TargetApplyError extends FailoverError {
+  override name = 'TargetApplyError';
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    context: Record<string, unknown> = {},
+  ) {
+    super(message, context);
+  }
+}

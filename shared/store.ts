@@ -1,0 +1,42 @@
+import type { ClusterConfig } from './config.js';
+import type { Beat, ClusterEvent, ClusterState, Decision, TargetState } from './core.js';
+
+export type PromoteDecision = Extract<Decision, { type: 'promote' }>;
+export type HoldDecision = Extract<Decision, { type: 'hold' }>;
+
+/**
+ * Where cluster state lives. Every method that changes state is a compare-and-set: it
+ * returns `null`/`false` when another worker got there first, which is normal, not an error.
+ */
+export interface StateStore {
+  /** One write, no read: records the beat and returns the whole cluster state after it. */
+  recordHeartbeat(cluster: ClusterConfig, node: string, beat: Beat, now: number): Promise<ClusterState>;
+  /** Strongly consistent read of one cluster (absent clusters read as the empty state). */
+  load(clusterId: string): Promise<ClusterState>;
+  /** Strongly consistent read of many clusters, in batches. */
+  loadMany(clusterIds: readonly string[]): Promise<ClusterState[]>;
+  /** The promotion, if its preconditions still hold at write time; else null. */
+  commitPromotion(decision: PromoteDecision, clusterId: string, now: number): Promise<ClusterState | null>;
+  /** Records a new hold (and its event) unless the same hold is already recorded. */
+  commitHold(decision: HoldDecision, clusterId: string): Promise<ClusterState | null>;
+  /** Clears a hold once the cluster is steady again. */
+  clearHold(clusterId: string, expectedEpoch: number): Promise<boolean>;
+  /** Copies outbox events to the event log (idempotent), then removes them from the outbox. */
+  flushOutbox(state: ClusterState): Promise<void>;
+  /** Claims a target for applying `epoch`, only while `epoch` is the cluster's current one. */
+  claimTarget(
+    clusterId: string,
+    targetId: string,
+    epoch: number,
+    now: number,
+    until: number,
+  ): Promise<boolean>;
+  /**
+   * Records the outcome of an apply for `epoch`. If a newer epoch's record is there already,
+   * this apply ran late and may have overwritten newer traffic settings: the newer record
+   * is marked `stale` so the next sweep applies it again (safety property 4).
+   */
+  finishTarget(clusterId: string, targetId: string, result: TargetState): Promise<'recorded' | 'superseded'>;
+  /** Newest first. */
+  listEvents(clusterId: string, limit: number): Promise<ClusterEvent[]>;
+}
