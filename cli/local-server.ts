@@ -41,6 +41,20 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
 }
 
+/**
+ * Admin routes locally: on loopback only local users can reach the server, so they are
+ * open; beyond it, they need the admin token whose hash is in the config.
+ */
+export function localAdminAuthorizer(host: string, adminTokenSha256: string | undefined) {
+  return (event: APIGatewayProxyEventV2): void => {
+    if (isLoopback(host)) return;
+    const token = bearerToken(event);
+    if (token === undefined || !tokenMatches(token, adminTokenSha256)) {
+      throw new AuthError('admin routes need a valid admin token');
+    }
+  };
+}
+
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const { config, logger } = options;
   const host = options.host ?? '127.0.0.1';
@@ -63,14 +77,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     controlPlane,
     logger,
     groups: ['node', 'admin'],
-    authorizeAdmin: (event) => {
-      // On loopback only local users can reach us; beyond it, an admin token is required.
-      if (isLoopback(host)) return;
-      const token = bearerToken(event);
-      if (token === undefined || !tokenMatches(token, config.adminTokenSha256)) {
-        throw new AuthError('admin routes need a valid admin token');
-      }
-    },
+    authorizeAdmin: localAdminAuthorizer(host, config.adminTokenSha256),
   });
 
   const server = createServer((req, res) => {
