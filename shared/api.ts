@@ -4,7 +4,7 @@
  * the other.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { ControlPlane } from './control-plane.js';
 import type { Beat } from './core.js';
 import {
@@ -20,13 +20,20 @@ import type { Logger } from './logger.js';
 
 export const MAX_BODY_BYTES = 4096;
 
+const nonNegative = z.number().check(z.minimum(0, 'must be a non-negative number'));
 const BeatSchema = z.strictObject({
-  status: z.enum(['ok', 'failing', 'maintenance']).optional(),
-  version: z.string().min(1).max(64).optional(),
-  position: z.union([z.number().finite().nonnegative(), z.string().min(1).max(128)]).optional(),
-  lagSeconds: z.number().finite().nonnegative().optional(),
-  role: z.enum(['active', 'standby']).optional(),
-  epoch: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  status: z.optional(z.enum(['ok', 'failing', 'maintenance'], "must be 'ok', 'failing' or 'maintenance'")),
+  version: z.optional(z.string().check(z.minLength(1), z.maxLength(64, 'must be at most 64 characters'))),
+  position: z.optional(
+    z.union([nonNegative, z.string().check(z.minLength(1), z.maxLength(128))], {
+      error: 'must be a non-negative number or a string of 1-128 characters',
+    }),
+  ),
+  lagSeconds: z.optional(nonNegative),
+  role: z.optional(z.enum(['active', 'standby'], "must be 'active' or 'standby'")),
+  epoch: z.optional(
+    z.int('must be a non-negative integer').check(z.minimum(0, 'must be a non-negative integer')),
+  ),
 });
 
 export type RouteGroup = 'node' | 'admin';

@@ -3,42 +3,56 @@
  * A bad config fails at start (or at synth) with a message naming the field.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError } from './errors.js';
 
+// zod/mini: the same validation as zod, tree-shakable, so Lambda bundles stay small.
 const ID = /^[a-z0-9](?:[a-z0-9_-]{0,62})$/;
 const id = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .regex(ID, `${what} must be 1-63 characters of a-z, 0-9, '-' or '_', starting with a letter or digit`);
+    .check(
+      z.regex(ID, `${what} must be 1-63 characters of a-z, 0-9, '-' or '_', starting with a letter or digit`),
+    );
 
 const sha256 = z
   .string({ error: 'must be a string' })
-  .regex(
-    /^[0-9a-f]{64}$/,
-    'must be 64 lowercase hex characters (the SHA-256 of the token; see `failover token`)',
+  .check(
+    z.regex(
+      /^[0-9a-f]{64}$/,
+      'must be 64 lowercase hex characters (the SHA-256 of the token; see `failover token`)',
+    ),
   );
+
+const int = (min: number, max: number) =>
+  z
+    .int({ error: 'must be a whole number' })
+    .check(z.minimum(min, `must be at least ${min}`), z.maximum(max, `must be at most ${max}`));
 
 const NodeSchema = z.strictObject({
   id: id('node id'),
   /** What DNS points to, or what a webhook receiver is told: an IP address or host name. */
-  address: z.string().min(1, 'must not be empty').max(253),
+  address: z
+    .string({ error: 'must be a string' })
+    .check(z.minLength(1, 'must not be empty'), z.maxLength(253)),
   tokenSha256: sha256,
 });
 
 const WebhookTargetSchema = z.strictObject({
   type: z.literal('webhook'),
-  id: id('target id').optional(),
+  id: z.optional(id('target id')),
   url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
   /** Name of the environment variable that holds the HMAC secret (the secret itself never sits in the config). */
-  secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+  secretEnv: z
+    .string({ error: 'must be the name of an environment variable' })
+    .check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')),
   /** Per-attempt timeout; attempts repeat with backoff until the apply budget runs out. */
-  timeoutMs: z.number().int().min(100).max(30_000).default(2_000),
+  timeoutMs: z._default(int(100, 30_000), 2_000),
 });
 
 const LogTargetSchema = z.strictObject({
   type: z.literal('log'),
-  id: id('target id').optional(),
+  id: z.optional(id('target id')),
 });
 
 const TargetSchema = z.discriminatedUnion('type', [WebhookTargetSchema, LogTargetSchema], {
@@ -49,36 +63,54 @@ const TargetSchema = z.discriminatedUnion('type', [WebhookTargetSchema, LogTarge
 const ClusterSchema = z
   .strictObject({
     id: id('cluster id'),
-    heartbeatIntervalSeconds: z.number().int('must be a whole number of seconds').min(1).max(3600).default(5),
-    missedBeats: z.number().int().min(1).max(100).default(3),
-    failback: z.literal('sticky', { error: "must be 'sticky' (the only policy so far)" }).default('sticky'),
-    nodes: z.array(NodeSchema).min(1, 'a cluster needs at least one node').max(64),
-    targets: z.array(TargetSchema).max(16).default([]),
+    heartbeatIntervalSeconds: z._default(int(1, 3600), 5),
+    missedBeats: z._default(int(1, 100), 3),
+    failback: z._default(
+      z.literal('sticky', { error: "must be 'sticky' (the only policy so far)" }),
+      'sticky',
+    ),
+    nodes: z.array(NodeSchema).check(z.minLength(1, 'a cluster needs at least one node'), z.maxLength(64)),
+    targets: z._default(z.array(TargetSchema).check(z.maxLength(16)), []),
   })
-  .superRefine((cluster, ctx) => {
-    duplicates(cluster.nodes.map((n) => n.id)).forEach((index) => {
-      ctx.addIssue({ code: 'custom', path: ['nodes', index, 'id'], message: `duplicate node id` });
-    });
-    duplicates(cluster.targets.map((t) => t.id ?? t.type)).forEach((index) => {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['targets', index, 'id'],
-        message: 'duplicate target id (give each target of the same type its own `id`)',
+  .check(
+    z.superRefine((cluster, ctx) => {
+      duplicates(cluster.nodes.map((n) => n.id)).forEach((index) => {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['nodes', index, 'id'],
+          message: 'duplicate node id',
+          input: cluster,
+        });
       });
-    });
-  });
+      duplicates(cluster.targets.map((t) => t.id ?? t.type)).forEach((index) => {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', index, 'id'],
+          message: 'duplicate target id (give each target of the same type its own `id`)',
+          input: cluster,
+        });
+      });
+    }),
+  );
 
 export const ConfigSchema = z
   .strictObject({
-    clusters: z.array(ClusterSchema).min(1, 'at least one cluster is required'),
+    clusters: z.array(ClusterSchema).check(z.minLength(1, 'at least one cluster is required')),
     /** Local server only: required for admin routes when it listens beyond loopback. */
-    adminTokenSha256: sha256.optional(),
+    adminTokenSha256: z.optional(sha256),
   })
-  .superRefine((config, ctx) => {
-    duplicates(config.clusters.map((c) => c.id)).forEach((index) => {
-      ctx.addIssue({ code: 'custom', path: ['clusters', index, 'id'], message: 'duplicate cluster id' });
-    });
-  });
+  .check(
+    z.superRefine((config, ctx) => {
+      duplicates(config.clusters.map((c) => c.id)).forEach((index) => {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clusters', index, 'id'],
+          message: 'duplicate cluster id',
+          input: config,
+        });
+      });
+    }),
+  );
 
 type ParsedCluster = z.output<typeof ClusterSchema>;
 export type NodeConfig = z.output<typeof NodeSchema>;
@@ -115,6 +147,14 @@ export function parseConfig(value: unknown, source = 'config'): Config {
       leaseMs: c.heartbeatIntervalSeconds * c.missedBeats * 1000,
     })),
   };
+}
+
+/** The config as JSON in its input form (derived fields dropped): what the Lambdas parse at start. */
+export function serializeConfig(config: Config): string {
+  return JSON.stringify({
+    ...config,
+    clusters: config.clusters.map(({ leaseMs: _lease, intervalMs: _interval, ...cluster }) => cluster),
+  });
 }
 
 export function parseConfigText(text: string, source = 'config'): Config {

@@ -10,6 +10,7 @@ import {
   type ClusterEvent,
   type ClusterState,
   decide,
+  holdEvent,
   type NodeView,
   nodeViews,
   type Role,
@@ -31,6 +32,11 @@ export interface ControlPlaneOptions {
   now?: () => number;
   /** How long one invocation may spend applying targets before leaving them to the sweep. */
   applyBudgetMs?: number;
+  /**
+   * Called once per committed promotion or hold, by the worker whose write won (EventBridge
+   * in AWS). A failure is logged; it never undoes or fails the transition.
+   */
+  publish?: (event: ClusterEvent) => Promise<void>;
 }
 
 export interface HeartbeatResult {
@@ -235,6 +241,7 @@ export class ControlPlane {
         outcome.promoted = true;
         state = committed;
         logger.warn(`${cluster.id}: epoch ${state.epoch}: ${decision.reason}`, {
+          event: 'promoted',
           cluster: cluster.id,
           epoch: state.epoch,
           active: state.active,
@@ -242,6 +249,7 @@ export class ControlPlane {
           cause: decision.cause,
         });
         await store.flushOutbox(state);
+        await this.publish(state.lastTransition);
         applyDue = true;
         break;
       }
@@ -252,10 +260,12 @@ export class ControlPlane {
         outcome.held = true;
         state = committed;
         logger.warn(`${cluster.id}: holding at epoch ${state.epoch}: ${decision.hold.reason}`, {
+          event: 'held',
           cluster: cluster.id,
           epoch: state.epoch,
         });
         await store.flushOutbox(state);
+        await this.publish(holdEvent(cluster.id, decision));
         break;
       }
       default: {
@@ -269,6 +279,22 @@ export class ControlPlane {
       outcome.failed = results.filter((r) => r === 'failed').length;
     }
     return { state, outcome };
+  }
+
+  private async publish(event: ClusterEvent | null): Promise<void> {
+    if (event === null || this.options.publish === undefined) return;
+    try {
+      await this.options.publish(event);
+    } catch (err) {
+      this.options.logger.error(
+        `${event.cluster}: could not publish ${event.kind} event: ${(err as Error).message}`,
+        {
+          cluster: event.cluster,
+          epoch: event.epoch,
+          error: (err as Error).name,
+        },
+      );
+    }
   }
 
   /**
@@ -317,6 +343,7 @@ export class ControlPlane {
           this.options.logger.error(
             `${cluster.id}: target ${target.id} failed for epoch ${state.epoch}: ${result.error}`,
             {
+              event: 'target-apply-failed',
               cluster: cluster.id,
               target: target.id,
               epoch: state.epoch,

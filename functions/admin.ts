@@ -1,0 +1,23 @@
+/** Lambda behind the admin routes (status, events). API Gateway authorises callers with IAM. */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createApiHandler } from '../shared/api.js';
+import { AuthError } from '../shared/errors.js';
+import { createRuntime } from './runtime.js';
+
+const { controlPlane, logger } = createRuntime();
+
+/**
+ * Defence in depth: the route's IAM authoriser has already verified the SigV4 signature;
+ * refuse anything that did not come through it (a misconfigured route, a direct invoke).
+ */
+export function requireIamCaller(event: APIGatewayProxyEventV2): void {
+  const authorizer = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer;
+  if (!authorizer?.iam?.userArn) throw new AuthError('admin routes require IAM (SigV4) authorisation');
+}
+
+export const handler = createApiHandler({
+  controlPlane,
+  logger,
+  groups: ['admin'],
+  authorizeAdmin: requireIamCaller,
+});

@@ -1,0 +1,89 @@
+/**
+ * Composition root shared by the Lambda handlers: parse config once per container, build
+ * the SDK client once, and fail the cold start (not the first failover) on a bad config.
+ *
+ * Environment:
+ *   FAILOVER_CONFIG   the cluster config JSON (same schema as failover.config.json)
+ *   FAILOVER_TABLE    the DynamoDB table name
+ *   FAILOVER_EVENT_BUS  optional: EventBridge bus that receives promotions and holds
+ *   plus the standard AWS variables (region, credentials, AWS_ENDPOINT_URL_DYNAMODB, …)
+ */
+
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import type { LogAttributes } from '@aws-lambda-powertools/logger/types';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { parseConfigText } from '../shared/config.js';
+import { ControlPlane } from '../shared/control-plane.js';
+import type { ClusterEvent } from '../shared/core.js';
+import { DynamoStateStore } from '../shared/dynamo-store.js';
+import { ConfigError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { buildTargets } from '../shared/targets/index.js';
+
+export interface Runtime {
+  controlPlane: ControlPlane;
+  logger: Logger;
+}
+
+export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
+  const config = parseConfigText(required(env, 'FAILOVER_CONFIG'), 'FAILOVER_CONFIG');
+  const table = required(env, 'FAILOVER_TABLE');
+  const logger = structuredLogger(new PowertoolsLogger({ serviceName: 'failover' }));
+  const controlPlane = new ControlPlane({
+    config,
+    store: new DynamoStateStore(new DynamoDBClient({}), table),
+    targets: buildTargets(config, logger, env),
+    logger,
+    // Leave room inside the function timeout for the writes after the apply.
+    applyBudgetMs: Number(env.FAILOVER_APPLY_BUDGET_MS ?? 4_000),
+    ...(env.FAILOVER_EVENT_BUS
+      ? { publish: eventBridgePublisher(new EventBridgeClient({}), env.FAILOVER_EVENT_BUS) }
+      : {}),
+  });
+  return { controlPlane, logger };
+}
+
+/** Detail types of the events put on the bus (documented in the README). */
+export const DETAIL_TYPES: Record<ClusterEvent['kind'], string> = {
+  promoted: 'Failover Node Promoted',
+  held: 'Failover Promotion Held',
+};
+
+function eventBridgePublisher(client: EventBridgeClient, bus: string) {
+  return async (event: ClusterEvent) => {
+    const out = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: bus,
+            Source: 'failover',
+            DetailType: DETAIL_TYPES[event.kind],
+            Resources: [],
+            Detail: JSON.stringify({ ...event, at: new Date(event.at).toISOString() }),
+          },
+        ],
+      }),
+    );
+    if (out.FailedEntryCount) throw new Error(out.Entries?.[0]?.ErrorMessage ?? 'PutEvents failed');
+  };
+}
+
+/** Powertools' Logger (JSON lines for CloudWatch) behind the core's Logger port. */
+function structuredLogger(powertools: PowertoolsLogger): Logger {
+  const level =
+    (log: (message: string, ...extra: [LogAttributes]) => void) =>
+    (message: string, extra?: Record<string, unknown>) =>
+      log(message, (extra ?? {}) as LogAttributes);
+  return {
+    info: level(powertools.info.bind(powertools)),
+    warn: level(powertools.warn.bind(powertools)),
+    error: level(powertools.error.bind(powertools)),
+  };
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new ConfigError(`environment variable ${name} is not set`);
+  return value;
+}

@@ -1,0 +1,33 @@
+/**
+ * The repository's own CDK app: `npx cdk deploy` deploys the control plane described by
+ * failover.config.json (or `-c config=FILE`). Webhook secrets, if any, are read from
+ * Secrets Manager at deploy time: `-c webhookSecrets=ENV_NAME=secret-name,...`.
+ */
+import { App, SecretValue, Stack } from 'aws-cdk-lib';
+import { loadConfigFile } from '../shared/config.js';
+import { ConfigError } from '../shared/errors.js';
+import { FailoverControlPlane } from './control-plane.js';
+
+const app = new App();
+const configPath: string = app.node.tryGetContext('config') ?? 'failover.config.json';
+const secrets = String(app.node.tryGetContext('webhookSecrets') ?? '')
+  .split(',')
+  .filter(Boolean)
+  .map((pair) => {
+    const [env, name] = pair.split('=');
+    if (!env || !name) throw new ConfigError(`webhookSecrets: expected ENV_NAME=secret-name, got '${pair}'`);
+    return [env, SecretValue.secretsManager(name).unsafeUnwrap()] as const;
+  });
+
+try {
+  const config = loadConfigFile(configPath);
+  const stack = new Stack(app, app.node.tryGetContext('stackName') ?? 'Failover', {
+    description: 'failover: serverless failover control plane',
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  });
+  new FailoverControlPlane(stack, 'ControlPlane', { config, targetEnvironment: Object.fromEntries(secrets) });
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+}

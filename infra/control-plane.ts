@@ -1,0 +1,289 @@
+/**
+ * FailoverControlPlane: the whole product as one construct. Drop it into an existing CDK
+ * app with the cluster config (the same schema and file the local server uses), or deploy
+ * it with this repository's own app (`infra/app.ts`).
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { FilterPattern, LogGroup, MetricFilter, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { type Config, serializeConfig } from '../shared/config.js';
+import { ConfigError } from '../shared/errors.js';
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Lambda allows 4 KB of environment in total; the config must leave room for the rest. */
+const MAX_CONFIG_ENV_BYTES = 3_500;
+export const METRIC_NAMESPACE = 'Failover';
+
+export interface FailoverControlPlaneProps {
+  /** The validated cluster config (`loadConfigFile('failover.config.json')`). */
+  readonly config: Config;
+  /** Protect the state table from deletion. @default true */
+  readonly deletionProtection?: boolean;
+  /** Stage throttling for the whole API (heartbeats and admin). @default { rateLimit: 50, burstLimit: 100 } */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /** How often the sweep runs (the safety net; inline detection in heartbeats is the fast path). @default 1 minute */
+  readonly sweepSchedule?: Duration;
+  /** Retention of function and access logs. @default one month */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Environment variables for the functions that apply targets: each webhook target's
+   * `secretEnv` must be here (e.g. a Secrets Manager dynamic reference). @default none
+   */
+  readonly targetEnvironment?: Readonly<Record<string, string>>;
+  /** Where promotions and holds are published. @default the account's default event bus */
+  readonly eventBus?: IEventBus;
+  /** Alarm notifications go here. @default alarms without actions */
+  readonly alarmTopic?: ITopic;
+}
+
+export class FailoverControlPlane extends Construct {
+  readonly table: TableV2;
+  readonly api: HttpApi;
+  readonly heartbeatFunction: NodejsFunction;
+  readonly sweepFunction: NodejsFunction;
+  readonly adminFunction: NodejsFunction;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: FailoverControlPlaneProps) {
+    super(scope, id);
+    const configJson = serializeConfig(props.config);
+    if (Buffer.byteLength(configJson) > MAX_CONFIG_ENV_BYTES) {
+      throw new ConfigError(
+        `config is ${Buffer.byteLength(configJson)} bytes as JSON; Lambda environment allows about ${MAX_CONFIG_ENV_BYTES}`,
+      );
+    }
+    const targetEnvironment = { ...(props.targetEnvironment ?? {}) };
+    props.config.clusters.forEach((cluster) => {
+      cluster.targets.forEach((target, i) => {
+        if (target.type === 'webhook' && targetEnvironment[target.secretEnv] === undefined) {
+          throw new ConfigError(
+            `clusters[${cluster.id}].targets[${i}].secretEnv: ${target.secretEnv} must be given in targetEnvironment`,
+          );
+        }
+      });
+    });
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    const eventBus = props.eventBus ?? EventBus.fromEventBusName(this, 'DefaultBus', 'default');
+
+    this.table = new TableV2(this, 'State', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: props.deletionProtection ?? true,
+      encryption: TableEncryptionV2.awsManagedKey(),
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const environment = {
+      FAILOVER_CONFIG: configJson,
+      FAILOVER_TABLE: this.table.tableName,
+      FAILOVER_EVENT_BUS: eventBus.eventBusName,
+      POWERTOOLS_SERVICE_NAME: 'failover',
+    };
+    const fn = (name: string, options: { timeout: Duration; memorySize: number; targets: boolean }) => {
+      const logGroup = new LogGroup(this, `${name}Logs`, {
+        retention: logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      // A role of our own, instead of the managed basic-execution policy, so that logging is
+      // allowed to this function's log group only.
+      const role = new Role(this, `${name}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+      logGroup.grantWrite(role);
+      const f = new NodejsFunction(this, name, {
+        entry: join(REPO_ROOT, 'functions', `${name.toLowerCase()}.ts`),
+        projectRoot: REPO_ROOT,
+        depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+        runtime: Runtime.NODEJS_24_X,
+        architecture: Architecture.ARM_64,
+        memorySize: options.memorySize,
+        timeout: options.timeout,
+        role,
+        logGroup,
+        environment: { ...environment, ...(options.targets ? targetEnvironment : {}) },
+        bundling: {
+          // The SDK is in the Lambda runtime: keeping it out keeps bundles and cold starts small.
+          externalModules: ['@aws-sdk/*'],
+          minify: true,
+          format: OutputFormat.CJS,
+          target: 'node24',
+        },
+      });
+      return { f, logGroup };
+    };
+
+    const heartbeat = fn('Heartbeat', { timeout: Duration.seconds(10), memorySize: 256, targets: true });
+    const sweep = fn('Sweep', { timeout: Duration.seconds(60), memorySize: 512, targets: true });
+    const admin = fn('Admin', { timeout: Duration.seconds(10), memorySize: 256, targets: false });
+    this.heartbeatFunction = heartbeat.f;
+    this.sweepFunction = sweep.f;
+    this.adminFunction = admin.f;
+
+    // DynamoDB: exactly the actions each function uses, on this table only.
+    this.allowTable(heartbeat.f, ['dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:PutItem']);
+    this.allowTable(sweep.f, [
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:PutItem',
+    ]);
+    this.allowTable(admin.f, ['dynamodb:GetItem', 'dynamodb:Query']);
+    for (const f of [heartbeat.f, sweep.f]) {
+      f.addToRolePolicy(
+        new PolicyStatement({ actions: ['events:PutEvents'], resources: [eventBus.eventBusArn] }),
+      );
+    }
+
+    // The HTTP API: heartbeats carry node tokens checked in the handler; admin routes use IAM.
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.api = new HttpApi(this, 'Api', {
+      createDefaultStage: false,
+      description: 'failover control plane API',
+    });
+    const stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle ?? { rateLimit: 50, burstLimit: 100 },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            caller: '$context.identity.userArn',
+            method: '$context.httpMethod',
+            path: '$context.path',
+            status: '$context.status',
+            latencyMs: '$context.responseLatency',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+    const heartbeatRoutes = this.api.addRoutes({
+      path: '/v1/clusters/{cluster}/nodes/{node}/heartbeat',
+      methods: [HttpMethod.POST],
+      integration: new HttpLambdaIntegration('HeartbeatIntegration', heartbeat.f),
+    });
+    for (const route of heartbeatRoutes) {
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Node agents authenticate with a per-node bearer token, checked in the heartbeat handler against a SHA-256 ' +
+          'hash in constant time; IAM credentials on every host would defeat the curl-friendly design.',
+      });
+    }
+    const adminIntegration = new HttpLambdaIntegration('AdminIntegration', admin.f);
+    const iam = new HttpIamAuthorizer();
+    for (const path of ['/v1/clusters/{cluster}', '/v1/clusters/{cluster}/events']) {
+      this.api.addRoutes({ path, methods: [HttpMethod.GET], integration: adminIntegration, authorizer: iam });
+    }
+
+    // The sweep: the safety net. The inline path in heartbeats is what makes failover fast.
+    new Rule(this, 'SweepSchedule', {
+      schedule: Schedule.rate(props.sweepSchedule ?? Duration.minutes(1)),
+      targets: [new LambdaFunction(sweep.f, { retryAttempts: 0 })],
+    });
+
+    // Metrics from the structured logs (no extra calls on the hot path).
+    this.logMetric('Failovers', 'promoted', [heartbeat.logGroup, sweep.logGroup]);
+    const applyFailures = this.logMetric('TargetApplyFailures', 'target-apply-failed', [
+      heartbeat.logGroup,
+      sweep.logGroup,
+    ]);
+    this.alarm(
+      'SweepErrors',
+      sweep.f.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      1,
+      props.alarmTopic,
+    );
+    this.alarm(
+      'SweepNotRunning',
+      sweep.f.metricInvocations({ period: Duration.minutes(15), statistic: 'Sum' }),
+      1,
+      props.alarmTopic,
+      ComparisonOperator.LESS_THAN_THRESHOLD,
+      TreatMissingData.BREACHING,
+    );
+    this.alarm('TargetApplyFailures', applyFailures, 1, props.alarmTopic);
+
+    const stack = Stack.of(this);
+    new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL for agents and the CLI' });
+    new CfnOutput(this, 'TableName', { value: this.table.tableName });
+    new CfnOutput(this, 'AdminInvokeArn', {
+      value: this.api.arnForExecuteApi('GET', '/v1/clusters/*', '$default'),
+      description: `Grant execute-api:Invoke on this ARN to operators (region ${stack.region})`,
+    });
+  }
+
+  /** Allows `grantee` to call the admin routes (status, events) with SigV4-signed requests. */
+  grantAdmin(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: [this.api.arnForExecuteApi('GET', '/v1/clusters/*', '$default')],
+    });
+  }
+
+  private allowTable(f: NodejsFunction, actions: string[]): void {
+    f.addToRolePolicy(new PolicyStatement({ actions, resources: [this.table.tableArn] }));
+  }
+
+  private logMetric(name: string, event: string, groups: LogGroup[]): Metric {
+    groups.forEach((logGroup, i) => {
+      new MetricFilter(this, `${name}Filter${i}`, {
+        logGroup,
+        filterPattern: FilterPattern.stringValue('$.event', '=', event),
+        metricNamespace: METRIC_NAMESPACE,
+        metricName: name,
+        metricValue: '1',
+      });
+    });
+    return new Metric({
+      namespace: METRIC_NAMESPACE,
+      metricName: name,
+      period: Duration.minutes(5),
+      statistic: 'Sum',
+    });
+  }
+
+  private alarm(
+    name: string,
+    metric: Metric,
+    threshold: number,
+    topic: ITopic | undefined,
+    comparisonOperator = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData = TreatMissingData.NOT_BREACHING,
+  ): void {
+    const alarm = new Alarm(this, `${name}Alarm`, {
+      metric,
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator,
+      treatMissingData,
+      alarmDescription: `failover: ${name}`,
+    });
+    if (topic) alarm.addAlarmAction(new SnsAction(topic));
+    this.alarms.push(alarm);
+  }
+}

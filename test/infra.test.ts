@@ -1,0 +1,285 @@
+/**
+ * The CDK construct: each deployment invariant asserted on its own, cdk-nag AwsSolutions
+ * with every acknowledgement justified in code, cfn-lint when available, and an offline
+ * `cdk synth` through the pinned CLI (which also bundles the functions with local esbuild).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FailoverControlPlane, type FailoverControlPlaneProps } from '../infra/control-plane.js';
+import { type ConfigInput, parseConfig, parseConfigText } from '../shared/config.js';
+import { mintToken } from '../shared/tokens.js';
+
+const work = mkdtempSync(join(tmpdir(), 'failover-infra-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const rawConfig: ConfigInput = {
+  clusters: [
+    {
+      id: 'db',
+      nodes: [
+        { id: 'db1', address: '10.0.1.10', tokenSha256: mintToken().sha256 },
+        { id: 'db2', address: '10.0.2.10', tokenSha256: mintToken().sha256 },
+      ],
+      targets: [{ type: 'log' }],
+    },
+  ],
+};
+
+function synth(props: Partial<FailoverControlPlaneProps> = {}) {
+  // Skipping bundling keeps these assertions fast; the CLI synth test below bundles for real.
+  const app = new App({
+    context: { 'aws:cdk:bundling-stacks': [] },
+    outdir: mkdtempSync(join(work, 'out-')),
+  });
+  const stack = new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const plane = new FailoverControlPlane(stack, 'ControlPlane', { config: parseConfig(rawConfig), ...props });
+  return { app, stack, plane, template: Template.fromStack(stack) };
+}
+
+describe('FailoverControlPlane', () => {
+  let template: Template;
+  let app: App;
+  beforeAll(() => {
+    ({ template, app } = synth());
+  });
+
+  it('keeps state in an on-demand, encrypted table with PITR, deletion protection and event TTL', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      Replicas: [
+        Match.objectLike({
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          DeletionProtectionEnabled: true,
+        }),
+      ],
+    });
+    template.hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain' });
+  });
+
+  it('lets deletion protection be turned off', () => {
+    synth({ deletionProtection: false }).template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      Replicas: [Match.objectLike({ DeletionProtectionEnabled: false })],
+    });
+  });
+
+  it('runs three arm64 Node 24 functions with short timeouts and the config in the environment', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions)).toHaveLength(3);
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.Runtime).toBe('nodejs24.x');
+      expect(fn.Properties.Timeout).toBeLessThanOrEqual(60);
+      const env = fn.Properties.Environment.Variables;
+      // What the function parses at cold start must be valid input for the same schema.
+      expect(parseConfigText(env.FAILOVER_CONFIG)).toEqual(parseConfig(rawConfig));
+      expect(env.FAILOVER_TABLE).toBeDefined();
+    }
+  });
+
+  it('scopes every DynamoDB permission to the state table and grants no wildcard resources', () => {
+    const policies = template.findResources('AWS::IAM::Policy');
+    const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      expect(statement.Resource).not.toBe('*');
+      const actions: string[] = [statement.Action].flat();
+      expect(actions.some((a) => a.endsWith('*'))).toBe(false);
+      if (actions.some((a) => a.startsWith('dynamodb:'))) {
+        expect(statement.Resource).toEqual({
+          'Fn::GetAtt': [expect.stringMatching(/^ControlPlaneState/), 'Arn'],
+        });
+      }
+    }
+    expect(
+      template.findResources('AWS::IAM::Role', { Properties: { ManagedPolicyArns: Match.anyValue() } }),
+    ).toEqual({});
+  });
+
+  it('gives each function only the DynamoDB actions it uses', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+    const actionsOf = (rolePrefix: string) =>
+      policies
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes(rolePrefix))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement)
+        .flatMap((s: { Action: string | string[] }) => [s.Action].flat())
+        .filter((a: string) => a.startsWith('dynamodb:'))
+        .sort();
+    expect(actionsOf('ControlPlaneHeartbeatRole')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(actionsOf('ControlPlaneAdminRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(actionsOf('ControlPlaneSweepRole')).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+  });
+
+  it('authorises admin routes with IAM and leaves the heartbeat route to the node-token check', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'GET /v1/clusters/{cluster}',
+      AuthorizationType: 'AWS_IAM',
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'GET /v1/clusters/{cluster}/events',
+      AuthorizationType: 'AWS_IAM',
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'POST /v1/clusters/{cluster}/nodes/{node}/heartbeat',
+      AuthorizationType: 'NONE',
+    });
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 3);
+  });
+
+  it('throttles the stage (configurable) and writes access logs', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+    });
+    synth({ throttle: { rateLimit: 7, burstLimit: 9 } }).template.hasResourceProperties(
+      'AWS::ApiGatewayV2::Stage',
+      {
+        DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 9 },
+      },
+    );
+  });
+
+  it('runs the sweep on a one-minute schedule', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneSweep'), 'Arn'] } }),
+      ],
+    });
+  });
+
+  it('alarms on sweep errors, a stopped sweep and target apply failures, and counts failovers from logs', () => {
+    for (const name of ['SweepErrors', 'SweepNotRunning', 'TargetApplyFailures']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: `failover: ${name}` });
+    }
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '{ $.event = "promoted" }',
+      MetricTransformations: [Match.objectLike({ MetricName: 'Failovers', MetricNamespace: 'Failover' })],
+    });
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '{ $.event = "target-apply-failed" }',
+    });
+  });
+
+  it('publishes transitions to EventBridge with permission on that bus only', () => {
+    const fns = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(
+      fns.filter((f) => f.Properties.Environment.Variables.FAILOVER_EVENT_BUS === 'default'),
+    ).toHaveLength(3);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'events:PutEvents',
+            Resource: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('outputs the API URL, the table name and the ARN to grant operators', () => {
+    const outputs = Object.keys(template.findOutputs('*'));
+    expect(outputs.some((o) => o.includes('ApiUrl'))).toBe(true);
+    expect(outputs.some((o) => o.includes('TableName'))).toBe(true);
+    expect(outputs.some((o) => o.includes('AdminInvokeArn'))).toBe(true);
+  });
+
+  it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(
+      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath)}`),
+    ).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('reports an unacknowledged cdk-nag finding (the check is live)', () => {
+    const { app: bad, stack } = synth();
+    new Queue(stack, 'Unencrypted', { enforceSSL: false });
+    const report = new AwsSolutionsChecks(bad).validateScope(bad);
+    expect(report.success).toBe(false);
+  });
+
+  it('refuses at synth a webhook target whose secret is not provided', () => {
+    const config = parseConfig({
+      clusters: [
+        {
+          ...rawConfig.clusters[0],
+          id: 'db',
+          nodes: rawConfig.clusters[0]?.nodes ?? [],
+          targets: [{ type: 'webhook', url: 'https://ops.example.com/hook', secretEnv: 'HOOK_SECRET' }],
+        },
+      ],
+    });
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    expect(() => new FailoverControlPlane(new Stack(app, 'S'), 'CP', { config })).toThrow(
+      /targets\[0\]\.secretEnv: HOOK_SECRET must be given in targetEnvironment/,
+    );
+  });
+
+  it('lints clean with cfn-lint when it is installed', (ctx) => {
+    const found = spawnSync('cfn-lint', ['--version']).status === 0;
+    if (!found) {
+      console.warn('cfn-lint is not on PATH: skipping the CloudFormation lint');
+      ctx.skip();
+    }
+    const file = join(work, 'template.json');
+    writeFileSync(file, JSON.stringify(template.toJSON()));
+    const lint = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', file], { encoding: 'utf8' });
+    expect(lint.stdout + lint.stderr).toBe('');
+    expect(lint.status).toBe(0);
+  });
+});
+
+describe('the CDK app', () => {
+  it('synthesizes offline with the pinned CLI, bundling each function with local esbuild', () => {
+    const out = join(work, 'cdk.out');
+    execFileSync('npx', ['cdk', 'synth', '--quiet', '-c', 'config=failover.config.example.json', '-o', out], {
+      env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+      stdio: 'pipe',
+      timeout: 120_000,
+    });
+    const assets = readdirSync(out).filter((f) => f.startsWith('asset.'));
+    expect(assets).toHaveLength(3);
+    for (const asset of assets) expect(statSync(join(out, asset, 'index.js')).size).toBeGreaterThan(1000);
+  }, 120_000);
+
+  it('stops with the config error when the config file is invalid', () => {
+    const bad = join(work, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ clusters: [{ id: 'X', nodes: [] }] }));
+    const result = spawnSync(
+      'npx',
+      ['cdk', 'synth', '--quiet', '-c', `config=${bad}`, '-o', join(work, 'bad.out')],
+      {
+        env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('clusters[0].id');
+    expect(result.stderr).toContain('clusters[0].nodes: a cluster needs at least one node');
+  }, 120_000);
+});

@@ -1,0 +1,142 @@
+/**
+ * The Lambda entry points, loaded as Lambda loads them (config from the environment, the
+ * SDK's default client pointed at dynalite through AWS_ENDPOINT_URL_DYNAMODB).
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
+import { parseConfig } from '../shared/config.js';
+import { DynamoStateStore } from '../shared/dynamo-store.js';
+import { mintToken } from '../shared/tokens.js';
+
+type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const a = mintToken();
+const b = mintToken();
+const rawConfig = {
+  clusters: [
+    {
+      id: 'lambda',
+      heartbeatIntervalSeconds: 1,
+      missedBeats: 3,
+      nodes: [
+        { id: 'a', address: '10.0.0.1', tokenSha256: a.sha256 },
+        { id: 'b', address: '10.0.0.2', tokenSha256: b.sha256 },
+      ],
+      targets: [{ type: 'log' }],
+    },
+  ],
+};
+
+let dynamo: LocalDynamo;
+let heartbeat: ApiHandler;
+let admin: ApiHandler;
+let sweep: () => Promise<void>;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo({ table: 'lambda-test' });
+  Object.assign(process.env, {
+    FAILOVER_CONFIG: JSON.stringify(rawConfig),
+    FAILOVER_TABLE: dynamo.table,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
+  heartbeat = (await import('../functions/heartbeat.js')).handler;
+  admin = (await import('../functions/admin.js')).handler;
+  sweep = (await import('../functions/sweep.js')).handler;
+});
+
+afterAll(async () => {
+  process.env = saved;
+  await dynamo.close();
+});
+
+function apiEvent(
+  method: string,
+  path: string,
+  options: { token?: string; body?: string; iamUser?: string } = {},
+): APIGatewayProxyEventV2 {
+  const requestContext = {
+    accountId: '123456789012',
+    apiId: 'api',
+    domainName: 'api.example.com',
+    domainPrefix: 'api',
+    http: { method, path, protocol: 'HTTP/1.1', sourceIp: '198.51.100.7', userAgent: 'test' },
+    requestId: 'req',
+    routeKey: '$default',
+    stage: '$default',
+    time: new Date().toISOString(),
+    timeEpoch: Date.now(),
+    ...(options.iamUser ? { authorizer: { iam: { userArn: options.iamUser } } } : {}),
+  };
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+    requestContext,
+    body: options.body,
+    isBase64Encoded: false,
+  } as APIGatewayProxyEventV2;
+}
+
+const beatPath = (node: string) => `/v1/clusters/lambda/nodes/${node}/heartbeat`;
+const body = (res: APIGatewayProxyStructuredResultV2) => JSON.parse(res.body ?? 'null');
+
+describe('Lambda handlers', () => {
+  it('heartbeat handler records beats and makes the first node active', async () => {
+    const res = await heartbeat(
+      apiEvent('POST', beatPath('a'), { token: a.token, body: '{"version":"1.0"}' }),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(body(res)).toMatchObject({
+      cluster: 'lambda',
+      node: 'a',
+      role: 'active',
+      epoch: 1,
+      leaseMs: 3000,
+    });
+  });
+
+  it('heartbeat handler rejects a wrong token with 401 and does not serve admin routes', async () => {
+    const bad = await heartbeat(apiEvent('POST', beatPath('a'), { token: b.token }));
+    expect(bad.statusCode).toBe(401);
+    const status = await heartbeat(
+      apiEvent('GET', '/v1/clusters/lambda', { iamUser: 'arn:aws:iam::1:user/x' }),
+    );
+    expect(status.statusCode).toBe(404);
+  });
+
+  it('admin handler serves status only to IAM-authorised callers', async () => {
+    const anonymous = await admin(apiEvent('GET', '/v1/clusters/lambda'));
+    expect(anonymous.statusCode).toBe(401);
+    expect(body(anonymous).message).toMatch(/IAM/);
+    const res = await admin(
+      apiEvent('GET', '/v1/clusters/lambda', { iamUser: 'arn:aws:iam::123456789012:user/ops' }),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(body(res)).toMatchObject({ cluster: 'lambda', active: 'a', epoch: 1 });
+    const beat = await admin(apiEvent('POST', beatPath('a'), { token: a.token }));
+    expect(beat.statusCode).toBe(404);
+  });
+
+  it('sweep handler promotes the standby once the active has expired', async () => {
+    // Age node a's last beat past the lease through the store, as if it had died 10 s ago.
+    const cluster = parseConfig(rawConfig).clusters[0];
+    if (cluster === undefined) throw new Error('no cluster');
+    const store = new DynamoStateStore(dynamo.client, dynamo.table);
+    await store.recordHeartbeat(cluster, 'a', {}, Date.now() - 10_000);
+    await store.recordHeartbeat(cluster, 'b', {}, Date.now());
+    await sweep();
+    const res = await admin(
+      apiEvent('GET', '/v1/clusters/lambda', { iamUser: 'arn:aws:iam::123456789012:user/ops' }),
+    );
+    expect(body(res)).toMatchObject({ active: 'b', epoch: 2 });
+    expect(body(res).targets).toEqual([expect.objectContaining({ id: 'log', epoch: 2, state: 'applied' })]);
+  });
+});
