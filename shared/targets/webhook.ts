@@ -56,7 +56,8 @@ export class WebhookTarget implements Target {
             [SIGNATURE_HEADER]: signBody(body, this.options.secret),
           },
           body,
-          signal: AbortSignal.timeout(Math.min(this.options.timeoutMs, remaining)),
+          // AbortSignal.timeout only takes whole milliseconds.
+          signal: AbortSignal.timeout(Math.max(1, Math.ceil(Math.min(this.options.timeoutMs, remaining)))),
         });
         await res.body?.cancel();
         if (res.ok) return;

@@ -1,0 +1,271 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfigFile, parseConfig, parseConfigText } from '../shared/config.js';
+import { ConfigError } from '../shared/errors.js';
+
+const HASH = 'ab'.repeat(32);
+const node = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  address: `${id}.db.internal`,
+  tokenSha256: HASH,
+  ...extra,
+});
+/** A valid one-cluster config, with the cluster's fields overridden. */
+const withCluster = (fields: Record<string, unknown>) => ({
+  clusters: [{ id: 'db', nodes: [node('a'), node('b')], ...fields }],
+});
+const webhook = (fields: Record<string, unknown> = {}) => ({
+  type: 'webhook',
+  url: 'https://hooks.example/failover',
+  secretEnv: 'HOOK_SECRET',
+  ...fields,
+});
+
+/** Runs `fn`, which must throw a ConfigError, and returns it. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  return expect.fail('expected a ConfigError');
+}
+
+/** The `path: message` lines of a ConfigError, one per bad field. */
+function problems(fn: () => unknown): { path: string; message: string }[] {
+  return configError(fn)
+    .message.split('\n')
+    .slice(1)
+    .map((line) => {
+      const text = line.trim();
+      const colon = text.indexOf(': ');
+      return { path: text.slice(0, colon), message: text.slice(colon + 2) };
+    });
+}
+
+describe('parseConfig: defaults and derived values', () => {
+  it('defaults to a 5 s interval, 3 missed beats, sticky failback and no targets', () => {
+    const [cluster] = parseConfig(withCluster({})).clusters;
+
+    expect(cluster).toMatchObject({
+      id: 'db',
+      heartbeatIntervalSeconds: 5,
+      missedBeats: 3,
+      failback: 'sticky',
+      targets: [],
+      intervalMs: 5_000,
+      leaseMs: 15_000,
+    });
+  });
+
+  it('derives intervalMs and leaseMs (interval × missedBeats) from the configured values', () => {
+    const [cluster] = parseConfig(withCluster({ heartbeatIntervalSeconds: 2, missedBeats: 4 })).clusters;
+
+    expect(cluster).toMatchObject({ intervalMs: 2_000, leaseMs: 8_000 });
+  });
+
+  it('keeps nodes in the configured (priority) order', () => {
+    const [cluster] = parseConfig(withCluster({ nodes: [node('c'), node('a'), node('b')] })).clusters;
+
+    expect(cluster?.nodes.map((n) => n.id)).toEqual(['c', 'a', 'b']);
+  });
+
+  it('gives a target without an id its type as id, and a webhook a 2 s per-attempt timeout', () => {
+    const [cluster] = parseConfig(
+      withCluster({ targets: [{ type: 'log' }, webhook(), webhook({ id: 'pager' })] }),
+    ).clusters;
+
+    expect(cluster?.targets).toEqual([
+      { type: 'log', id: 'log' },
+      { ...webhook(), id: 'webhook', timeoutMs: 2_000 },
+      { ...webhook(), id: 'pager', timeoutMs: 2_000 },
+    ]);
+  });
+});
+
+describe('parseConfig: errors name the exact field', () => {
+  it('names the node whose token hash is malformed', () => {
+    expect(
+      problems(() => parseConfig(withCluster({ nodes: [node('a'), node('b', { tokenSha256: 'xyz' })] }))),
+    ).toEqual([
+      { path: 'clusters[0].nodes[1].tokenSha256', message: expect.stringContaining('64 lowercase hex') },
+    ]);
+  });
+
+  it('rejects an upper-case token hash (hashes are compared as lowercase hex)', () => {
+    expect(
+      problems(() => parseConfig(withCluster({ nodes: [node('a', { tokenSha256: HASH.toUpperCase() })] }))),
+    ).toEqual([{ path: 'clusters[0].nodes[0].tokenSha256', message: expect.any(String) }]);
+  });
+
+  it('rejects a heartbeat interval of 0 s', () => {
+    expect(problems(() => parseConfig(withCluster({ heartbeatIntervalSeconds: 0 })))).toEqual([
+      { path: 'clusters[0].heartbeatIntervalSeconds', message: expect.any(String) },
+    ]);
+  });
+
+  it('rejects a fractional heartbeat interval', () => {
+    expect(problems(() => parseConfig(withCluster({ heartbeatIntervalSeconds: 1.5 })))).toEqual([
+      { path: 'clusters[0].heartbeatIntervalSeconds', message: expect.stringContaining('whole number') },
+    ]);
+  });
+
+  it('rejects failback "preferred", which is not supported yet', () => {
+    expect(problems(() => parseConfig(withCluster({ failback: 'preferred' })))).toEqual([
+      { path: 'clusters[0].failback', message: expect.stringContaining("must be 'sticky'") },
+    ]);
+  });
+
+  it('rejects an unknown field by name instead of ignoring it', () => {
+    expect(configError(() => parseConfig(withCluster({ extra: true }))).message).toContain(
+      'clusters[0].extra: unknown field',
+    );
+  });
+
+  it('rejects a node id that is not lowercase letters, digits, dash or underscore', () => {
+    expect(problems(() => parseConfig(withCluster({ nodes: [node('Node A')] })))).toEqual([
+      { path: 'clusters[0].nodes[0].id', message: expect.stringContaining('node id') },
+    ]);
+  });
+
+  it('rejects a cluster without nodes', () => {
+    expect(problems(() => parseConfig(withCluster({ nodes: [] })))).toEqual([
+      { path: 'clusters[0].nodes', message: 'a cluster needs at least one node' },
+    ]);
+  });
+
+  it('rejects a duplicate node id, naming the second occurrence', () => {
+    expect(problems(() => parseConfig(withCluster({ nodes: [node('a'), node('b'), node('a')] })))).toEqual([
+      { path: 'clusters[0].nodes[2].id', message: 'duplicate node id' },
+    ]);
+  });
+
+  it('rejects a duplicate cluster id', () => {
+    const config = { clusters: [withCluster({}).clusters[0], withCluster({}).clusters[0]] };
+
+    expect(problems(() => parseConfig(config))).toEqual([
+      { path: 'clusters[1].id', message: 'duplicate cluster id' },
+    ]);
+  });
+
+  it('rejects two targets of one type that both default their id to the type', () => {
+    expect(problems(() => parseConfig(withCluster({ targets: [webhook(), webhook()] })))).toEqual([
+      { path: 'clusters[0].targets[1].id', message: expect.stringContaining('duplicate target id') },
+    ]);
+  });
+
+  it('accepts two targets of one type with distinct ids', () => {
+    const [cluster] = parseConfig(
+      withCluster({ targets: [webhook({ id: 'one' }), webhook({ id: 'two' })] }),
+    ).clusters;
+
+    expect(cluster?.targets.map((t) => t.id)).toEqual(['one', 'two']);
+  });
+
+  it('rejects an unknown target type', () => {
+    expect(problems(() => parseConfig(withCluster({ targets: [{ type: 'sns' }] })))).toEqual([
+      { path: 'clusters[0].targets[0].type', message: expect.stringContaining('unknown target type') },
+    ]);
+  });
+
+  it.each(['ftp://hooks.example/failover', 'hooks.example/failover', 'not a url'])(
+    'rejects a webhook url that is not http(s): %s',
+    (url) => {
+      expect(problems(() => parseConfig(withCluster({ targets: [webhook({ url })] })))).toEqual([
+        { path: 'clusters[0].targets[0].url', message: 'must be an http(s) URL' },
+      ]);
+    },
+  );
+
+  it('accepts a plain http webhook url (e.g. a receiver on loopback)', () => {
+    const [cluster] = parseConfig(
+      withCluster({ targets: [webhook({ url: 'http://127.0.0.1:9000/hook' })] }),
+    ).clusters;
+
+    expect(cluster?.targets[0]).toMatchObject({ url: 'http://127.0.0.1:9000/hook' });
+  });
+
+  it('rejects a webhook without secretEnv (a signed webhook needs a secret)', () => {
+    const { secretEnv: _, ...unsigned } = webhook();
+
+    expect(problems(() => parseConfig(withCluster({ targets: [unsigned] })))).toEqual([
+      { path: 'clusters[0].targets[0].secretEnv', message: expect.any(String) },
+    ]);
+  });
+
+  it('lists every bad field, not only the first', () => {
+    const config = {
+      clusters: [
+        withCluster({ heartbeatIntervalSeconds: 0, nodes: [node('a'), node('b', { tokenSha256: 'nope' })] })
+          .clusters[0],
+        withCluster({ nodes: [node('a'), node('a')], surprise: 1 }).clusters[0],
+      ],
+    };
+
+    expect(problems(() => parseConfig(config)).map((p) => p.path)).toEqual(
+      expect.arrayContaining([
+        'clusters[0].heartbeatIntervalSeconds',
+        'clusters[0].nodes[1].tokenSha256',
+        'clusters[1].surprise',
+        'clusters[1].nodes[1].id',
+        'clusters[1].id',
+      ]),
+    );
+    expect(problems(() => parseConfig(config))).toHaveLength(5);
+  });
+
+  it('names the source in the first line of the message', () => {
+    expect(configError(() => parseConfig({}, 'clusters.json')).message).toMatch(/^invalid clusters\.json:\n/);
+  });
+});
+
+describe('parseConfigText', () => {
+  it('parses JSON text into the same config as parseConfig', () => {
+    const value = withCluster({ targets: [{ type: 'log' }] });
+
+    expect(parseConfigText(JSON.stringify(value))).toEqual(parseConfig(value));
+  });
+
+  it('rejects text that is not JSON with a ConfigError naming the source', () => {
+    expect(configError(() => parseConfigText('{ "clusters": [', 'clusters.json')).message).toMatch(
+      /^invalid clusters\.json: not valid JSON/,
+    );
+  });
+});
+
+describe('loadConfigFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'failover-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads and validates a config file', () => {
+    const path = join(dir, 'ok.json');
+    writeFileSync(path, JSON.stringify(withCluster({ heartbeatIntervalSeconds: 1 })));
+
+    expect(loadConfigFile(path).clusters[0]).toMatchObject({ id: 'db', leaseMs: 3_000 });
+  });
+
+  it('names the file in a validation error', () => {
+    const path = join(dir, 'bad.json');
+    writeFileSync(path, JSON.stringify(withCluster({ missedBeats: 0 })));
+
+    const message = configError(() => loadConfigFile(path)).message;
+    expect(message).toContain(`invalid ${path}:`);
+    expect(message).toContain('clusters[0].missedBeats');
+  });
+
+  it('names the file when it is not JSON', () => {
+    const path = join(dir, 'broken.json');
+    writeFileSync(path, 'clusters: []');
+
+    expect(configError(() => loadConfigFile(path)).message).toContain(`invalid ${path}: not valid JSON`);
+  });
+
+  it('fails with a ConfigError naming the path when the file does not exist', () => {
+    const path = join(dir, 'missing.json');
+
+    expect(configError(() => loadConfigFile(path)).message).toContain(`cannot read config file ${path}`);
+  });
+});

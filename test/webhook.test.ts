@@ -1,0 +1,293 @@
+/**
+ * The webhook and log targets. The webhook talks to a real node:http server on loopback;
+ * the clock and the sleep between attempts are injected, so retries cost no wall time.
+ */
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TargetApplyError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { LogTarget } from '../shared/targets/log.js';
+import type { TargetChange } from '../shared/targets/target.js';
+import { SIGNATURE_HEADER, WebhookTarget } from '../shared/targets/webhook.js';
+
+const SECRET = 'webhook-test-secret';
+const CHANGE: TargetChange = {
+  cluster: 'db',
+  active: 'b',
+  address: '10.0.0.2',
+  epoch: 7,
+  previous: 'a',
+  reason: 'a missed 3 beats (last seen 16 s ago, lease 15 s); promoted b (priority 2)',
+  at: Date.UTC(2026, 0, 2, 3, 4, 5, 678),
+};
+
+interface Received {
+  method: string | undefined;
+  url: string | undefined;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A receiver that records every request and answers with the next status of `statuses` (the last one repeats). */
+class Receiver {
+  readonly requests: Received[] = [];
+  private readonly server: Server;
+
+  constructor(private readonly statuses: number[]) {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        this.requests.push({
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+        const status = this.statuses[Math.min(this.requests.length, this.statuses.length) - 1] ?? 500;
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(`status ${status}`);
+      });
+    });
+  }
+
+  listen(port = 0): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => resolve((this.server.address() as AddressInfo).port));
+    });
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const receivers: Receiver[] = [];
+async function startReceiver(statuses: number[]): Promise<{ receiver: Receiver; url: string }> {
+  const receiver = new Receiver(statuses);
+  receivers.push(receiver);
+  const port = await receiver.listen();
+  return { receiver, url: `http://127.0.0.1:${port}/hooks/failover` };
+}
+afterEach(async () => {
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+});
+
+/** A port on loopback that nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const probe = new Receiver([]);
+  const port = await probe.listen();
+  await probe.close();
+  return port;
+}
+
+/**
+ * A fake clock whose sleep advances time instantly, recording each delay. By default it
+ * moves in whole milliseconds, like Date.now(); `exact` advances by the fractional delay
+ * as given (see the fractional-time tests below).
+ */
+function fakeClock({ start = 1_000_000, exact = false } = {}) {
+  const clock = {
+    t: start,
+    sleeps: [] as number[],
+    now: () => clock.t,
+    sleep: async (ms: number) => {
+      clock.sleeps.push(ms);
+      clock.t += exact ? ms : Math.ceil(ms);
+    },
+  };
+  return clock;
+}
+
+describe('WebhookTarget', () => {
+  it('POSTs the change as JSON with exactly the documented fields', async () => {
+    const { receiver, url } = await startReceiver([204]);
+    const clock = fakeClock();
+    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+
+    await target.apply(CHANGE, clock.t + 10_000);
+
+    expect(receiver.requests).toHaveLength(1);
+    const [request] = receiver.requests;
+    expect(request).toMatchObject({ method: 'POST', url: '/hooks/failover' });
+    expect(request?.headers['content-type']).toBe('application/json');
+    const body = JSON.parse(request?.body ?? '');
+    expect(Object.keys(body).sort()).toEqual([
+      'active',
+      'address',
+      'at',
+      'cluster',
+      'epoch',
+      'previous',
+      'reason',
+    ]);
+    expect(body).toEqual({
+      cluster: 'db',
+      active: 'b',
+      address: '10.0.0.2',
+      epoch: 7,
+      previous: 'a',
+      reason: CHANGE.reason,
+      at: '2026-01-02T03:04:05.678Z',
+    });
+  });
+
+  it('sends previous as null for the first active', async () => {
+    const { receiver, url } = await startReceiver([200]);
+    const clock = fakeClock();
+
+    await new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock }).apply(
+      { ...CHANGE, epoch: 1, previous: null },
+      clock.t + 10_000,
+    );
+
+    expect(JSON.parse(receiver.requests[0]?.body ?? '')).toMatchObject({ epoch: 1, previous: null });
+  });
+
+  it('signs the raw body with HMAC-SHA256 of the secret and sends the epoch as a header', async () => {
+    const { receiver, url } = await startReceiver([200]);
+    const clock = fakeClock();
+
+    await new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock }).apply(
+      CHANGE,
+      clock.t + 10_000,
+    );
+
+    const [request] = receiver.requests;
+    const expected = `sha256=${createHmac('sha256', SECRET)
+      .update(Buffer.from(request?.body ?? '', 'utf8'))
+      .digest('hex')}`;
+    expect(SIGNATURE_HEADER).toBe('x-failover-signature');
+    expect(request?.headers['x-failover-signature']).toBe(expected);
+    expect(request?.headers['x-failover-epoch']).toBe('7');
+  });
+
+  it('retries after 500s with growing backoff and succeeds once the receiver answers 2xx', async () => {
+    const { receiver, url } = await startReceiver([500, 500, 202]);
+    const clock = fakeClock();
+    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+
+    await target.apply(CHANGE, clock.t + 60_000);
+
+    expect(receiver.requests).toHaveLength(3);
+    // Every attempt is the same delivery: same body, same signature.
+    expect(new Set(receiver.requests.map((r) => r.body)).size).toBe(1);
+    expect(new Set(receiver.requests.map((r) => r.headers[SIGNATURE_HEADER])).size).toBe(1);
+    // Backoff 200 ms × 2^attempt with jitter in [50 %, 100 %].
+    expect(clock.sleeps).toHaveLength(2);
+    expect(clock.sleeps[0]).toBeGreaterThanOrEqual(100);
+    expect(clock.sleeps[0]).toBeLessThanOrEqual(200);
+    expect(clock.sleeps[1]).toBeGreaterThanOrEqual(200);
+    expect(clock.sleeps[1]).toBeLessThanOrEqual(400);
+  });
+
+  it('gives up at the deadline with a retryable TargetApplyError naming the last HTTP status', async () => {
+    const { receiver, url } = await startReceiver([503]);
+    const clock = fakeClock();
+    const deadline = clock.t + 3_000;
+    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+
+    const error = await target.apply(CHANGE, deadline).then(
+      () => expect.fail('apply should have failed'),
+      (err: unknown) => err,
+    );
+
+    expect(error).toBeInstanceOf(TargetApplyError);
+    expect((error as TargetApplyError).message).toContain('HTTP 503');
+    expect((error as TargetApplyError).retryable).toBe(true);
+    expect(receiver.requests.length).toBeGreaterThan(1);
+    // It never sleeps past the deadline: it stops once the next backoff would cross it.
+    expect(clock.t).toBeLessThan(deadline);
+  });
+
+  it('makes no request when the deadline has already passed', async () => {
+    const { receiver, url } = await startReceiver([200]);
+    const clock = fakeClock();
+    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+
+    await expect(target.apply(CHANGE, clock.t)).rejects.toBeInstanceOf(TargetApplyError);
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('retries after a refused connection and delivers once the receiver is listening', async () => {
+    const port = await closedPort();
+    const receiver = new Receiver([200]);
+    receivers.push(receiver);
+    const clock = fakeClock();
+    const startReceiverOnFirstRetry = clock.sleep;
+    clock.sleep = async (ms: number) => {
+      if (clock.sleeps.length === 0) await receiver.listen(port);
+      await startReceiverOnFirstRetry(ms);
+    };
+    const target = new WebhookTarget('hook', {
+      url: `http://127.0.0.1:${port}/hook`,
+      secret: SECRET,
+      timeoutMs: 5_000,
+      ...clock,
+    });
+
+    await target.apply(CHANGE, clock.t + 60_000);
+
+    expect(clock.sleeps).toHaveLength(1);
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it('reports the refused connection when nothing ever listens', async () => {
+    const port = await closedPort();
+    const clock = fakeClock();
+    const target = new WebhookTarget('hook', {
+      url: `http://127.0.0.1:${port}/hook`,
+      secret: SECRET,
+      timeoutMs: 5_000,
+      ...clock,
+    });
+
+    await expect(target.apply(CHANGE, clock.t + 2_000)).rejects.toThrow(/ECONNREFUSED/);
+    expect(clock.sleeps.length).toBeGreaterThan(0);
+  });
+});
+
+// AbortSignal.timeout() only takes whole milliseconds; fractional budgets once made every attempt fail unsent.
+describe('WebhookTarget with time that is not a whole number of milliseconds', () => {
+  it('delivers when the deadline is not a whole number of milliseconds', async () => {
+    const { receiver, url } = await startReceiver([200]);
+    const clock = fakeClock();
+    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+
+    await target.apply(CHANGE, clock.t + 1_000.5);
+
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it('reports the last HTTP status when its clock advances by the exact fractional backoff', async () => {
+    const { receiver, url } = await startReceiver([503]);
+    const clock = fakeClock({ exact: true });
+    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+
+    await expect(target.apply(CHANGE, clock.t + 3_000)).rejects.toThrow(/HTTP 503/);
+    expect(receiver.requests.length).toBeGreaterThan(1);
+  });
+});
+
+describe('LogTarget', () => {
+  it('writes one info line naming the cluster, the new active, its address and the epoch', async () => {
+    const lines: { level: string; message: string; extra?: Record<string, unknown> }[] = [];
+    const logger: Logger = {
+      info: (message, extra) => lines.push({ level: 'info', message, extra }),
+      warn: (message, extra) => lines.push({ level: 'warn', message, extra }),
+      error: (message, extra) => lines.push({ level: 'error', message, extra }),
+    };
+
+    await new LogTarget('log', logger).apply(CHANGE);
+
+    expect(lines).toHaveLength(1);
+    const [line] = lines;
+    expect(line?.level).toBe('info');
+    expect(line?.message).toContain('db now points to b (10.0.0.2)');
+    expect(line?.message).toContain('epoch 7');
+    expect(line?.extra).toMatchObject({ target: 'log', active: 'b', epoch: 7 });
+  });
+});
