@@ -1,6 +1,7 @@
 import { FailoverError } from '../shared/errors.js';
 import { agent } from './agent.js';
 import { serve } from './serve.js';
+import { events, status } from './status.js';
 import { token } from './token.js';
 import { UsageError } from './usage.js';
 
@@ -11,12 +12,20 @@ Usage: npx failover <command> [options]
 Commands:
   serve     run the local control plane (same as npm start)
   agent     send heartbeats for one node and run hooks on role changes
+  status    show a cluster: active node, epoch, per-node liveness (local or deployed, IAM-signed)
+  events    list a cluster's promotions and holds, newest first
   token     mint a node token and print its SHA-256 for the config
 
 Run \`npx failover <command> --help\` for a command's options.
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = { serve, agent, token };
+const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
+  serve,
+  agent,
+  status,
+  events,
+  token,
+};
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -1,0 +1,95 @@
+/**
+ * Calls the admin routes. Against a local server on loopback nothing is needed (or an
+ * admin token when it listens beyond loopback); against API Gateway the request is signed
+ * with SigV4 using the default AWS credential chain, which the routes' IAM authoriser checks.
+ */
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { Hash } from '@smithy/core/serde';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { isLoopback } from './local-server.js';
+import { UsageError } from './usage.js';
+
+export interface AdminClientOptions {
+  url: string;
+  /** Bearer admin token for a local server that listens beyond loopback. */
+  adminToken?: string;
+  /** AWS region for signing; defaults to the one in an execute-api host name, then AWS_REGION. */
+  region?: string;
+}
+
+export class AdminClient {
+  private readonly base: URL;
+
+  constructor(private readonly options: AdminClientOptions) {
+    try {
+      this.base = new URL(options.url);
+    } catch {
+      throw new UsageError(`--url must be a URL, got '${options.url}'`);
+    }
+  }
+
+  async get<T>(path: string, query: Record<string, string> = {}): Promise<T> {
+    const url = new URL(path, this.base);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const headers = await this.headers(url);
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = { message: text.slice(0, 200) };
+    }
+    if (!res.ok) {
+      const message =
+        (body as { message?: string; Message?: string }).message ?? (body as { Message?: string }).Message;
+      throw new AdminRequestError(
+        `${res.status} from ${url.pathname}: ${message ?? res.statusText}`,
+        res.status,
+      );
+    }
+    return body as T;
+  }
+
+  private async headers(url: URL): Promise<Record<string, string>> {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (isLoopback(host) || url.protocol === 'http:') {
+      return this.options.adminToken ? { authorization: `Bearer ${this.options.adminToken}` } : {};
+    }
+    const region =
+      this.options.region ??
+      /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(host)?.[1] ??
+      process.env.AWS_REGION;
+    if (!region)
+      throw new UsageError('cannot tell the AWS region from --url: pass --region or set AWS_REGION');
+    const signer = new SignatureV4({
+      service: 'execute-api',
+      region,
+      credentials: defaultProvider(),
+      sha256: Hash.bind(null, 'sha256'),
+    });
+    const query: Record<string, string> = {};
+    url.searchParams.forEach((v, k) => {
+      query[k] = v;
+    });
+    const signed = await signer.sign({
+      method: 'GET',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      path: url.pathname,
+      query,
+      headers: { host: url.host },
+    });
+    return signed.headers as Record<string, string>;
+  }
+}
+
+export class AdminRequestError extends Error {
+  override name = 'AdminRequestError';
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,153 @@
+/** `failover status` and `failover events`: the operator's view, like `patronictl list`. */
+import { parseArgs } from 'node:util';
+import type { ClusterStatus } from '../shared/control-plane.js';
+import type { ClusterEvent, NodeView } from '../shared/core.js';
+import { AdminClient } from './admin-client.js';
+import { UsageError } from './usage.js';
+
+const COMMON = `  --url URL          control plane URL (local server, or the deployed ApiUrl: requests are then
+                     signed with SigV4 from the default AWS credential chain)
+  --cluster C        cluster id
+  --region R         AWS region for signing (default: from the URL, then AWS_REGION)
+  --admin-token T    admin token for a local server beyond loopback (or FAILOVER_ADMIN_TOKEN)
+  --json             print the raw JSON`;
+
+export const STATUS_HELP = `Usage: failover status --url URL --cluster C [--json] [--watch [SECS]]
+
+Shows the cluster: active node, epoch, and per node role, liveness, last beat, missed
+beats, lag and version.
+
+Options:
+${COMMON}
+  --watch            refresh every 2 s (or --interval SECS) until interrupted
+  --interval SECS    refresh period for --watch
+`;
+
+export const EVENTS_HELP = `Usage: failover events --url URL --cluster C [--limit N] [--json]
+
+Lists promotions and holds, newest first.
+
+Options:
+${COMMON}
+  --limit N          how many (1-500, default 20)
+`;
+
+const OPTIONS = {
+  url: { type: 'string' },
+  cluster: { type: 'string' },
+  region: { type: 'string' },
+  'admin-token': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function client(values: { url?: string; region?: string; 'admin-token'?: string }): AdminClient {
+  if (!values.url) throw new UsageError('--url is required');
+  const adminToken = values['admin-token'] ?? process.env.FAILOVER_ADMIN_TOKEN;
+  return new AdminClient({
+    url: values.url,
+    ...(values.region ? { region: values.region } : {}),
+    ...(adminToken ? { adminToken } : {}),
+  });
+}
+
+function clusterPath(cluster: string | undefined): string {
+  if (!cluster) throw new UsageError('--cluster is required');
+  return `/v1/clusters/${encodeURIComponent(cluster)}`;
+}
+
+export async function status(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...OPTIONS,
+      watch: { type: 'boolean', default: false },
+      interval: { type: 'string', default: '2' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(STATUS_HELP);
+    return 0;
+  }
+  const api = client(values);
+  const path = clusterPath(values.cluster);
+  const period = Number(values.interval);
+  if (!(period >= 0.5))
+    throw new UsageError(`--interval must be at least 0.5 seconds, got '${values.interval}'`);
+  const colour = process.stdout.isTTY === true && !values.json && process.env.NO_COLOR === undefined;
+  for (;;) {
+    const body = await api.get<ClusterStatus>(path);
+    const text = values.json ? `${JSON.stringify(body, null, 2)}\n` : renderStatus(body, colour);
+    process.stdout.write(values.watch && colour ? `\x1b[2J\x1b[H${text}` : text);
+    if (!values.watch) return 0;
+    await new Promise((r) => setTimeout(r, period * 1000));
+  }
+}
+
+export async function events(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...OPTIONS, limit: { type: 'string', default: '20' } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(EVENTS_HELP);
+    return 0;
+  }
+  const body = await client(values).get<{ events: ClusterEvent[] }>(`${clusterPath(values.cluster)}/events`, {
+    limit: values.limit,
+  });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    return 0;
+  }
+  for (const e of body.events) {
+    process.stdout.write(
+      `${new Date(e.at).toISOString()}  epoch ${String(e.epoch).padEnd(4)} ${e.kind.padEnd(8)} ${e.reason}\n`,
+    );
+  }
+  if (body.events.length === 0) process.stdout.write('no events yet\n');
+  return 0;
+}
+
+/** The status table. Pure: tested directly. */
+export function renderStatus(s: ClusterStatus, colour = false): string {
+  const paint = (code: number, text: string) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const rows = s.nodes.map((n) => [
+    n.id,
+    n.address,
+    n.role === 'active' ? paint(32, 'active') : 'standby',
+    nodeState(n, paint),
+    n.role === 'active' ? String(s.epoch) : '',
+    n.lastSeenAgeMs === null ? 'never' : `${(n.lastSeenAgeMs / 1000).toFixed(1)} s ago`,
+    n.missedBeats === null ? '' : String(n.missedBeats),
+    n.lagSeconds === null ? (n.position === null ? '' : `pos ${n.position}`) : `${n.lagSeconds} s`,
+    n.version ?? '',
+  ]);
+  const header = ['Node', 'Address', 'Role', 'State', 'Epoch', 'Last beat', 'Missed', 'Lag', 'Version'];
+  const visible = (t: string) => t.replace(/\x1b\[[0-9;]*m/g, '');
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => c + ' '.repeat((widths[i] ?? 0) - visible(c).length)).join(' | ')} |`;
+  const rule = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  const title =
+    `Cluster: ${s.cluster}  epoch ${s.epoch}  active ${s.active ?? '(none)'}  ` +
+    `lease ${s.leaseMs / 1000} s (${s.missedBeats} × ${s.intervalMs / 1000} s)  failback ${s.failback}`;
+  const notes = [
+    ...(s.hold ? [paint(33, `HOLD since ${s.hold.since}: ${s.hold.reason}`)] : []),
+    ...s.targets.map(
+      (t) =>
+        `target ${t.id} (${t.type}): ${t.state}${t.epoch === null ? '' : ` for epoch ${t.epoch}`}` +
+        (t.error ? paint(31, ` (${t.error})`) : ''),
+    ),
+  ];
+  return [title, rule, line(header), rule, ...rows.map(line), rule, ...notes, ''].join('\n');
+}
+
+function nodeState(n: NodeView, paint: (code: number, text: string) => string): string {
+  if (n.lastSeen === null) return paint(90, 'never seen');
+  if (!n.alive) return paint(31, 'down');
+  if (n.status !== 'ok') return paint(33, n.status ?? 'unknown');
+  return 'running';
+}
