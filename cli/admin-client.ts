@@ -51,7 +51,8 @@ export class AdminClient {
     return body as T;
   }
 
-  private async headers(url: URL): Promise<Record<string, string>> {
+  /** Headers for a GET of `url`: none, a bearer admin token, or a SigV4 signature. */
+  async headers(url: URL): Promise<Record<string, string>> {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     if (isLoopback(host) || url.protocol === 'http:') {
       return this.options.adminToken ? { authorization: `Bearer ${this.options.adminToken}` } : {};

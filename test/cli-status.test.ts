@@ -1,0 +1,159 @@
+/** The operator's CLI view: the status table, and how admin requests are authorised. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient, AdminRequestError } from '../cli/admin-client.js';
+import { type LocalServer, startLocalServer } from '../cli/local-server.js';
+import { renderStatus } from '../cli/status.js';
+import { parseConfig } from '../shared/config.js';
+import type { ClusterStatus } from '../shared/control-plane.js';
+import { silentLogger } from '../shared/logger.js';
+import { mintToken } from '../shared/tokens.js';
+
+const a = mintToken();
+const b = mintToken();
+let server: LocalServer;
+
+beforeAll(async () => {
+  const config = parseConfig({
+    clusters: [
+      {
+        id: 'ops',
+        nodes: [
+          { id: 'a', address: '10.0.0.1', tokenSha256: a.sha256 },
+          { id: 'b', address: '10.0.0.2', tokenSha256: b.sha256 },
+        ],
+      },
+    ],
+  });
+  server = await startLocalServer({ config, logger: silentLogger, port: 0, sweepIntervalMs: 60_000 });
+  for (const [node, token, body] of [
+    ['a', a.token, { version: '2.1.0' }],
+    ['b', b.token, { version: '2.0.9', lagSeconds: 3 }],
+  ] as const) {
+    const res = await fetch(`${server.url}/v1/clusters/ops/nodes/${node}/heartbeat`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(200);
+  }
+});
+
+afterAll(() => server.close());
+
+describe('failover status', () => {
+  it('renders one row per node in priority order with role, state, epoch, missed beats, lag and version', async () => {
+    const status = await new AdminClient({ url: server.url }).get<ClusterStatus>('/v1/clusters/ops');
+    const text = renderStatus(status);
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^Cluster: ops {2}epoch 1 {2}active a {2}lease 15 s \(3 × 5 s\)/);
+    const rowA = lines.find((l) => l.startsWith('| a '));
+    const rowB = lines.find((l) => l.startsWith('| b '));
+    expect(rowA?.split('|').map((c) => c.trim())).toEqual(
+      expect.arrayContaining(['a', '10.0.0.1', 'active', 'running', '1', '0', '2.1.0']),
+    );
+    expect(rowB?.split('|').map((c) => c.trim())).toEqual(
+      expect.arrayContaining(['b', '10.0.0.2', 'standby', 'running', '', '3 s', '2.0.9']),
+    );
+    expect(lines.indexOf(rowA as string)).toBeLessThan(lines.indexOf(rowB as string));
+    expect(text).not.toContain('\x1b[');
+  });
+
+  it('shows a node that stopped beating as down, and colours only when asked', () => {
+    const status: ClusterStatus = {
+      cluster: 'ops',
+      epoch: 4,
+      active: 'b',
+      activeSince: null,
+      leaseMs: 15_000,
+      intervalMs: 5_000,
+      missedBeats: 3,
+      failback: 'sticky',
+      hold: {
+        code: 'no-candidate',
+        reason: 'b missed 3 beats; no standby can take over',
+        since: '2026-01-01T00:00:00Z',
+      },
+      lastTransition: null,
+      nodes: [
+        {
+          id: 'a',
+          address: '10.0.0.1',
+          priority: 1,
+          role: 'standby',
+          alive: false,
+          status: 'ok',
+          lastSeen: 1,
+          lastSeenAgeMs: 40_000,
+          missedBeats: 8,
+          heartbeats: 9,
+          version: null,
+          position: null,
+          lagSeconds: null,
+        },
+        {
+          id: 'b',
+          address: '10.0.0.2',
+          priority: 2,
+          role: 'active',
+          alive: true,
+          status: 'failing',
+          lastSeen: 2,
+          lastSeenAgeMs: 1_000,
+          missedBeats: 0,
+          heartbeats: 9,
+          version: null,
+          position: null,
+          lagSeconds: null,
+        },
+      ],
+      targets: [{ id: 'hook', type: 'webhook', epoch: 4, state: 'failed', at: null, error: 'HTTP 503' }],
+      now: '2026-01-01T00:00:01Z',
+    };
+    const plain = renderStatus(status);
+    expect(plain).toContain('| a ');
+    expect(plain).toMatch(/\| a +\| 10\.0\.0\.1 +\| standby +\| down +\| +\| 40\.0 s ago +\| 8 /);
+    expect(plain).toMatch(/\| b +\| 10\.0\.0\.2 +\| active +\| failing +\| 4 /);
+    expect(plain).toContain('HOLD since 2026-01-01T00:00:00Z: b missed 3 beats; no standby can take over');
+    expect(plain).toContain('target hook (webhook): failed for epoch 4 (HTTP 503)');
+    expect(renderStatus(status, true)).toContain('\x1b[31mdown\x1b[0m');
+  });
+
+  it('reports an unknown cluster as the 404 the server gave', async () => {
+    const err = await new AdminClient({ url: server.url }).get('/v1/clusters/nope').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AdminRequestError);
+    expect((err as AdminRequestError).status).toBe(404);
+    expect((err as Error).message).toContain("unknown cluster 'nope'");
+  });
+});
+
+describe('admin request authorisation', () => {
+  it('sends nothing to a local server on loopback, and the admin token when one is given', async () => {
+    expect(
+      await new AdminClient({ url: 'http://127.0.0.1:8787' }).headers(new URL('http://127.0.0.1:8787/v1/x')),
+    ).toEqual({});
+    const withToken = new AdminClient({ url: 'http://10.0.0.5:8787', adminToken: 'fo_admin' });
+    expect(await withToken.headers(new URL('http://10.0.0.5:8787/v1/x'))).toEqual({
+      authorization: 'Bearer fo_admin',
+    });
+  });
+
+  it('signs requests to API Gateway with SigV4 for execute-api in the region named by the host', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+      AWS_SESSION_TOKEN: 'session-token',
+    });
+    try {
+      const url = new URL('https://abc123.execute-api.eu-west-1.amazonaws.com/v1/clusters/db?limit=5');
+      const headers = await new AdminClient({ url: url.origin }).headers(url);
+      expect(headers.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/,
+      );
+      expect(headers['x-amz-security-token']).toBe('session-token');
+      expect(headers['x-amz-date']).toMatch(/^\d{8}T\d{6}Z$/);
+    } finally {
+      process.env = saved;
+    }
+  });
+});
