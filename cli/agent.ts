@@ -1,3 +1,480 @@
-export async function agent(_argv: string[]): Promise<number> {
-  throw new Error('agent: being written');
+/**
+ * The node agent: sends one node's heartbeats, runs hooks when its role changes, and
+ * demotes itself when it cannot renew its lease (safety property 5).
+ *
+ * Why self-demotion is safe: the control plane promotes another node only once
+ * now − lastSeen > lease on its own clock, and lastSeen is stamped when a beat arrives,
+ * so never before the agent sent it. The agent demotes itself at send time + lease − margin
+ * of its last confirmed beat, measured on its monotonic clock: that comes first as long as
+ * the two clocks' rates differ by less than the margin. Wall-clock time is only used for
+ * log timestamps.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { HeartbeatResult } from '../shared/control-plane.js';
+import type { Role } from '../shared/core.js';
+import { UsageError } from './usage.js';
+
+export const AGENT_HELP = `Usage: failover agent --url URL --cluster ID --node ID [options]
+
+Sends this node's heartbeats to the control plane and runs a hook whenever its role or
+epoch changes. If it cannot renew its lease, it demotes itself (and runs --on-standby)
+before the control plane could promote another node.
+
+Options:
+  --url URL          control plane base URL, e.g. http://127.0.0.1:8787
+  --cluster ID       the cluster
+  --node ID          this node
+  --token TOKEN      the node's token; better: set FAILOVER_TOKEN, which keeps it out of ps
+  --interval SECS    time between heartbeats (default: the control plane's interval)
+  --timeout SECS     per-request timeout (default: the interval, at most 2 s)
+  --margin SECS      how long before the lease could expire on the control plane to demote
+                     itself (default: 20% of the lease, at least 0.5 s)
+  --on-active CMD    shell command to run on becoming active
+  --on-standby CMD   shell command to run on becoming standby (including at start-up and
+                     on self-demotion)
+  -h, --help         show this help
+
+Hooks run one at a time, in order, with sh -c, and get FAILOVER_ROLE, FAILOVER_EPOCH,
+FAILOVER_ACTIVE (the active node's id; empty if none or unknown), FAILOVER_CLUSTER and
+FAILOVER_NODE in their environment (but not FAILOVER_TOKEN). A hook also runs when the
+epoch changes while the role stays the same (another node took over). SIGINT/SIGTERM
+stop the heartbeats and wait up to 5 s for a running hook.
+`;
+
+export interface AgentOptions {
+  url: string;
+  cluster: string;
+  node: string;
+  token: string;
+  /** Fixed interval; otherwise the control plane's. */
+  intervalMs?: number;
+  timeoutMs?: number;
+  marginMs?: number;
+  onActive?: string;
+  onStandby?: string;
+}
+
+/** Interval until the control plane has told us its own. */
+const FIRST_INTERVAL_MS = 1_000;
+const MAX_DEFAULT_TIMEOUT_MS = 2_000;
+const MIN_MARGIN_MS = 500;
+const MARGIN_SHARE_OF_LEASE = 0.2;
+/** The same error is logged at most this often, so a long outage does not flood the log. */
+const REPEAT_ERROR_EVERY_MS = 5_000;
+/** How long shutdown waits for a running hook. */
+const HOOK_GRACE_MS = 5_000;
+
+/** Monotonic milliseconds: immune to wall-clock steps (NTP, manual changes). */
+const clock = () => performance.now();
+
+export async function agent(argv: string[]): Promise<number> {
+  const options = parseAgentArgs(argv, process.env);
+  if (options === 'help') {
+    process.stdout.write(AGENT_HELP);
+    return 0;
+  }
+  const prefix = `[${options.cluster}/${options.node}]`;
+  const runner = new Agent(options, (message) => {
+    process.stdout.write(`${new Date().toISOString()} ${prefix} ${message}\n`);
+  });
+  const onSignal = (signal: NodeJS.Signals) => runner.stop(signal);
+  // `once`: a second Ctrl-C falls through to Node's default and ends the process at once.
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await runner.run();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return 0;
+}
+
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      cluster: { type: 'string' },
+      node: { type: 'string' },
+      token: { type: 'string' },
+      interval: { type: 'string' },
+      timeout: { type: 'string' },
+      margin: { type: 'string' },
+      'on-active': { type: 'string' },
+      'on-standby': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const token = values.token ?? env.FAILOVER_TOKEN;
+  if (!token) throw new UsageError('missing token: set FAILOVER_TOKEN (or pass --token)');
+  return {
+    url: baseUrl(required(values.url, '--url')),
+    cluster: required(values.cluster, '--cluster'),
+    node: required(values.node, '--node'),
+    token,
+    intervalMs: seconds(values.interval, '--interval'),
+    timeoutMs: seconds(values.timeout, '--timeout'),
+    marginMs: seconds(values.margin, '--margin'),
+    onActive: values['on-active'],
+    onStandby: values['on-standby'],
+  };
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (!value) throw new UsageError(`missing ${flag}`);
+  return value;
+}
+
+function baseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL, got '${raw}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--url must be an http(s) URL, got '${raw}'`);
+  }
+  // Keep any path prefix (an API Gateway stage, a reverse proxy's path).
+  return raw.replace(/\/+$/, '');
+}
+
+function seconds(raw: string | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0 || value > 86_400) {
+    throw new UsageError(`${flag} must be a positive number of seconds, got '${raw}'`);
+  }
+  return value * 1000;
+}
+
+/**
+ * The next beat's time: one interval after the previous slot, so request time does not
+ * stretch the cadence. If a beat overran its slot, the next one goes at once.
+ */
+export function nextSlot(previousSlot: number, intervalMs: number, now: number): number {
+  return Math.max(previousSlot + intervalMs, now);
+}
+
+/** The self-demotion margin for a lease: the flag, or 20% of the lease but at least 0.5 s. */
+export function marginFor(
+  leaseMs: number,
+  flagMs: number | undefined,
+): { marginMs: number; warning?: string } {
+  const marginMs = flagMs ?? Math.max(MIN_MARGIN_MS, MARGIN_SHARE_OF_LEASE * leaseMs);
+  if (marginMs < leaseMs) return { marginMs };
+  // A margin as long as the lease would demote on every beat: halve the lease instead.
+  return {
+    marginMs: leaseMs / 2,
+    warning: `--margin ${secs(marginMs)} is not below the lease (${secs(leaseMs)}); using ${secs(leaseMs / 2)}`,
+  };
+}
+
+export class Agent {
+  /** What this node believes it holds; null until the first answer. */
+  private role: Role | null = null;
+  private epoch: number | null = null;
+  private leaseMs: number | null = null;
+  private serverIntervalMs: number | null = null;
+  /** Monotonic send time of the last beat the control plane answered with `active`. */
+  private confirmedSentAt: number | null = null;
+  private demoteTimer: NodeJS.Timeout | undefined;
+  private readonly stopping = new AbortController();
+  private readonly beatUrl: string;
+  private readonly problems: ProblemLog;
+  private readonly warned = new Set<string>();
+  /** Hooks run one after another: each waits for the previous one. */
+  private hooks: Promise<void> = Promise.resolve();
+  private hookChild: ChildProcess | null = null;
+
+  constructor(
+    private readonly options: AgentOptions,
+    private readonly log: (message: string) => void,
+  ) {
+    const path = `/v1/clusters/${encodeURIComponent(options.cluster)}/nodes/${encodeURIComponent(options.node)}/heartbeat`;
+    this.beatUrl = `${options.url}${path}`;
+    this.problems = new ProblemLog(log, REPEAT_ERROR_EVERY_MS);
+  }
+
+  async run(): Promise<void> {
+    const interval = this.options.intervalMs
+      ? `every ${secs(this.options.intervalMs)}`
+      : "at the server's interval";
+    this.log(`starting: heartbeats to ${this.options.url} ${interval}`);
+    let slot = clock();
+    while (!this.stopping.signal.aborted) {
+      await sleep(Math.max(0, slot - clock()), undefined, { signal: this.stopping.signal }).catch(() => {});
+      if (this.stopping.signal.aborted) break;
+      await this.beat();
+      slot = nextSlot(slot, this.intervalMs(), clock());
+    }
+    clearTimeout(this.demoteTimer);
+    await this.waitForHook();
+  }
+
+  stop(reason: string): void {
+    if (this.stopping.signal.aborted) return;
+    this.log(`${reason}: stopping heartbeats`);
+    this.stopping.abort();
+  }
+
+  private intervalMs(): number {
+    return this.options.intervalMs ?? this.serverIntervalMs ?? FIRST_INTERVAL_MS;
+  }
+
+  private timeoutMs(): number {
+    return this.options.timeoutMs ?? Math.min(this.intervalMs(), MAX_DEFAULT_TIMEOUT_MS);
+  }
+
+  /** One heartbeat; never throws. Failures only get logged: self-demotion handles their effect. */
+  private async beat(): Promise<void> {
+    const sentAt = clock();
+    let status: number;
+    let text: string;
+    try {
+      const res = await fetch(this.beatUrl, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(this.beatBody()),
+        signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs()), this.stopping.signal]),
+      });
+      status = res.status;
+      text = await res.text();
+    } catch (err) {
+      if (!this.stopping.signal.aborted) this.problems.report(this.describeFailure(err));
+      return;
+    }
+    const result = status === 200 ? parseResult(text) : null;
+    if (result === null) {
+      this.problems.report(describeRejection(status, text));
+      return;
+    }
+    this.problems.recovered();
+    this.onAnswer(result, sentAt);
+  }
+
+  /** What the node believes it holds, so the control plane can show disagreements. */
+  private beatBody(): Record<string, unknown> {
+    return {
+      status: 'ok',
+      ...(this.role === null ? {} : { role: this.role }),
+      ...(this.epoch === null ? {} : { epoch: this.epoch }),
+    };
+  }
+
+  private onAnswer(result: HeartbeatResult, sentAt: number): void {
+    this.leaseMs = result.leaseMs;
+    this.serverIntervalMs = result.intervalMs;
+    if (result.role === 'active' && clock() - sentAt > this.demoteAfterMs()) {
+      // The lease this beat renewed may be about to expire: do not act on it.
+      this.log(`ignoring a confirmation that took ${secs(clock() - sentAt)} to arrive`);
+      return;
+    }
+    if (result.role !== this.role || result.epoch !== this.epoch) {
+      this.changeRole(result.role, result.epoch, result.active, `active ${result.active ?? 'none'}`);
+    }
+    if (result.role === 'active') {
+      this.confirmedSentAt = sentAt;
+      this.armDemotion();
+    }
+  }
+
+  private changeRole(role: Role, epoch: number, active: string | null, detail: string): void {
+    this.role = role;
+    this.epoch = epoch;
+    this.confirmedSentAt = null;
+    clearTimeout(this.demoteTimer);
+    this.log(`role: ${role} (epoch ${epoch}, ${detail})`);
+    this.queueHook(role, epoch, active);
+  }
+
+  /** How long after a confirmed beat was sent this node may still act as active. */
+  private demoteAfterMs(): number {
+    const leaseMs = this.leaseMs as number;
+    const { marginMs, warning } = marginFor(leaseMs, this.options.marginMs);
+    if (warning) this.warnOnce(warning);
+    if (leaseMs - marginMs <= this.intervalMs()) {
+      this.warnOnce(
+        `lease ${secs(leaseMs)} − margin ${secs(marginMs)} is not longer than the interval ` +
+          `(${secs(this.intervalMs())}): expect self-demotion between beats`,
+      );
+    }
+    return leaseMs - marginMs;
+  }
+
+  /** Arms the self-demotion timer for the exact deadline of the last confirmation. */
+  private armDemotion(): void {
+    clearTimeout(this.demoteTimer);
+    const deadline = (this.confirmedSentAt as number) + this.demoteAfterMs();
+    this.demoteTimer = setTimeout(() => this.demoteIfExpired(), Math.max(0, deadline - clock()));
+  }
+
+  private demoteIfExpired(): void {
+    if (this.role !== 'active' || this.confirmedSentAt === null) return;
+    const sinceConfirmed = clock() - this.confirmedSentAt;
+    const allowed = this.demoteAfterMs();
+    if (sinceConfirmed <= allowed) {
+      this.armDemotion(); // the timer fired a fraction of a millisecond early
+      return;
+    }
+    const leaseMs = this.leaseMs as number;
+    this.log(
+      `no confirmed renewal for ${secs(sinceConfirmed)} (lease ${secs(leaseMs)}, ` +
+        `margin ${secs(leaseMs - allowed)}): demoting self`,
+    );
+    this.changeRole('standby', this.epoch as number, null, 'self-demoted');
+  }
+
+  private queueHook(role: Role, epoch: number, active: string | null): void {
+    const command = role === 'active' ? this.options.onActive : this.options.onStandby;
+    if (command === undefined) return;
+    const { FAILOVER_TOKEN: _secret, ...inherited } = process.env; // hooks never see the token
+    const env = {
+      ...inherited,
+      FAILOVER_ROLE: role,
+      FAILOVER_EPOCH: String(epoch),
+      FAILOVER_ACTIVE: active ?? '',
+      FAILOVER_CLUSTER: this.options.cluster,
+      FAILOVER_NODE: this.options.node,
+    };
+    this.hooks = this.hooks.then(() => this.runHook(`--on-${role}`, command, env));
+  }
+
+  /** Runs one hook to completion; resolves (never rejects) when it exits. */
+  private runHook(name: string, command: string, env: NodeJS.ProcessEnv): Promise<void> {
+    if (this.stopping.signal.aborted) {
+      this.log(`shutting down: skipping ${name} hook`);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const child = spawn(command, { shell: true, stdio: 'inherit', env });
+      this.hookChild = child;
+      let finished = false;
+      const finish = (problem?: string) => {
+        if (finished) return;
+        finished = true;
+        this.hookChild = null;
+        if (problem) this.log(`${name} hook ${problem}`);
+        resolve();
+      };
+      child.once('error', (err) => finish(`could not start: ${err.message}`));
+      child.once('exit', (code, signal) => {
+        if (code === 0) finish();
+        else finish(code === null ? `killed by ${signal}` : `exited with code ${code}`);
+      });
+    });
+  }
+
+  /** On shutdown: give a running hook a few seconds, then leave it running on its own. */
+  private async waitForHook(): Promise<void> {
+    const child = this.hookChild;
+    if (child === null) return;
+    this.log(`waiting up to ${secs(HOOK_GRACE_MS)} for the running hook (pid ${child.pid})`);
+    const grace = new AbortController();
+    const finished = await Promise.race([
+      this.hooks.then(() => true),
+      sleep(HOOK_GRACE_MS, false, { signal: grace.signal }).catch(() => true),
+    ]);
+    grace.abort();
+    if (!finished) {
+      this.log(`hook (pid ${child.pid}) still running after ${secs(HOOK_GRACE_MS)}; exiting without it`);
+      child.unref();
+    }
+  }
+
+  private warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    this.log(`warning: ${message}`);
+  }
+
+  private describeFailure(err: unknown): string {
+    if ((err as Error)?.name === 'TimeoutError') return `heartbeat timed out after ${secs(this.timeoutMs())}`;
+    const cause = (err as { cause?: unknown })?.cause;
+    const detail = cause instanceof Error ? `: ${cause.message}` : '';
+    return `heartbeat failed: ${(err as Error)?.message ?? String(err)}${detail}`;
+  }
+}
+
+function describeRejection(status: number, text: string): string {
+  if (status === 401) return "token rejected (401): check --token and the node's tokenSha256";
+  const message = serverMessage(text);
+  if (status === 200) return `unexpected heartbeat answer: ${message}`;
+  if (status === 400 || status === 404) return `heartbeat rejected (${status}): ${message}`;
+  if (status >= 500) return `control plane error (${status}): ${message}`;
+  return `unexpected response (${status}): ${message}`;
+}
+
+/** The `message` of the API's error body, or the start of whatever came back. */
+function serverMessage(text: string): string {
+  try {
+    const body = JSON.parse(text) as { message?: unknown };
+    if (typeof body.message === 'string') return body.message;
+  } catch {
+    // not JSON: show it as text
+  }
+  return text.trim().slice(0, 200) || '(empty body)';
+}
+
+/** A 200 answer, checked before it is believed; null if it is not one. */
+function parseResult(text: string): HeartbeatResult | null {
+  let value: Partial<HeartbeatResult>;
+  try {
+    value = JSON.parse(text) as Partial<HeartbeatResult>;
+  } catch {
+    return null;
+  }
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    (value.role === 'active' || value.role === 'standby') &&
+    Number.isSafeInteger(value.epoch) &&
+    (value.active === null || typeof value.active === 'string') &&
+    typeof value.leaseMs === 'number' &&
+    value.leaseMs > 0 &&
+    typeof value.intervalMs === 'number' &&
+    value.intervalMs > 0;
+  return ok ? (value as HeartbeatResult) : null;
+}
+
+/**
+ * Logs each distinct problem at most once per `everyMs`, saying how many repeats it held
+ * back, and logs once when heartbeats succeed again.
+ */
+class ProblemLog {
+  private readonly lastLogged = new Map<string, { at: number; heldBack: number }>();
+  private failures = 0;
+
+  constructor(
+    private readonly log: (message: string) => void,
+    private readonly everyMs: number,
+  ) {}
+
+  report(message: string): void {
+    this.failures += 1;
+    const previous = this.lastLogged.get(message);
+    if (previous !== undefined && clock() - previous.at < this.everyMs) {
+      previous.heldBack += 1;
+      return;
+    }
+    const repeats = previous?.heldBack ? ` (${previous.heldBack} more since last logged)` : '';
+    this.lastLogged.set(message, { at: clock(), heldBack: 0 });
+    this.log(`${message}${repeats}`);
+  }
+
+  recovered(): void {
+    if (this.failures === 0) return;
+    this.log(`heartbeats ok again after ${this.failures} failed`);
+    this.failures = 0;
+    this.lastLogged.clear();
+  }
+}
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
 }

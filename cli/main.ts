@@ -42,10 +42,11 @@ export async function main(argv: string[]): Promise<number> {
     return await run(rest);
   } catch (err) {
     // Bad usage and bad config are the user's to fix: one clear message, no stack trace.
+    const code = (err as { code?: unknown } | null)?.code;
     if (
       err instanceof UsageError ||
       err instanceof FailoverError ||
-      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+      (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))
     ) {
       process.stderr.write(`failover ${command}: ${(err as Error).message}\n`);
       return 2;

@@ -44,7 +44,7 @@ export async function serve(argv: string[]): Promise<number> {
     return 0;
   }
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
+  if (values.port.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be 0-65535, got '${values.port}'`);
   const sweepSeconds = Number(values['sweep-interval']);
   if (!(sweepSeconds >= 0.1 && sweepSeconds <= 3600)) {
@@ -84,7 +84,7 @@ export async function serve(argv: string[]): Promise<number> {
     for (const [node, token] of Object.entries(demo.tokens)) {
       const path = `${server.url}/v1/clusters/demo/nodes/${node}/heartbeat`;
       out.write(
-        `  ${node}: npx failover agent --url ${server.url} --cluster demo --node ${node} --token ${token}\n`,
+        `  ${node}: FAILOVER_TOKEN=${token} npx failover agent --url ${server.url} --cluster demo --node ${node}\n`,
       );
       out.write(
         `     or: while curl -fsS -X POST -H 'Authorization: Bearer ${token}' ${path}; do echo; sleep 2; done\n`,

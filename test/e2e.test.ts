@@ -1,0 +1,270 @@
+/**
+ * End to end, from outside: the real `failover serve` and `failover agent` processes on
+ * loopback, a webhook receiver in this process, and SIGKILL as the failure.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterStatus } from '../shared/control-plane.js';
+import type { ClusterEvent } from '../shared/core.js';
+import { SIGNATURE_HEADER, signBody } from '../shared/targets/webhook.js';
+import { mintToken } from '../shared/tokens.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'failover.js');
+const SECRET = 'e2e-webhook-secret';
+const LEASE_MS = 3_000; // heartbeatIntervalSeconds 1 × missedBeats 3
+const INTERVAL_MS = 1_000;
+
+interface Proc {
+  child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+}
+
+interface Received {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  at: number;
+}
+
+const procs: Proc[] = [];
+let dir: string;
+let receiver: Server;
+let hookUrl: string;
+const received: Received[] = [];
+
+function start(args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  const proc = { child, output: () => output };
+  procs.push(proc);
+  return proc;
+}
+
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (!running(proc.child)) return;
+  const exited = once(proc.child, 'exit');
+  proc.child.kill(signal);
+  await exited;
+}
+
+/** Polls `check` until it returns something truthy; on timeout, fails showing `proc`'s output. */
+async function waitFor<T>(
+  what: string,
+  check: () => T | null | undefined | false,
+  proc?: Proc,
+  timeoutMs = 15_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) {
+      const output = proc ? `\n--- process output ---\n${proc.output()}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${output}`);
+    }
+    await sleep(50);
+  }
+}
+
+function waitForLine(proc: Proc, pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray> {
+  return waitFor(String(pattern), () => pattern.exec(proc.output()), proc, timeoutMs);
+}
+
+function hookLines(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return (await res.json()) as T;
+}
+
+/** Writes a one-cluster config with interval 1 s, lease 3 s; returns its path and the nodes' tokens. */
+function writeConfig(clusterId: string, nodeIds: string[], targets: unknown[]) {
+  const tokens: Record<string, string> = {};
+  const nodes = nodeIds.map((id, i) => {
+    const { token, sha256 } = mintToken();
+    tokens[id] = token;
+    return { id, address: `192.0.2.${i + 1}`, tokenSha256: sha256 };
+  });
+  const config = {
+    clusters: [{ id: clusterId, heartbeatIntervalSeconds: 1, missedBeats: 3, nodes, targets }],
+  };
+  const file = join(dir, `${clusterId}.config.json`);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return { file, tokens };
+}
+
+async function startServer(configFile: string): Promise<{ proc: Proc; url: string }> {
+  const proc = start(
+    ['serve', '--config', configFile, '--memory', '--port', '0', '--sweep-interval', '0.5'],
+    { E2E_WEBHOOK_SECRET: SECRET },
+  );
+  const match = await waitForLine(proc, /listening on (http:\/\/\S+)/, 20_000);
+  return { proc, url: match[1] as string };
+}
+
+/** An agent whose hooks append "$FAILOVER_ROLE $FAILOVER_EPOCH" to its own file. */
+function startAgent(url: string, cluster: string, node: string, token: string) {
+  const hookFile = join(dir, `${cluster}-${node}.hooks`);
+  const append = `echo "$FAILOVER_ROLE $FAILOVER_EPOCH" >> '${hookFile}'`;
+  const proc = start(
+    [
+      'agent',
+      '--url',
+      url,
+      '--cluster',
+      cluster,
+      '--node',
+      node,
+      '--on-active',
+      append,
+      '--on-standby',
+      append,
+    ],
+    { FAILOVER_TOKEN: token },
+  );
+  return { proc, hookFile };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'failover-e2e-'));
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      received.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body,
+        at: Date.now(),
+      });
+      res.writeHead(204).end();
+    });
+  });
+  receiver.listen(0, '127.0.0.1');
+  await once(receiver, 'listening');
+  hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+});
+
+afterAll(async () => {
+  await Promise.all(procs.map((p) => stop(p)));
+  receiver.closeAllConnections();
+  await new Promise<void>((resolve) => receiver.close(() => resolve()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('failover end to end (real server and agent processes)', () => {
+  it('promotes b and repoints the webhook within lease + interval + 1 s after a is killed', async () => {
+    const { file, tokens } = writeConfig(
+      'e2e',
+      ['a', 'b'],
+      [{ type: 'webhook', url: hookUrl, secretEnv: 'E2E_WEBHOOK_SECRET' }, { type: 'log' }],
+    );
+    const server = await startServer(file);
+    const a = startAgent(server.url, 'e2e', 'a', tokens.a as string);
+    await waitForLine(a.proc, /role: active \(epoch 1\D/);
+    const b = startAgent(server.url, 'e2e', 'b', tokens.b as string);
+    await waitForLine(b.proc, /role: standby \(epoch 1\D/);
+
+    await stop(a.proc, 'SIGKILL');
+    await waitForLine(b.proc, /role: active \(epoch 2\D/);
+
+    // The webhook was told, with a signature over the exact bytes sent.
+    const hook = await waitFor('the epoch-2 webhook', () =>
+      received.find((r) => (JSON.parse(r.body) as { epoch: number }).epoch === 2),
+    );
+    expect(hook.method).toBe('POST');
+    expect(hook.path).toBe('/hook');
+    expect(JSON.parse(hook.body)).toEqual({
+      cluster: 'e2e',
+      active: 'b',
+      address: '192.0.2.2',
+      epoch: 2,
+      previous: 'a',
+      reason: expect.stringContaining('a missed 3 beats'),
+      at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+    expect(hook.headers[SIGNATURE_HEADER]).toBe(signBody(hook.body, SECRET));
+
+    const status = await getJson<ClusterStatus>(`${server.url}/v1/clusters/e2e`);
+    expect(status).toMatchObject({ active: 'b', epoch: 2 });
+    const nodeA = status.nodes.find((n) => n.id === 'a');
+    expect(nodeA?.alive).toBe(false);
+    const { events } = await getJson<{ events: ClusterEvent[] }>(`${server.url}/v1/clusters/e2e/events`);
+    const promoted = events.find((e) => e.kind === 'promoted' && e.epoch === 2);
+    expect(promoted).toMatchObject({ active: 'b', previous: 'a' });
+
+    // The bound, on the control plane's own clock: after a's lease, within lease + interval + 1 s.
+    const gap = (promoted?.at as number) - (nodeA?.lastSeen as number);
+    expect(gap).toBeGreaterThan(LEASE_MS);
+    expect(gap).toBeLessThanOrEqual(LEASE_MS + INTERVAL_MS + 1_000);
+
+    await waitFor('b’s on-active hook', () => hookLines(b.hookFile).includes('active 2'), b.proc);
+    expect(hookLines(b.hookFile)).toEqual(['standby 1', 'active 2']);
+    expect(hookLines(a.hookFile)).toEqual(['active 1']);
+    expect(a.proc.output()).not.toContain(tokens.a);
+    expect(b.proc.output()).not.toContain(tokens.b);
+  }, 60_000);
+
+  it('demotes an active agent that cannot reach the control plane before its lease could expire', async () => {
+    const { file, tokens } = writeConfig('solo', ['a'], [{ type: 'log' }]);
+    const server = await startServer(file);
+    const a = startAgent(server.url, 'solo', 'a', tokens.a as string);
+    await waitForLine(a.proc, /role: active \(epoch 1\D/);
+
+    const killedAt = Date.now();
+    await stop(server.proc, 'SIGKILL');
+    const demotion = await waitForLine(
+      a.proc,
+      /^(\S+) \[solo\/a\] no confirmed renewal for ([\d.]+) s \(lease 3 s, margin 0\.6 s\): demoting self$/m,
+    );
+    expect(a.proc.output()).toMatch(/role: standby \(epoch 1\D/);
+
+    // Before the lease could expire on the control plane, but not on the first missed beat.
+    const demotedAt = Date.parse(demotion[1] as string);
+    expect(demotedAt - killedAt).toBeLessThanOrEqual(LEASE_MS);
+    expect(demotedAt - killedAt).toBeGreaterThanOrEqual(1_000);
+    expect(Number(demotion[2])).toBeGreaterThanOrEqual(2.4);
+    expect(Number(demotion[2])).toBeLessThan(3);
+
+    await waitFor('a’s on-standby hook', () => hookLines(a.hookFile).includes('standby 1'), a.proc);
+    expect(hookLines(a.hookFile)).toEqual(['active 1', 'standby 1']);
+
+    // It keeps running (still beating, to rejoin) and stops cleanly on SIGTERM.
+    expect(running(a.proc.child)).toBe(true);
+    const exited = once(a.proc.child, 'exit');
+    a.proc.child.kill('SIGTERM');
+    expect(await exited).toEqual([0, null]);
+  }, 60_000);
+});
