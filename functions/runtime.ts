@@ -48,6 +48,7 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
 export const DETAIL_TYPES: Record<ClusterEvent['kind'], string> = {
   promoted: 'Failover Node Promoted',
   held: 'Failover Promotion Held',
+  drift: 'Failover Target Drift Repaired',
 };
 
 function eventBridgePublisher(client: EventBridgeClient, bus: string) {

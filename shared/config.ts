@@ -3,6 +3,7 @@
  * A bad config fails at start (or at synth) with a message naming the field.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.js';
 
@@ -29,6 +30,13 @@ const int = (min: number, max: number) =>
     .int({ error: 'must be a whole number' })
     .check(z.minimum(min, `must be at least ${min}`), z.maximum(max, `must be at most ${max}`));
 
+const arn = (kind: string, pattern: RegExp) =>
+  z.string({ error: `must be ${kind} ARN` }).check(z.regex(pattern, `must be ${kind} ARN`));
+const ELB_ARN = 'arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\\d{12}:';
+const targetGroupArn = arn('a target group', new RegExp(`^${ELB_ARN}targetgroup/[\\w-]+/[0-9a-f]+$`));
+const listenerArn = arn('a listener', new RegExp(`^${ELB_ARN}listener/(app|net|gwy)/[\\w-]+/[0-9a-f]+/[0-9a-f]+$`));
+const ruleArn = arn('a listener rule', new RegExp(`^${ELB_ARN}listener-rule/(app|net)/[\\w-]+/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$`));
+
 const NodeSchema = z.strictObject({
   id: id('node id'),
   /** What DNS points to, or what a webhook receiver is told: an IP address or host name. */
@@ -36,6 +44,10 @@ const NodeSchema = z.strictObject({
     .string({ error: 'must be a string' })
     .check(z.minLength(1, 'must not be empty'), z.maxLength(253)),
   tokenSha256: sha256,
+  /** For `elbv2-targets`: the instance id or IP registered in the target group. */
+  targetId: z.optional(z.string({ error: 'must be a string' }).check(z.minLength(1), z.maxLength(255))),
+  /** For `elbv2-weights`: this node's own target group behind the listener or rule. */
+  targetGroupArn: z.optional(targetGroupArn),
 });
 
 const WebhookTargetSchema = z.strictObject({
@@ -55,10 +67,78 @@ const LogTargetSchema = z.strictObject({
   id: z.optional(id('target id')),
 });
 
-const TargetSchema = z.discriminatedUnion('type', [WebhookTargetSchema, LogTargetSchema], {
-  error: (issue) =>
-    issue.code === 'invalid_union' ? "unknown target type (expected 'webhook' or 'log')" : undefined,
+const Route53TargetSchema = z.strictObject({
+  type: z.literal('route53'),
+  id: z.optional(id('target id')),
+  hostedZoneId: z.string({ error: 'must be a hosted zone id' }).check(
+    z.regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, 'must be a hosted zone id such as Z0123456789ABCDEFGHIJ'),
+  ),
+  recordName: z.string({ error: 'must be a DNS name' }).check(
+    z.regex(/^(?=.{1,254}$)([a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.?$/, 'must be a DNS name'),
+  ),
+  recordType: z.enum(['A', 'AAAA', 'CNAME'], "must be 'A', 'AAAA' or 'CNAME'"),
+  ttl: z._default(int(0, 172_800), 10),
 });
+
+const Elbv2TargetsSchema = z.strictObject({
+  type: z.literal('elbv2-targets'),
+  id: z.optional(id('target id')),
+  targetGroupArn,
+  port: z.optional(int(1, 65_535)),
+});
+
+const Elbv2WeightsSchema = z
+  .strictObject({
+    type: z.literal('elbv2-weights'),
+    id: z.optional(id('target id')),
+    listenerArn: z.optional(listenerArn),
+    ruleArn: z.optional(ruleArn),
+  })
+  .check(
+    z.refine((t) => (t.listenerArn === undefined) !== (t.ruleArn === undefined), {
+      message: 'give exactly one of listenerArn or ruleArn',
+      path: ['listenerArn'],
+    }),
+  );
+
+const TARGET_TYPES = ['route53', 'elbv2-targets', 'elbv2-weights', 'webhook', 'log'];
+const TargetSchema = z.discriminatedUnion(
+  'type',
+  [Route53TargetSchema, Elbv2TargetsSchema, Elbv2WeightsSchema, WebhookTargetSchema, LogTargetSchema],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `unknown target type (expected one of ${TARGET_TYPES.join(', ')})` : undefined,
+  },
+);
+
+/** What each node must provide for the cluster's targets; issues name the node field. */
+function checkNodesFitTargets(
+  cluster: { nodes: Array<z.output<typeof NodeSchema>>; targets: Array<z.output<typeof TargetSchema>> },
+  issue: (path: (string | number)[], message: string) => void,
+): void {
+  cluster.targets.forEach((target, t) => {
+    const by = `required by targets[${t}] (${target.type})`;
+    cluster.nodes.forEach((node, n) => {
+      switch (target.type) {
+        case 'elbv2-targets':
+          if (node.targetId === undefined) issue(['nodes', n, 'targetId'], by);
+          break;
+        case 'elbv2-weights':
+          if (node.targetGroupArn === undefined) issue(['nodes', n, 'targetGroupArn'], by);
+          break;
+        case 'route53': {
+          const family = isIP(node.address);
+          const ok = target.recordType === 'A' ? family === 4 : target.recordType === 'AAAA' ? family === 6 : family === 0;
+          const want = { A: 'an IPv4 address', AAAA: 'an IPv6 address', CNAME: 'a host name' }[target.recordType];
+          if (!ok) issue(['nodes', n, 'address'], `must be ${want} for targets[${t}] (route53 ${target.recordType})`);
+          break;
+        }
+        default:
+          break;
+      }
+    });
+  });
+}
 
 const ClusterSchema = z
   .strictObject({
@@ -82,6 +162,7 @@ const ClusterSchema = z
           input: cluster,
         });
       });
+      checkNodesFitTargets(cluster, (path, message) => ctx.addIssue({ code: 'custom', path, message, input: cluster }));
       duplicates(cluster.targets.map((t) => t.id ?? t.type)).forEach((index) => {
         ctx.addIssue({
           code: 'custom',

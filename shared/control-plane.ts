@@ -10,6 +10,8 @@ import {
   type ClusterEvent,
   type ClusterState,
   decide,
+  driftEvent,
+  eventKey,
   holdEvent,
   type NodeView,
   nodeViews,
@@ -20,7 +22,7 @@ import {
 import { AuthError, NotFoundError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { StateStore } from './store.js';
-import type { Target } from './targets/index.js';
+import type { Target, TargetChange } from './targets/index.js';
 import { tokenMatches } from './tokens.js';
 
 export interface ControlPlaneOptions {
@@ -32,6 +34,8 @@ export interface ControlPlaneOptions {
   now?: () => number;
   /** How long one invocation may spend applying targets before leaving them to the sweep. */
   applyBudgetMs?: number;
+  /** Minimum time between two observations of one target's actual state by the sweep. */
+  observeIntervalMs?: number;
   /**
    * Called once per committed promotion or hold, by the worker whose write won (EventBridge
    * in AWS). A failure is logged; it never undoes or fails the transition.
@@ -68,6 +72,7 @@ export interface ClusterStatus {
     state: string;
     at: string | null;
     error: string | null;
+    detail: Record<string, string> | null;
   }>;
   now: string;
 }
@@ -86,10 +91,14 @@ type Outcome = { promoted: boolean; held: boolean; applied: number; failed: numb
 export class ControlPlane {
   private readonly now: () => number;
   private readonly applyBudgetMs: number;
+  private readonly observeIntervalMs: number;
+  /** When each target was last observed by this process (bounds observation API calls). */
+  private readonly lastObserved = new Map<string, number>();
 
   constructor(private readonly options: ControlPlaneOptions) {
     this.now = options.now ?? Date.now;
     this.applyBudgetMs = options.applyBudgetMs ?? 5_000;
+    this.observeIntervalMs = options.observeIntervalMs ?? 30_000;
   }
 
   get config(): Config {
@@ -123,7 +132,7 @@ export class ControlPlane {
   async heartbeat(cluster: ClusterConfig, node: NodeConfig, beat: Beat): Promise<HeartbeatResult> {
     const now = this.now();
     let state = await this.options.store.recordHeartbeat(cluster, node.id, beat, now);
-    state = (await this.reconcile(cluster, state, now, false)).state;
+    state = (await this.reconcile(cluster, state, now, 'heartbeat')).state;
     return {
       cluster: cluster.id,
       node: node.id,
@@ -157,7 +166,7 @@ export class ControlPlane {
         try {
           const state = states[i] as ClusterState;
           if (Object.keys(state.outbox).length > 0) await this.options.store.flushOutbox(state);
-          const { outcome } = await this.reconcile(cluster, state, now, true);
+          const { outcome } = await this.reconcile(cluster, state, now, 'sweep');
           report.promoted += Number(outcome.promoted);
           report.held += Number(outcome.held);
           report.targetsApplied += outcome.applied;
@@ -201,6 +210,7 @@ export class ControlPlane {
             progress === undefined ? 'pending' : progress.epoch < state.epoch ? 'pending' : progress.state,
           at: iso(progress?.at),
           error: progress?.error ?? null,
+          detail: progress?.detail ?? null,
         };
       }),
       now: new Date(now).toISOString(),
@@ -218,12 +228,15 @@ export class ControlPlane {
     return cluster;
   }
 
-  /** Acts on one decision. Heartbeats apply targets only after their own promotion; the sweep applies all that are due. */
+  /**
+   * Acts on one decision. Heartbeats apply targets only after their own promotion; the
+   * sweep also observes applied targets for drift and applies everything that is due.
+   */
   private async reconcile(
     cluster: ClusterConfig,
     state: ClusterState,
     now: number,
-    applyDue: boolean,
+    mode: 'heartbeat' | 'sweep',
   ): Promise<{ state: ClusterState; outcome: Outcome }> {
     const { store, logger } = this.options;
     const outcome: Outcome = { promoted: false, held: false, applied: 0, failed: 0 };
@@ -250,7 +263,6 @@ export class ControlPlane {
         });
         await store.flushOutbox(state);
         await this.publish(state.lastTransition);
-        applyDue = true;
         break;
       }
       case 'hold': {
@@ -273,12 +285,68 @@ export class ControlPlane {
         throw new Error(`unknown decision ${JSON.stringify(unreachable)}`);
       }
     }
-    if (applyDue) {
+    if (mode === 'sweep' && decision.type === 'steady') state = await this.observeTargets(cluster, state, now);
+    if (mode === 'sweep' || outcome.promoted) {
       const results = await this.applyTargets(cluster, state, now);
       outcome.applied = results.filter((r) => r === 'applied').length;
       outcome.failed = results.filter((r) => r === 'failed').length;
     }
     return { state, outcome };
+  }
+
+  /**
+   * Reads the actual state of targets applied for the current epoch (at most once per
+   * `observeIntervalMs` per target, to bound API calls) and marks drifted ones stale so
+   * `applyTargets` repairs them in the same sweep. Observation failures are logged only:
+   * they say nothing about where traffic goes.
+   */
+  private async observeTargets(cluster: ClusterConfig, state: ClusterState, now: number): Promise<ClusterState> {
+    const change = this.changeFor(cluster, state);
+    if (change === null) return state;
+    const deadline = now + this.applyBudgetMs;
+    let next = state;
+    for (const target of this.options.targets.get(cluster.id) ?? []) {
+      const progress = state.targets[target.id];
+      const key = `${cluster.id}/${target.id}`;
+      if (target.observe === undefined || progress?.epoch !== state.epoch || progress.state !== 'applied') continue;
+      if (now - (this.lastObserved.get(key) ?? Number.NEGATIVE_INFINITY) < this.observeIntervalMs) continue;
+      this.lastObserved.set(key, now);
+      try {
+        const seen = await target.observe(change, deadline, progress.detail);
+        if (seen.detail && JSON.stringify(seen.detail) !== JSON.stringify(progress.detail)) {
+          await this.options.store.recordTargetDetail(cluster.id, target.id, state.epoch, seen.detail);
+        }
+        if (seen.drift === null) continue;
+        const event = driftEvent(state, target.id, seen.drift, now);
+        if (!(await this.options.store.markTargetDrift(cluster.id, target.id, state.epoch, event))) continue;
+        this.options.logger.warn(`${cluster.id}: ${event.reason}`, { event: 'drift', cluster: cluster.id, target: target.id });
+        await this.options.store.flushOutbox({ ...state, outbox: { [eventKey(event)]: event } });
+        await this.publish(event);
+        next = { ...next, targets: { ...next.targets, [target.id]: { ...progress, state: 'stale' } } };
+      } catch (err) {
+        this.options.logger.warn(`${cluster.id}: could not observe target ${target.id}: ${(err as Error).message}`, {
+          cluster: cluster.id,
+          target: target.id,
+        });
+      }
+    }
+    return next;
+  }
+
+  /** What targets are told for the state's epoch; null before the first promotion. */
+  private changeFor(cluster: ClusterConfig, state: ClusterState): TargetChange | null {
+    const transition = state.lastTransition;
+    const node = cluster.nodes.find((n) => n.id === state.active);
+    if (transition === null || node === undefined) return null;
+    return {
+      cluster: cluster.id,
+      active: node.id,
+      address: node.address,
+      epoch: state.epoch,
+      previous: transition.previous,
+      reason: transition.reason,
+      at: transition.at,
+    };
   }
 
   private async publish(event: ClusterEvent | null): Promise<void> {
@@ -304,9 +372,8 @@ export class ControlPlane {
    */
   private async applyTargets(cluster: ClusterConfig, state: ClusterState, now: number) {
     const due = new Set(targetsDue(state, cluster, now));
-    const transition = state.lastTransition;
-    const activeNode = cluster.nodes.find((n) => n.id === state.active);
-    if (due.size === 0 || transition === null || activeNode === undefined) return [];
+    const change = this.changeFor(cluster, state);
+    if (due.size === 0 || change === null) return [];
     const deadline = now + this.applyBudgetMs;
     const targets = (this.options.targets.get(cluster.id) ?? []).filter((t) => due.has(t.id));
     return Promise.all(
@@ -323,18 +390,8 @@ export class ControlPlane {
         const attempts = (previous?.epoch === state.epoch ? previous.attempts : 0) + 1;
         const result: TargetState = { epoch: state.epoch, state: 'applied', at: now, attempts };
         try {
-          await target.apply(
-            {
-              cluster: cluster.id,
-              active: activeNode.id,
-              address: activeNode.address,
-              epoch: state.epoch,
-              previous: transition.previous,
-              reason: transition.reason,
-              at: transition.at,
-            },
-            deadline,
-          );
+          const detail = await target.apply(change, deadline);
+          if (detail) result.detail = detail;
           result.at = this.now();
         } catch (err) {
           result.state = 'failed';

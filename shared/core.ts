@@ -42,9 +42,11 @@ export interface TargetState {
   until?: number;
   error?: string;
   attempts: number;
+  /** What the target reported about the applied change (e.g. a Route 53 change id and status). */
+  detail?: Record<string, string>;
 }
 
-export type EventKind = 'promoted' | 'held';
+export type EventKind = 'promoted' | 'held' | 'drift';
 
 /** An immutable record of something the control plane did or declined to do. */
 export interface ClusterEvent {
@@ -205,6 +207,19 @@ export function holdEvent(cluster: string, decision: Extract<Decision, { type: '
     active: decision.active,
     previous: decision.active,
     reason: decision.hold.reason,
+  };
+}
+
+/** A target found pointing somewhere else than the current epoch says (repaired by re-applying). */
+export function driftEvent(state: ClusterState, targetId: string, drift: string, now: number): ClusterEvent {
+  return {
+    cluster: state.cluster,
+    kind: 'drift',
+    epoch: state.epoch,
+    at: now,
+    active: state.active,
+    previous: state.active,
+    reason: `target ${targetId} drifted: ${drift}; re-applying epoch ${state.epoch}`,
   };
 }
 

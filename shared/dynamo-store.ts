@@ -311,6 +311,28 @@ export class DynamoStateStore implements StateStore {
     return 'superseded';
   }
 
+  async markTargetDrift(clusterId: string, targetId: string, epoch: number, event: ClusterEvent) {
+    return this.conditional(
+      this.update(clusterId, {
+        UpdateExpression: 'SET #targets.#t.#state = :stale, #outbox.#event = :event',
+        ConditionExpression: '#epoch = :epoch AND #targets.#t.#epoch = :epoch AND #targets.#t.#state = :applied',
+        names: { '#t': targetId, '#event': eventKey(event) },
+        values: { ':stale': 'stale', ':applied': 'applied', ':epoch': epoch, ':event': event },
+      }),
+    );
+  }
+
+  async recordTargetDetail(clusterId: string, targetId: string, epoch: number, detail: Record<string, string>) {
+    return this.conditional(
+      this.update(clusterId, {
+        UpdateExpression: 'SET #targets.#t.#detail = :detail',
+        ConditionExpression: '#targets.#t.#epoch = :epoch',
+        names: { '#t': targetId },
+        values: { ':detail': detail, ':epoch': epoch },
+      }),
+    );
+  }
+
   async listEvents(clusterId: string, limit: number): Promise<ClusterEvent[]> {
     const out = await this.client.send(
       new QueryCommand({

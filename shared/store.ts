@@ -37,6 +37,13 @@ export interface StateStore {
    * is marked `stale` so the next sweep applies it again (safety property 4).
    */
   finishTarget(clusterId: string, targetId: string, result: TargetState): Promise<'recorded' | 'superseded'>;
+  /**
+   * A target applied for `epoch` was observed elsewhere: mark it stale (so it is applied
+   * again) and record the drift event, unless the epoch or the record moved on meanwhile.
+   */
+  markTargetDrift(clusterId: string, targetId: string, epoch: number, event: ClusterEvent): Promise<boolean>;
+  /** Updates what the target reported about its change (e.g. PENDING → INSYNC) for `epoch`. */
+  recordTargetDetail(clusterId: string, targetId: string, epoch: number, detail: Record<string, string>): Promise<boolean>;
   /** Newest first. */
   listEvents(clusterId: string, limit: number): Promise<ClusterEvent[]>;
 }

@@ -106,7 +106,7 @@ describe('failover status', () => {
           lagSeconds: null,
         },
       ],
-      targets: [{ id: 'hook', type: 'webhook', epoch: 4, state: 'failed', at: null, error: 'HTTP 503' }],
+      targets: [{ id: "hook", type: "webhook", epoch: 4, state: "failed", at: null, error: "HTTP 503", detail: null }],
       now: '2026-01-01T00:00:01Z',
     };
     const plain = renderStatus(status);

@@ -11,13 +11,25 @@ export interface TargetChange {
   at: number;
 }
 
+/** Facts about an applied change worth showing in status, e.g. a Route 53 change id and its status. */
+export type TargetDetail = Record<string, string>;
+
+export interface Observation {
+  /** What differs from the desired state (e.g. "record points to 10.0.0.9"), or null when in sync. */
+  drift: string | null;
+  /** Fresh detail to record (e.g. the change went from PENDING to INSYNC). */
+  detail?: TargetDetail;
+}
+
 /**
  * A place traffic follows. `apply` must be idempotent (it may run more than once for the
  * same epoch) and must give up by `deadline` (ms, control-plane clock), throwing
- * TargetApplyError; the sweep retries later.
+ * TargetApplyError; the sweep retries later. `observe`, where a target can read its
+ * actual state, lets the sweep find and repair drift.
  */
 export interface Target {
   readonly id: string;
   readonly type: string;
-  apply(change: TargetChange, deadline: number): Promise<void>;
+  apply(change: TargetChange, deadline: number): Promise<TargetDetail | void>;
+  observe?(change: TargetChange, deadline: number, detail?: TargetDetail): Promise<Observation>;
 }
