@@ -23,6 +23,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { type Config, serializeConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
+import { targetPolicies } from './target-policies.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Lambda allows 4 KB of environment in total; the config must leave room for the rest. */
@@ -144,10 +145,30 @@ export class FailoverControlPlane extends Construct {
       'dynamodb:PutItem',
     ]);
     this.allowTable(admin.f, ['dynamodb:GetItem', 'dynamodb:Query']);
+    // Heartbeat and sweep apply targets: exactly the configured zones, records, groups, listeners, rules.
+    const targets = targetPolicies(props.config, Stack.of(this).partition);
     for (const f of [heartbeat.f, sweep.f]) {
       f.addToRolePolicy(
         new PolicyStatement({ actions: ['events:PutEvents'], resources: [eventBus.eventBusArn] }),
       );
+      for (const statement of targets) f.addToRolePolicy(statement);
+      // Acknowledged per finding, and only when the config produces it.
+      const wildcards = new Set(targets.flatMap((s) => s.resources.filter((r) => r.includes('*'))));
+      if (wildcards.has('*')) {
+        Validations.of(f.role as Role).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason:
+            'Only elasticloadbalancing:DescribeTargetHealth/DescribeListeners/DescribeRules use "*": AWS offers no ' +
+            'resource-level permissions for them. Every ELBv2 action that changes a target is scoped to its ARN.',
+        });
+      }
+      if ([...wildcards].some((r) => r.endsWith(':route53:::change/*'))) {
+        Validations.of(f.role as Role).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',
+          reason:
+            'route53:GetChange needs the id of a change made at run time; changes are scoped to change/*.',
+        });
+      }
     }
 
     // The HTTP API: heartbeats carry node tokens checked in the handler; admin routes use IAM.

@@ -253,6 +253,94 @@ describe('FailoverControlPlane', () => {
   });
 });
 
+describe('FailoverControlPlane with Route 53 and ELBv2 targets', () => {
+  const tg = (name: string) =>
+    `arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/${name}/0123456789abcdef`;
+  const listener =
+    'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/lb/0123456789abcdef/0123456789abcdef';
+  const rule = `${listener.replace(':listener/', ':listener-rule/')}/0123456789abcdef`;
+  const awsConfig: ConfigInput = {
+    clusters: [
+      {
+        id: 'db',
+        nodes: [
+          {
+            id: 'a',
+            address: '10.0.0.1',
+            tokenSha256: mintToken().sha256,
+            targetId: 'i-1',
+            targetGroupArn: tg('a'),
+          },
+          {
+            id: 'b',
+            address: '10.0.0.2',
+            tokenSha256: mintToken().sha256,
+            targetId: 'i-2',
+            targetGroupArn: tg('b'),
+          },
+        ],
+        targets: [
+          { type: 'route53', hostedZoneId: 'Z123ABC', recordName: 'DB.example.com.', recordType: 'A' },
+          { type: 'elbv2-targets', targetGroupArn: tg('shared'), port: 5432 },
+          { type: 'elbv2-weights', listenerArn: listener },
+          { type: 'elbv2-weights', id: 'rule', ruleArn: rule },
+        ],
+      },
+    ],
+  };
+  let app: App;
+  let statements: Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }>;
+  beforeAll(() => {
+    app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, outdir: mkdtempSync(join(work, 'out-')) });
+    const stack = new Stack(app, 'Aws', { env: { account: '123456789012', region: 'eu-west-1' } });
+    new FailoverControlPlane(stack, 'ControlPlane', { config: parseConfig(awsConfig) });
+    const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
+    const heartbeat = Object.entries(policies).find(([id]) => id.includes('HeartbeatRole'))?.[1];
+    statements = heartbeat?.Properties.PolicyDocument.Statement ?? [];
+  });
+  const statementFor = (action: string) => statements.find((s) => [s.Action].flat().includes(action));
+  const partitionArn = (suffix: string) => ({
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, suffix]],
+  });
+
+  it('lets the functions UPSERT only the configured record names and types in the configured zone', () => {
+    expect(statementFor('route53:ChangeResourceRecordSets')).toEqual(
+      expect.objectContaining({
+        Resource: partitionArn(':route53:::hostedzone/Z123ABC'),
+        Condition: {
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['db.example.com'],
+            'route53:ChangeResourceRecordSetsRecordTypes': ['A'],
+            'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+          },
+        },
+      }),
+    );
+    expect(statementFor('route53:ListResourceRecordSets')?.Resource).toEqual(
+      partitionArn(':route53:::hostedzone/Z123ABC'),
+    );
+    expect(statementFor('route53:GetChange')?.Resource).toEqual(partitionArn(':route53:::change/*'));
+  });
+
+  it('scopes ELBv2 changes to the configured target group, listener and rule, and only Describe* to "*"', () => {
+    expect(statementFor('elasticloadbalancing:RegisterTargets')?.Resource).toBe(tg('shared'));
+    expect(statementFor('elasticloadbalancing:DeregisterTargets')?.Resource).toBe(tg('shared'));
+    expect(statementFor('elasticloadbalancing:ModifyListener')?.Resource).toBe(listener);
+    expect(statementFor('elasticloadbalancing:ModifyRule')?.Resource).toBe(rule);
+    const wildcard = statements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat());
+    expect(wildcard.sort()).toEqual([
+      'elasticloadbalancing:DescribeListeners',
+      'elasticloadbalancing:DescribeRules',
+      'elasticloadbalancing:DescribeTargetHealth',
+    ]);
+  });
+
+  it('passes cdk-nag, with the IAM5 findings acknowledged one by one', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+});
+
 describe('the CDK app', () => {
   it('synthesizes offline with the pinned CLI, bundling each function with local esbuild', () => {
     const out = join(work, 'cdk.out');
