@@ -3,7 +3,7 @@
  * on a loopback port, spoken to through the real AWS SDK client.
  */
 import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { createTable } from '../shared/dynamo-store.js';
 
@@ -37,6 +37,7 @@ export async function startLocalDynamo(
   });
   const table = options.table ?? 'failover';
   await createTable(client, table);
+  await waitUntilActive(client, table);
   return {
     client,
     table,
@@ -46,4 +47,17 @@ export async function startLocalDynamo(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * dynalite answers CreateTable at once but marks the table ACTIVE on a later timer (and,
+ * with a data folder, a disk write); until then every item operation fails.
+ */
+async function waitUntilActive(client: DynamoDBClient, table: string): Promise<void> {
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const out = await client.send(new DescribeTableCommand({ TableName: table }));
+    if (out.Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`table ${table} did not become ACTIVE`);
 }

@@ -12,6 +12,7 @@ const RETRYABLE_NAMES = new Set([
   'TooManyRequestsException',
   'RequestLimitExceeded',
   'PriorRequestNotComplete',
+  'PriorRequestNotCompleteException',
   'RequestTimeout',
   'RequestTimeoutException',
   'TimeoutError',
@@ -23,11 +24,17 @@ const RETRYABLE_NAMES = new Set([
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
 
 export function isRetryable(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  const e = err as {
+    name?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+    $retryable?: unknown;
+  };
   return (
     RETRYABLE_NAMES.has(e.name ?? '') ||
     RETRYABLE_CODES.has(e.code ?? '') ||
     (e.$metadata?.httpStatusCode ?? 0) >= 500 ||
+    e.$metadata?.httpStatusCode === 429 ||
     e.$retryable !== undefined
   );
 }

@@ -30,27 +30,30 @@ export class Route53Target implements Target {
   }
 
   async apply(change: TargetChange, deadline: number): Promise<TargetDetail> {
-    const out = await withAwsRetry(`route53 ${this.name} ${this.options.recordType}`, deadline, (abortSignal) =>
-      this.client.send(
-        new ChangeResourceRecordSetsCommand({
-          HostedZoneId: this.zone,
-          ChangeBatch: {
-            Comment: `failover ${change.cluster} epoch ${change.epoch}: ${change.active}`.slice(0, 256),
-            Changes: [
-              {
-                Action: 'UPSERT',
-                ResourceRecordSet: {
-                  Name: this.name,
-                  Type: this.options.recordType,
-                  TTL: this.options.ttl,
-                  ResourceRecords: [{ Value: change.address }],
+    const out = await withAwsRetry(
+      `route53 ${this.name} ${this.options.recordType}`,
+      deadline,
+      (abortSignal) =>
+        this.client.send(
+          new ChangeResourceRecordSetsCommand({
+            HostedZoneId: this.zone,
+            ChangeBatch: {
+              Comment: `failover ${change.cluster} epoch ${change.epoch}: ${change.active}`.slice(0, 256),
+              Changes: [
+                {
+                  Action: 'UPSERT',
+                  ResourceRecordSet: {
+                    Name: this.name,
+                    Type: this.options.recordType,
+                    TTL: this.options.ttl,
+                    ResourceRecords: [{ Value: change.address }],
+                  },
                 },
-              },
-            ],
-          },
-        }),
-        { abortSignal },
-      ),
+              ],
+            },
+          }),
+          { abortSignal },
+        ),
     );
     return changeDetail(out.ChangeInfo);
   }
@@ -72,12 +75,16 @@ export class Route53Target implements Target {
       (r) => fqdn(r.Name ?? '') === this.name && r.Type === this.options.recordType,
     );
     const values = (record?.ResourceRecords ?? []).map((r) => r.Value);
+    const label = `record ${this.name} ${this.options.recordType}`;
     const drift =
       record === undefined
-        ? `record ${this.name} ${this.options.recordType} is missing`
-        : values.length === 1 && values[0] === change.address
-          ? null
-          : `record ${this.name} ${this.options.recordType} points to ${values.join(', ') || 'nothing'}, not ${change.address}`;
+        ? `${label} is missing`
+        : values.length !== 1 || values[0] !== change.address
+          ? `${label} points to ${values.join(', ') || 'nothing'}, not ${change.address}`
+          : // A raised TTL would keep clients on a deposed node long after a failover.
+            record.TTL !== this.options.ttl
+            ? `${label} has TTL ${record.TTL}, not ${this.options.ttl}`
+            : null;
     if (detail?.changeStatus !== 'PENDING' || !detail.changeId) return { drift };
     const changeId = detail.changeId;
     const status = await withAwsRetry(`route53 change ${changeId}`, deadline, (abortSignal) =>

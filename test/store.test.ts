@@ -1,0 +1,495 @@
+/**
+ * The control plane over the real DynamoDB adapter: the AWS SDK v3 client against dynalite
+ * on loopback. Time is a fake clock passed to the control plane, never a sleep.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
+import type { Beat, ClusterEvent } from '../shared/core.js';
+import { targetsDue } from '../shared/core.js';
+import { DynamoStateStore } from '../shared/dynamo-store.js';
+import {
+  countCommands,
+  FakeClock,
+  FakeTarget,
+  makeCluster,
+  makeControlPlane,
+  nodeOf,
+  type TestCluster,
+} from './helpers/store-fixtures.js';
+
+const LEASE_MS = 3_000; // 1 s interval × 3 missed beats
+
+let dynamo: LocalDynamo;
+let store: DynamoStateStore;
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo({ table: 'store-test' });
+  store = new DynamoStateStore(dynamo.client, dynamo.table);
+});
+
+afterAll(async () => {
+  await dynamo?.close();
+});
+
+function setup(options: Parameters<typeof makeCluster>[0] = {}) {
+  const tc: TestCluster = makeCluster({ targetIds: ['dns'], ...options });
+  const clock = new FakeClock();
+  const target = new FakeTarget('dns');
+  const cp = makeControlPlane(tc, store, clock, [target]);
+  const beat = (node: string, body: Beat = {}) => cp.heartbeat(tc.cluster, nodeOf(tc.cluster, node), body);
+  const status = () => cp.status(tc.cluster.id);
+  const events = (limit = 50) => cp.events(tc.cluster.id, limit);
+  const t0 = clock.t;
+  return { tc, id: tc.cluster.id, clock, target, cp, beat, status, events, t0 };
+}
+
+const node = (status: Awaited<ReturnType<ReturnType<typeof setup>['status']>>, id: string) => {
+  const view = status.nodes.find((n) => n.id === id);
+  if (view === undefined) throw new Error(`no node ${id} in status`);
+  return view;
+};
+
+const promotions = (events: ClusterEvent[]) => events.filter((e) => e.kind === 'promoted');
+
+describe('heartbeat → state', () => {
+  it('makes the first node to beat active at epoch 1 and the next one standby, and status shows each node', async () => {
+    const { beat, status, clock, t0, tc } = setup({ nodeIds: ['a', 'b', 'c'] });
+
+    const first = await beat('a', { version: '1.2.3', position: 42 });
+    expect(first).toEqual({
+      cluster: tc.cluster.id,
+      node: 'a',
+      role: 'active',
+      epoch: 1,
+      active: 'a',
+      leaseMs: LEASE_MS,
+      intervalMs: 1_000,
+    });
+
+    clock.advance(500);
+    const second = await beat('b', { version: '1.2.4', position: 'lsn/40', lagSeconds: 0.5 });
+    expect(second).toMatchObject({ node: 'b', role: 'standby', epoch: 1, active: 'a' });
+
+    clock.advance(200);
+    await beat('a', { version: '1.2.3', position: 43 });
+
+    const s = await status();
+    expect(s).toMatchObject({
+      epoch: 1,
+      active: 'a',
+      activeSince: new Date(t0).toISOString(),
+      leaseMs: LEASE_MS,
+      hold: null,
+    });
+    expect(node(s, 'a')).toMatchObject({
+      role: 'active',
+      priority: 1,
+      alive: true,
+      status: 'ok',
+      heartbeats: 2,
+      lastSeen: t0 + 700,
+      lastSeenAgeMs: 0,
+      version: '1.2.3',
+      position: 43,
+    });
+    expect(node(s, 'b')).toMatchObject({
+      role: 'standby',
+      priority: 2,
+      alive: true,
+      heartbeats: 1,
+      lastSeen: t0 + 500,
+      lastSeenAgeMs: 200,
+      version: '1.2.4',
+      position: 'lsn/40',
+      lagSeconds: 0.5,
+    });
+    expect(node(s, 'c')).toMatchObject({ role: 'standby', alive: false, heartbeats: 0, lastSeen: null });
+  });
+
+  it('sends exactly one UpdateItem and no read per heartbeat once the cluster and node exist', async () => {
+    const { beat } = setup();
+    await beat('a');
+    await beat('b');
+
+    const counter = countCommands(dynamo.client);
+    try {
+      const asStandby = await beat('b', {
+        status: 'ok',
+        version: '2.0.0',
+        position: 7,
+        role: 'standby',
+        epoch: 1,
+      });
+      expect(asStandby.role).toBe('standby');
+      expect(counter.commands).toEqual(['UpdateItemCommand']);
+
+      counter.reset();
+      const asActive = await beat('a', { role: 'active', epoch: 1 });
+      expect(asActive.role).toBe('active');
+      expect(counter.commands).toEqual(['UpdateItemCommand']);
+    } finally {
+      counter.stop();
+    }
+  });
+});
+
+describe('failover', () => {
+  it('promotes b at epoch 2 on its beat 1 ms past the lease of a, and not exactly at the lease', async () => {
+    const { beat, status, events, clock, t0 } = setup();
+    await beat('a');
+    await beat('b');
+
+    clock.advance(LEASE_MS); // now − lastSeen(a) == lease: a is still alive
+    expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 1, active: 'a' });
+    expect((await status()).epoch).toBe(1);
+
+    clock.advance(1);
+    expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2, active: 'b' });
+
+    const s = await status();
+    expect(s).toMatchObject({
+      epoch: 2,
+      active: 'b',
+      activeSince: new Date(t0 + LEASE_MS + 1).toISOString(),
+    });
+    expect(s.lastTransition).toMatchObject({ kind: 'promoted', epoch: 2, active: 'b', previous: 'a' });
+    expect(s.lastTransition?.reason).toContain('a missed 3 beats');
+    expect(node(s, 'a')).toMatchObject({ role: 'standby', alive: false });
+    expect(promotions(await events()).map((e) => e.epoch)).toEqual([2, 1]);
+  });
+
+  it('lets the sweep promote only once the lease is over by 1 ms', async () => {
+    const { beat, status, clock, cp } = setup();
+    await beat('a');
+    await beat('b');
+
+    clock.advance(LEASE_MS - 1);
+    await beat('b'); // keeps b alive; a's age is now lease − 1
+    clock.advance(1);
+    expect(await cp.sweep()).toMatchObject({ promoted: 0, held: 0, errors: 0 });
+    expect(await status()).toMatchObject({ epoch: 1, active: 'a' });
+
+    clock.advance(1);
+    expect(await cp.sweep()).toMatchObject({ promoted: 1, errors: 0 });
+    expect(await status()).toMatchObject({ epoch: 2, active: 'b' });
+  });
+
+  it('promotes b on the failing beat of the active itself, without waiting for the lease', async () => {
+    const { beat, status, clock, target } = setup();
+    await beat('a');
+    await beat('b');
+    clock.advance(100);
+
+    const answer = await beat('a', { status: 'failing' });
+    expect(answer).toMatchObject({ role: 'standby', epoch: 2, active: 'b' });
+
+    const s = await status();
+    expect(s).toMatchObject({ epoch: 2, active: 'b' });
+    expect(node(s, 'a')).toMatchObject({ alive: true, status: 'failing' });
+    expect(s.lastTransition?.reason).toContain('a reported status failing');
+    expect(target.calls.at(-1)).toMatchObject({ epoch: 2, active: 'b', previous: 'a' });
+  });
+
+  it('promotes b on its next beat when the active reported failing while b was not yet eligible', async () => {
+    const { beat, status, clock } = setup();
+    await beat('a');
+    // b has never beaten: the failing active keeps the role for now, and says so.
+    expect(await beat('a', { status: 'failing' })).toMatchObject({ role: 'active', epoch: 1 });
+    expect((await status()).hold?.reason).toContain('b was never seen');
+
+    clock.advance(100);
+    expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2, active: 'b' });
+    expect(await status()).toMatchObject({ epoch: 2, active: 'b', hold: null });
+  });
+
+  it('holds with one held event naming why when the active expires and no standby is alive', async () => {
+    const { beat, status, events, clock, cp } = setup();
+    await beat('a');
+    await beat('b');
+
+    clock.advance(LEASE_MS + 1);
+    expect(await cp.sweep()).toMatchObject({ promoted: 0, held: 1, errors: 0 });
+    for (let i = 0; i < 3; i++) {
+      clock.advance(700);
+      expect(await cp.sweep()).toMatchObject({ promoted: 0, held: 0, errors: 0 });
+    }
+
+    const s = await status();
+    expect(s).toMatchObject({ epoch: 1, active: 'a' });
+    expect(s.hold?.code).toBe('no-candidate');
+    expect(s.hold?.reason).toContain('a missed 3 beats');
+    expect(s.hold?.reason).toContain('no standby can take over');
+    expect(s.hold?.reason).toContain('b was last seen 3 s ago');
+
+    const log = await events();
+    const held = log.filter((e) => e.kind === 'held');
+    expect(held).toHaveLength(1);
+    expect(held[0]).toMatchObject({ kind: 'held', epoch: 1, active: 'a', reason: s.hold?.reason });
+    expect(log.map((e) => e.kind)).toEqual(['held', 'promoted']);
+
+    // b comes back: it is promoted and the hold is cleared.
+    expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
+    expect(await status()).toMatchObject({ epoch: 2, active: 'b', hold: null });
+  });
+});
+
+describe('events', () => {
+  it('lists events newest first with exactly one promoted event per epoch, even when an outbox flush is retried', async () => {
+    const { beat, events, clock, cp, id, t0 } = setup();
+    await beat('a'); // epoch 1: a
+    await beat('b');
+    clock.advance(2_000);
+    await beat('b');
+    clock.advance(1_001);
+    expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 }); // epoch 2: b
+    await cp.sweep();
+    clock.advance(500);
+    await beat('a'); // a is back; sticky: b stays
+    await cp.sweep();
+    clock.advance(2_500); // b last beat exactly LEASE_MS ago: still alive
+    expect(await beat('a')).toMatchObject({ role: 'standby', epoch: 2 });
+    clock.advance(1);
+    expect(await beat('a')).toMatchObject({ role: 'active', epoch: 3 }); // epoch 3: a
+    await cp.sweep();
+    await cp.sweep();
+
+    // A retried invocation flushes the epoch-2 event again: still one event for epoch 2.
+    const state = await store.load(id);
+    const epoch2 = (await events()).find((e) => e.epoch === 2);
+    expect(epoch2).toBeDefined();
+    await store.flushOutbox({ ...state, outbox: { 'EVENT#000000000002#0': epoch2 as ClusterEvent } });
+
+    const log = await events();
+    expect(log.map((e) => [e.kind, e.epoch, e.active, e.previous])).toEqual([
+      ['promoted', 3, 'a', 'b'],
+      ['promoted', 2, 'b', 'a'],
+      ['promoted', 1, 'a', null],
+    ]);
+    expect(log[2]?.at).toBe(t0);
+    expect(await events(2)).toEqual(log.slice(0, 2));
+    expect(Object.keys((await store.load(id)).outbox)).toEqual([]);
+  });
+});
+
+describe('targets', () => {
+  it('applies the target after each promotion with cluster, active, address, epoch, previous, reason and time', async () => {
+    const { beat, status, clock, target, tc, t0 } = setup();
+    await beat('a');
+    expect(target.calls).toEqual([
+      {
+        cluster: tc.cluster.id,
+        active: 'a',
+        address: tc.address.a,
+        epoch: 1,
+        previous: null,
+        reason: expect.stringContaining('no active node yet'),
+        at: t0,
+      },
+    ]);
+
+    await beat('b');
+    clock.advance(LEASE_MS + 1);
+    await beat('b');
+    const s = await status();
+    expect(target.calls[1]).toEqual({
+      cluster: tc.cluster.id,
+      active: 'b',
+      address: tc.address.b,
+      epoch: 2,
+      previous: 'a',
+      reason: s.lastTransition?.reason,
+      at: t0 + LEASE_MS + 1,
+    });
+    expect(s.targets).toHaveLength(1);
+    expect(s.targets[0]).toMatchObject({
+      id: 'dns',
+      type: 'fake',
+      epoch: 2,
+      state: 'applied',
+      at: new Date(t0 + LEASE_MS + 1).toISOString(),
+      error: null,
+    });
+  });
+
+  it('records a failing target as failed with the error text and re-applies it on each sweep until it succeeds', async () => {
+    const { beat, status, clock, target, cp, id } = setup();
+    target.failures = 2;
+    await beat('a');
+
+    let s = await status();
+    expect(s.targets).toEqual([
+      expect.objectContaining({
+        id: 'dns',
+        epoch: 1,
+        state: 'failed',
+        error: 'TargetApplyError: connection refused',
+      }),
+    ]);
+
+    clock.advance(500);
+    expect(await cp.sweep()).toMatchObject({ targetsApplied: 0, targetsFailed: 1 });
+    expect((await status()).targets[0]).toMatchObject({ state: 'failed', epoch: 1 });
+
+    clock.advance(500);
+    expect(await cp.sweep()).toMatchObject({ targetsApplied: 1, targetsFailed: 0 });
+    s = await status();
+    expect(s.targets).toEqual([expect.objectContaining({ epoch: 1, state: 'applied', error: null })]);
+    expect((await store.load(id)).targets.dns).toMatchObject({ epoch: 1, state: 'applied', attempts: 3 });
+
+    clock.advance(500);
+    expect(await cp.sweep()).toMatchObject({ targetsApplied: 0, targetsFailed: 0 });
+    expect(target.epochs()).toEqual([1, 1, 1]);
+  });
+
+  it('does not apply a target twice for the same epoch when a heartbeat applied it and a sweep follows', async () => {
+    const { beat, clock, target, cp } = setup();
+    await beat('a');
+    await cp.sweep();
+    await beat('b');
+    await cp.sweep();
+    expect(target.epochs()).toEqual([1]);
+
+    clock.advance(LEASE_MS + 1);
+    await beat('b');
+    await cp.sweep();
+    clock.advance(100);
+    await cp.sweep();
+    expect(target.epochs()).toEqual([1, 2]);
+  });
+
+  it('does not let a sweep apply a target that a heartbeat is still applying for the same epoch', async () => {
+    const { beat, status, target, cp } = setup();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    target.during = () => gate;
+
+    const first = beat('a');
+    await vi.waitFor(() => expect(target.calls).toHaveLength(1));
+    expect(await cp.sweep()).toMatchObject({ targetsApplied: 0, targetsFailed: 0 });
+    expect((await status()).targets[0]).toMatchObject({ epoch: 1, state: 'applying' });
+
+    release();
+    await first;
+    expect(target.epochs()).toEqual([1]);
+    expect((await status()).targets[0]).toMatchObject({ epoch: 1, state: 'applied' });
+  });
+
+  it('marks the newer record stale when an apply for an older epoch finishes late, and the next sweep re-applies the newer epoch', async () => {
+    const tc = makeCluster({ targetIds: ['dns'] });
+    const id = tc.cluster.id;
+    const clock = new FakeClock();
+    // The driver has no target objects: this test drives claims and finishes by hand.
+    const driver = makeControlPlane(tc, store, clock, []);
+    const beat = (n: string) => driver.heartbeat(tc.cluster, nodeOf(tc.cluster, n), {});
+
+    await beat('a');
+    await beat('b');
+    const t1 = clock.t;
+    // A worker claims the target for epoch 1 and is slow.
+    expect(await store.claimTarget(id, 'dns', 1, t1, t1 + 10_000)).toBe(true);
+
+    clock.advance(LEASE_MS + 1);
+    expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
+    const t2 = clock.t;
+    // Nobody may start an apply for an epoch that is no longer current.
+    expect(await store.claimTarget(id, 'dns', 1, t2, t2 + 10_000)).toBe(false);
+    // Another worker applies epoch 2 and records it.
+    expect(await store.claimTarget(id, 'dns', 2, t2, t2 + 10_000)).toBe(true);
+    expect(await store.finishTarget(id, 'dns', { epoch: 2, state: 'applied', at: t2, attempts: 1 })).toBe(
+      'recorded',
+    );
+
+    // The slow epoch-1 apply lands now, possibly over epoch 2's traffic settings.
+    clock.advance(200);
+    expect(
+      await store.finishTarget(id, 'dns', { epoch: 1, state: 'applied', at: clock.t, attempts: 1 }),
+    ).toBe('superseded');
+    const state = await store.load(id);
+    expect(state.epoch).toBe(2);
+    expect(state.targets.dns).toMatchObject({ epoch: 2, state: 'stale' });
+    expect(targetsDue(state, tc.cluster, clock.t)).toEqual(['dns']);
+
+    const target = new FakeTarget('dns');
+    const sweeper = makeControlPlane(tc, store, clock, [target]);
+    expect(await sweeper.sweep()).toMatchObject({ targetsApplied: 1, errors: 0 });
+    expect(target.calls).toEqual([
+      expect.objectContaining({ epoch: 2, active: 'b', address: tc.address.b, previous: 'a' }),
+    ]);
+    expect((await store.load(id)).targets.dns).toMatchObject({ epoch: 2, state: 'applied' });
+    expect(await sweeper.sweep()).toMatchObject({ targetsApplied: 0 });
+  });
+});
+
+describe('persistence', () => {
+  it('keeps the active node and epoch across a restart of the embedded DynamoDB', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'failover-store-'));
+    try {
+      const tc = makeCluster();
+      const clock = new FakeClock();
+      let local = await startLocalDynamo({ path: dir });
+      try {
+        const cp = makeControlPlane(tc, new DynamoStateStore(local.client, local.table), clock);
+        await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'a'), {});
+        await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'b'), {});
+        clock.advance(LEASE_MS + 1);
+        await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'b'), {});
+      } finally {
+        await local.close();
+      }
+
+      local = await startLocalDynamo({ path: dir });
+      try {
+        const cp = makeControlPlane(tc, new DynamoStateStore(local.client, local.table), clock);
+        const s = await cp.status(tc.cluster.id);
+        expect(s).toMatchObject({ epoch: 2, active: 'b' });
+        expect(s.nodes.map((n) => [n.id, n.heartbeats])).toEqual([
+          ['a', 1],
+          ['b', 2],
+        ]);
+        expect(promotions(await cp.events(tc.cluster.id, 10)).map((e) => e.epoch)).toEqual([2, 1]);
+      } finally {
+        await local.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // dynalite marks a new table ACTIVE on a later timer (and, with a data folder, a later
+  // disk write); until then item operations fail, so a fresh `npm start` could answer its
+  // first heartbeat with a 500. dynalite's timer is held back here (fake setTimeout) so the
+  // window is deterministic; startLocalDynamo must wait for ACTIVE.
+  it('resolves startLocalDynamo only once its new table is ACTIVE', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'failover-ready-'));
+    const spin = () => new Promise<void>((resolve) => setImmediate(resolve));
+    let local: LocalDynamo | undefined;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const started = startLocalDynamo({ path: dir }).then((d) => {
+        local = d;
+      });
+      // Real I/O runs; fake time stands still. The current code resolves within this loop.
+      const t = performance.now();
+      while (local === undefined && performance.now() - t < 500) await spin();
+      // A version that waits for ACTIVE is still waiting: let time pass until it resolves.
+      while (local === undefined) {
+        await vi.advanceTimersByTimeAsync(10);
+        await spin();
+      }
+      await started;
+      const ready = local as LocalDynamo;
+      const out = await ready.client.send(new DescribeTableCommand({ TableName: ready.table }));
+      expect(out.Table?.TableStatus).toBe('ACTIVE');
+    } finally {
+      vi.useRealTimers();
+      await (local as LocalDynamo | undefined)?.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
