@@ -1,5 +1,5 @@
 /** `failover status` and `failover events`: the operator's view, like `patronictl list`. */
-import { parseArgs } from 'node:util';
+import { parseArgs, stripVTControlCharacters } from 'node:util';
 import type { ClusterStatus } from '../shared/control-plane.js';
 import type { ClusterEvent, NodeView } from '../shared/core.js';
 import { AdminClient } from './admin-client.js';
@@ -126,7 +126,7 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
     n.version ?? '',
   ]);
   const header = ['Node', 'Address', 'Role', 'State', 'Epoch', 'Last beat', 'Missed', 'Lag', 'Version'];
-  const visible = (t: string) => t.replace(/\x1b\[[0-9;]*m/g, '');
+  const visible = (t: string) => stripVTControlCharacters(t);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? '').length)));
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => c + ' '.repeat((widths[i] ?? 0) - visible(c).length)).join(' | ')} |`;

@@ -10,9 +10,11 @@ const { controlPlane, logger } = createRuntime();
  * Defence in depth: the route's IAM authoriser has already verified the SigV4 signature;
  * refuse anything that did not come through it (a misconfigured route, a direct invoke).
  */
-export function requireIamCaller(event: APIGatewayProxyEventV2): void {
+export function requireIamCaller(event: APIGatewayProxyEventV2): string {
   const authorizer = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer;
-  if (!authorizer?.iam?.userArn) throw new AuthError('admin routes require IAM (SigV4) authorisation');
+  const caller = authorizer?.iam?.userArn;
+  if (!caller) throw new AuthError('admin routes require IAM (SigV4) authorisation');
+  return caller;
 }
 
 export const handler = createApiHandler({

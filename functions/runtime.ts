@@ -49,6 +49,9 @@ export const DETAIL_TYPES: Record<ClusterEvent['kind'], string> = {
   promoted: 'Failover Node Promoted',
   held: 'Failover Promotion Held',
   drift: 'Failover Target Drift Repaired',
+  collision: 'Failover Collision Detected',
+  paused: 'Failover Automation Paused',
+  resumed: 'Failover Automation Resumed',
 };
 
 function eventBridgePublisher(client: EventBridgeClient, bus: string) {

@@ -6,7 +6,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
 import type { ControlPlane } from './control-plane.js';
-import type { Beat } from './core.js';
 import {
   AuthError,
   ConflictError,
@@ -36,6 +35,17 @@ const BeatSchema = z.strictObject({
   ),
 });
 
+const reason = z.optional(
+  z.string('must be a string').check(z.minLength(1), z.maxLength(256, 'must be at most 256 characters')),
+);
+const SwitchoverSchema = z.strictObject({
+  to: z.optional(z.string('must be a node id').check(z.minLength(1), z.maxLength(63))),
+  force: z.optional(z.boolean('must be true or false')),
+  reason,
+});
+const PauseSchema = z.strictObject({ reason });
+const EmptySchema = z.strictObject({});
+
 export type RouteGroup = 'node' | 'admin';
 
 export interface ApiOptions {
@@ -43,8 +53,8 @@ export interface ApiOptions {
   logger: Logger;
   /** Which routes this handler serves (each Lambda serves one group; the local server both). */
   groups: readonly RouteGroup[];
-  /** Throws AuthError unless the caller may use admin routes. */
-  authorizeAdmin: (event: APIGatewayProxyEventV2) => void;
+  /** Throws AuthError unless the caller may use admin routes; returns who the caller is (for the audit trail). */
+  authorizeAdmin: (event: APIGatewayProxyEventV2) => string;
 }
 
 type Handler = (event: APIGatewayProxyEventV2, params: readonly string[]) => Promise<unknown>;
@@ -58,19 +68,40 @@ const SEGMENT = '([^/]+)';
 
 export function createApiHandler(options: ApiOptions) {
   const { controlPlane, logger } = options;
+  /** Node routes: the bearer token is checked (in constant time) before the body is read. */
+  const node = (event: APIGatewayProxyEventV2, [clusterId, nodeId]: readonly string[]) =>
+    controlPlane.authenticateNode(clusterId as string, nodeId as string, bearerToken(event));
   const allRoutes: Route[] = [
     {
       group: 'node',
       pattern: new RegExp(`^/v1/clusters/${SEGMENT}/nodes/${SEGMENT}/heartbeat$`),
       methods: {
-        POST: async (event, [clusterId, nodeId]) => {
+        POST: async (event, params) => {
           const body = readBody(event);
-          const { cluster, node } = controlPlane.authenticateNode(
-            clusterId as string,
-            nodeId as string,
-            bearerToken(event),
-          );
-          return controlPlane.heartbeat(cluster, node, parseBeat(body));
+          const { cluster, node: self } = node(event, params);
+          return controlPlane.heartbeat(cluster, self, parseBody(body, BeatSchema));
+        },
+      },
+    },
+    {
+      group: 'node',
+      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/nodes/${SEGMENT}/release$`),
+      methods: {
+        POST: async (event, params) => {
+          const body = readBody(event);
+          const { cluster, node: self } = node(event, params);
+          parseBody(body, EmptySchema);
+          return controlPlane.release(cluster, self);
+        },
+      },
+    },
+    {
+      group: 'node',
+      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/nodes/${SEGMENT}$`),
+      methods: {
+        GET: async (event, params) => {
+          const { cluster, node: self } = node(event, params);
+          return controlPlane.nodeRole(cluster, self);
         },
       },
     },
@@ -95,7 +126,44 @@ export function createApiHandler(options: ApiOptions) {
         },
       },
     },
+    {
+      group: 'admin',
+      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/switchover$`),
+      methods: {
+        POST: async (event, [clusterId]) => {
+          const body = readBody(event);
+          const by = options.authorizeAdmin(event);
+          const request = parseBody(body, SwitchoverSchema);
+          return controlPlane.switchover(clusterId as string, request, by);
+        },
+      },
+    },
+    {
+      group: 'admin',
+      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/pause$`),
+      methods: {
+        POST: async (event, [clusterId]) => {
+          const body = readBody(event);
+          const by = options.authorizeAdmin(event);
+          const { reason } = parseBody(body, PauseSchema);
+          return controlPlane.pause(clusterId as string, reason ?? 'no reason given', by);
+        },
+      },
+    },
+    {
+      group: 'admin',
+      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/resume$`),
+      methods: {
+        POST: async (event, [clusterId]) => {
+          const body = readBody(event);
+          const by = options.authorizeAdmin(event);
+          parseBody(body, EmptySchema);
+          return controlPlane.resume(clusterId as string, by);
+        },
+      },
+    },
   ];
+
   const routes = allRoutes.filter((r) => options.groups.includes(r.group));
 
   return async function handle(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
@@ -184,18 +252,20 @@ export function bearerToken(event: APIGatewayProxyEventV2): string | undefined {
   return match?.[1];
 }
 
-function parseBeat(body: string): Beat {
-  if (body.trim() === '') return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch (err) {
-    throw new ValidationError(`body is not valid JSON: ${(err as Error).message}`);
+/** Parses an optional JSON object body against a strict schema; the error names the field. */
+function parseBody<T>(body: string, schema: z.ZodMiniType<T>): T {
+  let value: unknown = {};
+  if (body.trim() !== '') {
+    try {
+      value = JSON.parse(body);
+    } catch (err) {
+      throw new ValidationError(`body is not valid JSON: ${(err as Error).message}`);
+    }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ValidationError('body must be a JSON object');
   }
-  const result = BeatSchema.safeParse(value);
+  const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0] as z.core.$ZodIssue;
     const field =

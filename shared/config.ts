@@ -34,8 +34,14 @@ const arn = (kind: string, pattern: RegExp) =>
   z.string({ error: `must be ${kind} ARN` }).check(z.regex(pattern, `must be ${kind} ARN`));
 const ELB_ARN = 'arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\\d{12}:';
 const targetGroupArn = arn('a target group', new RegExp(`^${ELB_ARN}targetgroup/[\\w-]+/[0-9a-f]+$`));
-const listenerArn = arn('a listener', new RegExp(`^${ELB_ARN}listener/(app|net|gwy)/[\\w-]+/[0-9a-f]+/[0-9a-f]+$`));
-const ruleArn = arn('a listener rule', new RegExp(`^${ELB_ARN}listener-rule/(app|net)/[\\w-]+/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$`));
+const listenerArn = arn(
+  'a listener',
+  new RegExp(`^${ELB_ARN}listener/(app|net|gwy)/[\\w-]+/[0-9a-f]+/[0-9a-f]+$`),
+);
+const ruleArn = arn(
+  'a listener rule',
+  new RegExp(`^${ELB_ARN}listener-rule/(app|net)/[\\w-]+/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$`),
+);
 
 const NodeSchema = z.strictObject({
   id: id('node id'),
@@ -70,12 +76,19 @@ const LogTargetSchema = z.strictObject({
 const Route53TargetSchema = z.strictObject({
   type: z.literal('route53'),
   id: z.optional(id('target id')),
-  hostedZoneId: z.string({ error: 'must be a hosted zone id' }).check(
-    z.regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, 'must be a hosted zone id such as Z0123456789ABCDEFGHIJ'),
-  ),
-  recordName: z.string({ error: 'must be a DNS name' }).check(
-    z.regex(/^(?=.{1,254}$)([a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.?$/, 'must be a DNS name'),
-  ),
+  hostedZoneId: z
+    .string({ error: 'must be a hosted zone id' })
+    .check(
+      z.regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, 'must be a hosted zone id such as Z0123456789ABCDEFGHIJ'),
+    ),
+  recordName: z
+    .string({ error: 'must be a DNS name' })
+    .check(
+      z.regex(
+        /^(?=.{1,254}$)([a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.?$/,
+        'must be a DNS name',
+      ),
+    ),
   recordType: z.enum(['A', 'AAAA', 'CNAME'], "must be 'A', 'AAAA' or 'CNAME'"),
   ttl: z._default(int(0, 172_800), 10),
 });
@@ -107,7 +120,9 @@ const TargetSchema = z.discriminatedUnion(
   [Route53TargetSchema, Elbv2TargetsSchema, Elbv2WeightsSchema, WebhookTargetSchema, LogTargetSchema],
   {
     error: (issue) =>
-      issue.code === 'invalid_union' ? `unknown target type (expected one of ${TARGET_TYPES.join(', ')})` : undefined,
+      issue.code === 'invalid_union'
+        ? `unknown target type (expected one of ${TARGET_TYPES.join(', ')})`
+        : undefined,
   },
 );
 
@@ -117,7 +132,8 @@ function checkNodesFitTargets(
   issue: (path: (string | number)[], message: string) => void,
 ): void {
   cluster.targets.forEach((target, t) => {
-    const by = `required by targets[${t}] (${target.type})`;
+    const where = `targets[${t}] (${target.type})`;
+    const by = `required by ${where}`;
     cluster.nodes.forEach((node, n) => {
       switch (target.type) {
         case 'elbv2-targets':
@@ -125,12 +141,29 @@ function checkNodesFitTargets(
           break;
         case 'elbv2-weights':
           if (node.targetGroupArn === undefined) issue(['nodes', n, 'targetGroupArn'], by);
+          else if (cluster.nodes.findIndex((o) => o.targetGroupArn === node.targetGroupArn) < n) {
+            issue(
+              ['nodes', n, 'targetGroupArn'],
+              `must differ from the other nodes' (each node needs its own group for ${where})`,
+            );
+          }
           break;
         case 'route53': {
           const family = isIP(node.address);
-          const ok = target.recordType === 'A' ? family === 4 : target.recordType === 'AAAA' ? family === 6 : family === 0;
-          const want = { A: 'an IPv4 address', AAAA: 'an IPv6 address', CNAME: 'a host name' }[target.recordType];
-          if (!ok) issue(['nodes', n, 'address'], `must be ${want} for targets[${t}] (route53 ${target.recordType})`);
+          const ok =
+            target.recordType === 'A'
+              ? family === 4
+              : target.recordType === 'AAAA'
+                ? family === 6
+                : family === 0;
+          const want = { A: 'an IPv4 address', AAAA: 'an IPv6 address', CNAME: 'a host name' }[
+            target.recordType
+          ];
+          if (!ok)
+            issue(
+              ['nodes', n, 'address'],
+              `must be ${want} for targets[${t}] (route53 ${target.recordType})`,
+            );
           break;
         }
         default:
@@ -145,10 +178,22 @@ const ClusterSchema = z
     id: id('cluster id'),
     heartbeatIntervalSeconds: z._default(int(1, 3600), 5),
     missedBeats: z._default(int(1, 100), 3),
-    failback: z._default(
-      z.literal('sticky', { error: "must be 'sticky' (the only policy so far)" }),
-      'sticky',
+    /** sticky: the role stays where a failover put it; preferred: the highest-priority node takes it back. */
+    failback: z._default(z.enum(['sticky', 'preferred'], "must be 'sticky' or 'preferred'"), 'sticky'),
+    /** preferred failback: how long the preferred node must be alive and ok before it takes the role back. */
+    failbackHoldDownSeconds: z._default(int(0, 86_400), 60),
+    /** Flap guard: past this many automatic changes in an hour, automation holds (switchover still works). */
+    maxAutoFailoversPerHour: z._default(int(1, 1_000), 6),
+    /** Sync gate: a standby reporting more lag than this (lagSeconds) is not eligible. */
+    maxLagSeconds: z.optional(
+      z.number({ error: 'must be a number' }).check(z.minimum(0, 'must be at least 0')),
     ),
+    /** Sync gate: a standby whose numeric position is further behind the reference than this is not eligible. */
+    maxPositionLag: z.optional(
+      z.number({ error: 'must be a number' }).check(z.minimum(0, 'must be at least 0')),
+    ),
+    /** A node whose reported version differs from the active's is not eligible. */
+    requireSameVersion: z._default(z.boolean({ error: 'must be true or false' }), false),
     nodes: z.array(NodeSchema).check(z.minLength(1, 'a cluster needs at least one node'), z.maxLength(64)),
     targets: z._default(z.array(TargetSchema).check(z.maxLength(16)), []),
   })
@@ -162,7 +207,9 @@ const ClusterSchema = z
           input: cluster,
         });
       });
-      checkNodesFitTargets(cluster, (path, message) => ctx.addIssue({ code: 'custom', path, message, input: cluster }));
+      checkNodesFitTargets(cluster, (path, message) =>
+        ctx.addIssue({ code: 'custom', path, message, input: cluster }),
+      );
       duplicates(cluster.targets.map((t) => t.id ?? t.type)).forEach((index) => {
         ctx.addIssue({
           code: 'custom',

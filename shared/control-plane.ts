@@ -9,17 +9,24 @@ import {
   type Beat,
   type ClusterEvent,
   type ClusterState,
+  clusterEvent,
+  collisionChange,
   decide,
   driftEvent,
+  emptyState,
   eventKey,
+  flapGuard,
   holdEvent,
+  type ManualOutcome,
   type NodeView,
   nodeViews,
+  type Promotion,
+  planManual,
   type Role,
   type TargetState,
   targetsDue,
 } from './core.js';
-import { AuthError, NotFoundError } from './errors.js';
+import { AuthError, ConflictError, NotFoundError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { StateStore } from './store.js';
 import type { Target, TargetChange } from './targets/index.js';
@@ -62,6 +69,10 @@ export interface ClusterStatus {
   intervalMs: number;
   missedBeats: number;
   failback: string;
+  failbackHoldDownSeconds: number;
+  paused: { since: string; by: string; reason: string } | null;
+  flapGuard: { limitPerHour: number; lastHour: number; holding: boolean };
+  syncGate: { maxLagSeconds: number | null; maxPositionLag: number | null; requireSameVersion: boolean };
   hold: { code: string; reason: string; since: string } | null;
   lastTransition: ClusterEvent | null;
   nodes: NodeView[];
@@ -133,15 +144,171 @@ export class ControlPlane {
     const now = this.now();
     let state = await this.options.store.recordHeartbeat(cluster, node.id, beat, now);
     state = (await this.reconcile(cluster, state, now, 'heartbeat')).state;
+    await this.trackCollision(cluster, state, node.id, now);
+    return this.roleOf(cluster, state, node.id);
+  }
+
+  /**
+   * What a node holds, without renewing anything (for `run-if-active`): its role, the
+   * epoch, and for the active how much of its lease is left on the control plane's clock.
+   */
+  async nodeRole(
+    cluster: ClusterConfig,
+    node: NodeConfig,
+  ): Promise<HeartbeatResult & { leaseRemainingMs: number | null }> {
+    const state = await this.options.store.load(cluster.id);
+    const lastSeen = state.nodes[node.id]?.lastSeen;
+    const active = state.active === node.id;
+    return {
+      ...this.roleOf(cluster, state, node.id),
+      leaseRemainingMs:
+        active && lastSeen !== undefined ? Math.max(0, lastSeen + cluster.leaseMs - this.now()) : null,
+    };
+  }
+
+  /** A node hands over the role (planned downtime). A standby's release changes nothing. */
+  async release(
+    cluster: ClusterConfig,
+    node: NodeConfig,
+  ): Promise<HeartbeatResult & { released: boolean; message: string }> {
+    const now = this.now();
+    const state = await this.options.store.load(cluster.id);
+    const outcome = planManual(
+      state,
+      cluster,
+      { kind: 'release', node: node.id, by: `node:${node.id}` },
+      now,
+    );
+    if (outcome.type === 'noop')
+      return { ...this.roleOf(cluster, state, node.id), released: false, message: outcome.message };
+    const committed = await this.commitManual(cluster, outcome);
+    return {
+      ...this.roleOf(cluster, committed, node.id),
+      released: true,
+      message: committed.lastTransition?.reason ?? '',
+    };
+  }
+
+  /** An operator moves the role: to `to`, or to the best eligible standby. */
+  async switchover(
+    clusterId: string,
+    request: { to?: string; force?: boolean; reason?: string },
+    by: string,
+  ): Promise<ClusterStatus> {
+    const cluster = this.clusterOr404(clusterId);
+    const state = await this.options.store.load(cluster.id);
+    const outcome = planManual(state, cluster, { kind: 'switchover', ...request, by }, this.now());
+    if (outcome.type === 'noop') throw new ConflictError(outcome.message);
+    await this.commitManual(cluster, outcome);
+    return this.status(cluster.id);
+  }
+
+  /** Pauses automatic failover and failback; heartbeats are still recorded. */
+  async pause(clusterId: string, reason: string, by: string): Promise<ClusterStatus> {
+    const cluster = this.clusterOr404(clusterId);
+    const now = this.now();
+    const state = await this.options.store.load(cluster.id);
+    if (state.paused !== null) {
+      throw new ConflictError(
+        `already paused since ${new Date(state.paused.since).toISOString()} by ${state.paused.by}`,
+      );
+    }
+    const event = clusterEvent(state, 'paused', `automation paused by ${by}: ${reason}`, now, by);
+    if (!(await this.options.store.setPause(cluster.id, { since: now, by, reason }, event))) {
+      throw new ConflictError('already paused');
+    }
+    this.options.logger.warn(`${cluster.id}: ${event.reason}`, { event: 'paused', cluster: cluster.id, by });
+    await this.afterEvent(cluster.id, event);
+    return this.status(cluster.id);
+  }
+
+  async resume(clusterId: string, by: string): Promise<ClusterStatus> {
+    const cluster = this.clusterOr404(clusterId);
+    const state = await this.options.store.load(cluster.id);
+    const event = clusterEvent(state, 'resumed', `automation resumed by ${by}`, this.now(), by);
+    if (state.paused === null || !(await this.options.store.clearPause(cluster.id, event))) {
+      throw new ConflictError('automation is not paused');
+    }
+    this.options.logger.warn(`${cluster.id}: ${event.reason}`, { event: 'resumed', cluster: cluster.id, by });
+    await this.afterEvent(cluster.id, event);
+    return this.status(cluster.id);
+  }
+
+  private roleOf(cluster: ClusterConfig, state: ClusterState, nodeId: string): HeartbeatResult {
     return {
       cluster: cluster.id,
-      node: node.id,
-      role: state.active === node.id ? 'active' : 'standby',
+      node: nodeId,
+      role: state.active === nodeId ? 'active' : 'standby',
       epoch: state.epoch,
       active: state.active,
       leaseMs: cluster.leaseMs,
       intervalMs: cluster.intervalMs,
     };
+  }
+
+  /** Commits a switchover or release; a lost race is a 409 the caller may retry. */
+  private async commitManual(cluster: ClusterConfig, promotion: ManualOutcome): Promise<ClusterState> {
+    if (promotion.type === 'refused') throw new ConflictError(promotion.message);
+    if (promotion.type === 'noop') throw new ConflictError(promotion.message);
+    const now = this.now();
+    const committed = await this.options.store.commitPromotion(promotion, cluster.id, now);
+    if (committed === null) {
+      throw new ConflictError(
+        'the cluster changed while the request was being applied (or the node stopped being eligible); retry',
+      );
+    }
+    await this.afterPromotion(cluster, committed, promotion, now);
+    return committed;
+  }
+
+  /** Log, event log, EventBridge, then targets: what follows every committed promotion. */
+  private async afterPromotion(
+    cluster: ClusterConfig,
+    state: ClusterState,
+    decision: Promotion,
+    now: number,
+  ) {
+    this.options.logger.warn(`${cluster.id}: epoch ${state.epoch}: ${decision.reason}`, {
+      event: 'promoted',
+      cluster: cluster.id,
+      epoch: state.epoch,
+      active: state.active,
+      previous: decision.from,
+      cause: decision.cause,
+      ...(decision.by ? { by: decision.by } : {}),
+    });
+    await this.options.store.flushOutbox(state);
+    await this.publish(state.lastTransition);
+    return this.applyTargets(cluster, state, now);
+  }
+
+  private async afterEvent(clusterId: string, event: ClusterEvent): Promise<void> {
+    await this.options.store.flushOutbox({ ...emptyState(clusterId), outbox: { [eventKey(event)]: event } });
+    await this.publish(event);
+  }
+
+  /** One collision event per episode; the episode ends when the node agrees with the record. */
+  private async trackCollision(cluster: ClusterConfig, state: ClusterState, nodeId: string, now: number) {
+    const change = collisionChange(state, nodeId, now);
+    if (change === null) return;
+    if (change.type === 'end') {
+      await this.options.store.setCollision(cluster.id, nodeId, null);
+      return;
+    }
+    const claimedEpoch = state.nodes[nodeId]?.claimedEpoch ?? null;
+    if (
+      await this.options.store.setCollision(cluster.id, nodeId, {
+        start: { since: now, claimedEpoch },
+        event: change.event,
+      })
+    ) {
+      this.options.logger.warn(`${cluster.id}: ${change.event.reason}`, {
+        event: 'collision',
+        cluster: cluster.id,
+        node: nodeId,
+      });
+      await this.afterEvent(cluster.id, change.event);
+    }
   }
 
   /**
@@ -197,6 +364,14 @@ export class ControlPlane {
       intervalMs: cluster.intervalMs,
       missedBeats: cluster.missedBeats,
       failback: cluster.failback,
+      failbackHoldDownSeconds: cluster.failbackHoldDownSeconds,
+      paused: state.paused && { ...state.paused, since: iso(state.paused.since) as string },
+      flapGuard: flapGuard(state, cluster, now),
+      syncGate: {
+        maxLagSeconds: cluster.maxLagSeconds ?? null,
+        maxPositionLag: cluster.maxPositionLag ?? null,
+        requireSameVersion: cluster.requireSameVersion,
+      },
       hold: state.hold && { ...state.hold, since: iso(state.hold.since) as string },
       lastTransition: state.lastTransition,
       nodes: nodeViews(state, cluster, now),
@@ -246,24 +421,17 @@ export class ControlPlane {
         if (state.hold !== null) await store.clearHold(cluster.id, state.epoch);
         break;
       case 'promote': {
-        const committed = await store.commitPromotion(decision, cluster.id, now);
+        // The write judges liveness on its own clock: time may have passed since `now`.
+        const committed = await store.commitPromotion(decision, cluster.id, this.now());
         if (committed === null) {
           // Another worker got there first (or the active renewed): read what won.
           return { state: await store.load(cluster.id), outcome };
         }
         outcome.promoted = true;
-        state = committed;
-        logger.warn(`${cluster.id}: epoch ${state.epoch}: ${decision.reason}`, {
-          event: 'promoted',
-          cluster: cluster.id,
-          epoch: state.epoch,
-          active: state.active,
-          previous: decision.from,
-          cause: decision.cause,
-        });
-        await store.flushOutbox(state);
-        await this.publish(state.lastTransition);
-        break;
+        const results = await this.afterPromotion(cluster, committed, decision, now);
+        outcome.applied = results.filter((r) => r === 'applied').length;
+        outcome.failed = results.filter((r) => r === 'failed').length;
+        return { state: committed, outcome };
       }
       case 'hold': {
         if (state.hold?.code === decision.hold.code) break;
@@ -285,8 +453,9 @@ export class ControlPlane {
         throw new Error(`unknown decision ${JSON.stringify(unreachable)}`);
       }
     }
-    if (mode === 'sweep' && decision.type === 'steady') state = await this.observeTargets(cluster, state, now);
-    if (mode === 'sweep' || outcome.promoted) {
+    if (mode === 'sweep' && decision.type === 'steady')
+      state = await this.observeTargets(cluster, state, now);
+    if (mode === 'sweep') {
       const results = await this.applyTargets(cluster, state, now);
       outcome.applied = results.filter((r) => r === 'applied').length;
       outcome.failed = results.filter((r) => r === 'failed').length;
@@ -300,7 +469,11 @@ export class ControlPlane {
    * `applyTargets` repairs them in the same sweep. Observation failures are logged only:
    * they say nothing about where traffic goes.
    */
-  private async observeTargets(cluster: ClusterConfig, state: ClusterState, now: number): Promise<ClusterState> {
+  private async observeTargets(
+    cluster: ClusterConfig,
+    state: ClusterState,
+    now: number,
+  ): Promise<ClusterState> {
     const change = this.changeFor(cluster, state);
     if (change === null) return state;
     const deadline = now + this.applyBudgetMs;
@@ -308,7 +481,8 @@ export class ControlPlane {
     for (const target of this.options.targets.get(cluster.id) ?? []) {
       const progress = state.targets[target.id];
       const key = `${cluster.id}/${target.id}`;
-      if (target.observe === undefined || progress?.epoch !== state.epoch || progress.state !== 'applied') continue;
+      if (target.observe === undefined || progress?.epoch !== state.epoch || progress.state !== 'applied')
+        continue;
       if (now - (this.lastObserved.get(key) ?? Number.NEGATIVE_INFINITY) < this.observeIntervalMs) continue;
       this.lastObserved.set(key, now);
       try {
@@ -319,15 +493,22 @@ export class ControlPlane {
         if (seen.drift === null) continue;
         const event = driftEvent(state, target.id, seen.drift, now);
         if (!(await this.options.store.markTargetDrift(cluster.id, target.id, state.epoch, event))) continue;
-        this.options.logger.warn(`${cluster.id}: ${event.reason}`, { event: 'drift', cluster: cluster.id, target: target.id });
+        this.options.logger.warn(`${cluster.id}: ${event.reason}`, {
+          event: 'drift',
+          cluster: cluster.id,
+          target: target.id,
+        });
         await this.options.store.flushOutbox({ ...state, outbox: { [eventKey(event)]: event } });
         await this.publish(event);
         next = { ...next, targets: { ...next.targets, [target.id]: { ...progress, state: 'stale' } } };
       } catch (err) {
-        this.options.logger.warn(`${cluster.id}: could not observe target ${target.id}: ${(err as Error).message}`, {
-          cluster: cluster.id,
-          target: target.id,
-        });
+        this.options.logger.warn(
+          `${cluster.id}: could not observe target ${target.id}: ${(err as Error).message}`,
+          {
+            cluster: cluster.id,
+            target: target.id,
+          },
+        );
       }
     }
     return next;

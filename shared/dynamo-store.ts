@@ -29,6 +29,7 @@ import {
   emptyState,
   eventKey,
   holdEvent,
+  type Pause,
   promotionEvent,
   type TargetState,
 } from './core.js';
@@ -49,12 +50,19 @@ export class DynamoStateStore implements StateStore {
     private readonly table: string,
   ) {}
 
+  /**
+   * The normal path is one UpdateItem whose condition says "this node was already up and
+   * ok"; it keeps `upSince`. Only when that fails (the node comes back, turns ok, or beats
+   * for the first time) does a second write set `upSince` (and, for a brand-new cluster or
+   * node, create the maps first). A beat that is not `ok` clears `upSince` in one write.
+   */
   async recordHeartbeat(
     cluster: ClusterConfig,
     node: string,
     beat: Beat,
     now: number,
   ): Promise<ClusterState> {
+    const status = beat.status ?? 'ok';
     const optional = (['version', 'position', 'lagSeconds'] as const).filter((f) => beat[f] !== undefined);
     const set = [
       '#nodes.#n.#lastSeen = :now',
@@ -68,38 +76,61 @@ export class DynamoStateStore implements StateStore {
       ...(beat.role === undefined ? ['#nodes.#n.#claimedRole'] : []),
       ...(beat.epoch === undefined ? ['#nodes.#n.#claimedEpoch'] : []),
     ];
-    const input = this.update(cluster.id, {
-      UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-      // The item and this node's map exist once the cluster has been initialised.
-      ConditionExpression: 'attribute_exists(#nodes.#n)',
-      names: { '#n': node },
-      values: {
-        ':now': now,
-        ':status': beat.status ?? 'ok',
-        ':zero': 0,
-        ':one': 1,
-        ':version': beat.version,
-        ':position': beat.position,
-        ':lagSeconds': beat.lagSeconds,
-        ':role': beat.role,
-        ':epoch': beat.epoch,
-      },
-      ReturnValues: 'ALL_NEW',
-    });
-    try {
-      const out = await this.client.send(new UpdateItemCommand(input));
-      return toState(cluster.id, out.Attributes);
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      // First beat of this cluster or node: create the missing maps, then beat again.
-      await this.initialise(cluster.id, node);
-      const out = await this.client.send(new UpdateItemCommand(input));
-      return toState(cluster.id, out.Attributes);
+    const write = (extraSet: string[], extraRemove: string[], condition: string) =>
+      this.update(cluster.id, {
+        UpdateExpression: [
+          `SET ${[...set, ...extraSet].join(', ')}`,
+          ...([...remove, ...extraRemove].length ? [`REMOVE ${[...remove, ...extraRemove].join(', ')}`] : []),
+        ].join(' '),
+        ConditionExpression: condition,
+        names: { '#n': node },
+        values: {
+          ':now': now,
+          ':status': status,
+          ':zero': 0,
+          ':one': 1,
+          ':version': beat.version,
+          ':position': beat.position,
+          ':lagSeconds': beat.lagSeconds,
+          ':role': beat.role,
+          ':epoch': beat.epoch,
+          ...(condition.includes(':aliveSince') ? { ':aliveSince': now - cluster.leaseMs, ':ok': 'ok' } : {}),
+        },
+        ReturnValues: 'ALL_NEW',
+      });
+    const send = async (input: UpdateItemCommandInput) =>
+      toState(cluster.id, (await this.client.send(new UpdateItemCommand(input))).Attributes);
+    // The item and this node's map exist once the cluster has been initialised.
+    const exists = 'attribute_exists(#nodes.#n)';
+    const fallback =
+      status === 'ok'
+        ? write(['#nodes.#n.#upSince = :now'], [], exists)
+        : write([], ['#nodes.#n.#upSince'], exists);
+    const attempts =
+      status === 'ok'
+        ? [
+            write(
+              [],
+              [],
+              'attribute_exists(#nodes.#n.#upSince) AND #nodes.#n.#lastSeen >= :aliveSince AND #nodes.#n.#status = :ok',
+            ),
+            fallback,
+          ]
+        : [fallback];
+    for (const input of attempts) {
+      try {
+        return await send(input);
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
     }
+    // First beat of this cluster or node: create the missing maps, then beat again.
+    await this.initialise(cluster.id, node);
+    return send(fallback);
   }
 
-  /** Creates the cluster item and the node's map if missing; safe to race. */
-  private async initialise(clusterId: string, node: string): Promise<void> {
+  /** Creates the cluster item (and the node's map) if missing; safe to race. */
+  private async initialise(clusterId: string, node?: string): Promise<void> {
     await this.client.send(
       new UpdateItemCommand(
         this.update(clusterId, {
@@ -111,6 +142,7 @@ export class DynamoStateStore implements StateStore {
         }),
       ),
     );
+    if (node === undefined) return;
     await this.client.send(
       new UpdateItemCommand(
         this.update(clusterId, {
@@ -160,29 +192,44 @@ export class DynamoStateStore implements StateStore {
     now: number,
   ): Promise<ClusterState | null> {
     const event = promotionEvent(clusterId, decision, now);
-    const clauses = {
-      // Nobody else has changed the active since we read the state.
-      epochUnchanged: '#epoch = :expected',
-      // The candidate is alive and ok at the moment of the write (safety property 2).
-      candidateAlive: '#nodes.#to.#lastSeen >= :aliveSince AND #nodes.#to.#status = :ok',
-      // The current active is really down (or there is none yet): it has not renewed.
-      activeDown:
-        decision.from === null
-          ? 'attribute_not_exists(#active)'
-          : '(#nodes.#from.#lastSeen < :aliveSince OR #nodes.#from.#status <> :ok)',
-    };
+    const g = decision.guards;
+    const from = decision.from;
+    // Each clause re-checks, at write time and on this write's clock, what the decision assumed.
+    const clauses = [
+      // Nobody else has changed the active since the state was read.
+      '#epoch = :expected',
+      // The candidate is alive now (safety property 2), and ok unless an operator forced it.
+      '#nodes.#to.#lastSeen >= :aliveSince',
+      g.candidateOk ? '#nodes.#to.#status = :ok' : null,
+      // A failover: the active has not renewed since (or there is none yet).
+      g.activeDown && from !== null
+        ? '(#nodes.#from.#lastSeen < :aliveSince OR #nodes.#from.#status <> :ok)'
+        : null,
+      from === null ? 'attribute_not_exists(#active)' : null,
+      // A preferred failback: the active is still healthy, and the candidate has been up for the hold-down.
+      g.activeHealthy && from !== null
+        ? '#nodes.#from.#lastSeen >= :aliveSince AND #nodes.#from.#status = :ok'
+        : null,
+      g.upBefore !== undefined ? '#nodes.#to.#upSince <= :upBefore' : null,
+      // The sync gate and the version rule.
+      g.maxLagSeconds !== undefined ? '#nodes.#to.#lagSeconds <= :maxLag' : null,
+      g.minPosition !== undefined ? '#nodes.#to.#position >= :minPosition' : null,
+      g.version !== undefined ? '#nodes.#to.#version = :version' : null,
+      g.notPaused ? 'attribute_not_exists(#paused)' : null,
+    ].filter((c): c is string => c !== null);
+    const used = (token: string) => clauses.some((c) => c.includes(token));
     try {
       const out = await this.client.send(
         new UpdateItemCommand(
           this.update(clusterId, {
             UpdateExpression:
               'SET #epoch = :epoch, #active = :to, #activeSince = :now, #lastTransition = :event, ' +
-              '#outbox.#event = :event REMOVE #hold',
-            ConditionExpression: Object.values(clauses).join(' AND '),
+              '#recentAutomatic = :recent, #outbox.#event = :event REMOVE #hold',
+            ConditionExpression: clauses.join(' AND '),
             names: {
               '#to': decision.to,
               '#event': eventKey(event),
-              ...(decision.from === null ? {} : { '#from': decision.from }),
+              ...(used('#from') && from !== null ? { '#from': from } : {}),
             },
             values: {
               ':expected': decision.expectedEpoch,
@@ -190,8 +237,14 @@ export class DynamoStateStore implements StateStore {
               ':to': decision.to,
               ':now': now,
               ':event': event,
-              ':aliveSince': decision.aliveSince,
-              ':ok': 'ok',
+              ':recent': decision.recentAutomatic,
+              // Liveness is judged on the clock of this write, not of the decision.
+              ':aliveSince': now - decision.leaseMs,
+              ...(used(':ok') ? { ':ok': 'ok' } : {}),
+              ...(used(':upBefore') ? { ':upBefore': g.upBefore } : {}),
+              ...(used(':maxLag') ? { ':maxLag': g.maxLagSeconds } : {}),
+              ...(used(':minPosition') ? { ':minPosition': g.minPosition } : {}),
+              ...(used(':version') ? { ':version': g.version } : {}),
             },
             ReturnValues: 'ALL_NEW',
           }),
@@ -311,18 +364,74 @@ export class DynamoStateStore implements StateStore {
     return 'superseded';
   }
 
+  /** Pauses automation, unless it is paused already (then false). */
+  async setPause(clusterId: string, pause: Pause, event: ClusterEvent): Promise<boolean> {
+    await this.initialise(clusterId);
+    return this.conditional(
+      this.update(clusterId, {
+        UpdateExpression: 'SET #paused = :pause, #outbox.#event = :event',
+        ConditionExpression: 'attribute_not_exists(#paused)',
+        names: { '#event': eventKey(event) },
+        values: { ':pause': pause, ':event': event },
+      }),
+    );
+  }
+
+  /** Resumes automation, unless it was not paused (then false). */
+  async clearPause(clusterId: string, event: ClusterEvent): Promise<boolean> {
+    return this.conditional(
+      this.update(clusterId, {
+        UpdateExpression: 'SET #outbox.#event = :event REMOVE #paused',
+        ConditionExpression: 'attribute_exists(#paused)',
+        names: { '#event': eventKey(event) },
+        values: { ':event': event },
+      }),
+    );
+  }
+
+  /** Starts a collision episode for a node (one event per episode), or ends it. */
+  async setCollision(
+    clusterId: string,
+    nodeId: string,
+    change: { start: { since: number; claimedEpoch: number | null }; event: ClusterEvent } | null,
+  ): Promise<boolean> {
+    if (change === null) {
+      return this.conditional(
+        this.update(clusterId, {
+          UpdateExpression: 'REMOVE #nodes.#n.#collision',
+          ConditionExpression: 'attribute_exists(#nodes.#n.#collision)',
+          names: { '#n': nodeId },
+        }),
+      );
+    }
+    return this.conditional(
+      this.update(clusterId, {
+        UpdateExpression: 'SET #nodes.#n.#collision = :collision, #outbox.#event = :event',
+        ConditionExpression: 'attribute_exists(#nodes.#n) AND attribute_not_exists(#nodes.#n.#collision)',
+        names: { '#n': nodeId, '#event': eventKey(change.event) },
+        values: { ':collision': change.start, ':event': change.event },
+      }),
+    );
+  }
+
   async markTargetDrift(clusterId: string, targetId: string, epoch: number, event: ClusterEvent) {
     return this.conditional(
       this.update(clusterId, {
         UpdateExpression: 'SET #targets.#t.#state = :stale, #outbox.#event = :event',
-        ConditionExpression: '#epoch = :epoch AND #targets.#t.#epoch = :epoch AND #targets.#t.#state = :applied',
+        ConditionExpression:
+          '#epoch = :epoch AND #targets.#t.#epoch = :epoch AND #targets.#t.#state = :applied',
         names: { '#t': targetId, '#event': eventKey(event) },
         values: { ':stale': 'stale', ':applied': 'applied', ':epoch': epoch, ':event': event },
       }),
     );
   }
 
-  async recordTargetDetail(clusterId: string, targetId: string, epoch: number, detail: Record<string, string>) {
+  async recordTargetDetail(
+    clusterId: string,
+    targetId: string,
+    epoch: number,
+    detail: Record<string, string>,
+  ) {
     return this.conditional(
       this.update(clusterId, {
         UpdateExpression: 'SET #targets.#t.#detail = :detail',
@@ -420,6 +529,8 @@ function toState(clusterId: string, item: Record<string, AttributeValue> | undef
     nodes: raw.nodes ?? {},
     targets: raw.targets ?? {},
     hold: raw.hold ?? null,
+    paused: raw.paused ?? null,
+    recentAutomatic: raw.recentAutomatic ?? [],
     lastTransition: raw.lastTransition ?? null,
     outbox: raw.outbox ?? {},
   };

@@ -1,5 +1,5 @@
 import type { ClusterConfig } from './config.js';
-import type { Beat, ClusterEvent, ClusterState, Decision, TargetState } from './core.js';
+import type { Beat, ClusterEvent, ClusterState, Decision, Pause, TargetState } from './core.js';
 
 export type PromoteDecision = Extract<Decision, { type: 'promote' }>;
 export type HoldDecision = Extract<Decision, { type: 'hold' }>;
@@ -43,7 +43,22 @@ export interface StateStore {
    */
   markTargetDrift(clusterId: string, targetId: string, epoch: number, event: ClusterEvent): Promise<boolean>;
   /** Updates what the target reported about its change (e.g. PENDING → INSYNC) for `epoch`. */
-  recordTargetDetail(clusterId: string, targetId: string, epoch: number, detail: Record<string, string>): Promise<boolean>;
+  recordTargetDetail(
+    clusterId: string,
+    targetId: string,
+    epoch: number,
+    detail: Record<string, string>,
+  ): Promise<boolean>;
+  /** Pauses automation with its event; false when already paused. */
+  setPause(clusterId: string, pause: Pause, event: ClusterEvent): Promise<boolean>;
+  /** Resumes automation with its event; false when not paused. */
+  clearPause(clusterId: string, event: ClusterEvent): Promise<boolean>;
+  /** Starts (with its event, once per episode) or ends a node's collision episode. */
+  setCollision(
+    clusterId: string,
+    nodeId: string,
+    change: { start: { since: number; claimedEpoch: number | null }; event: ClusterEvent } | null,
+  ): Promise<boolean>;
   /** Newest first. */
   listEvents(clusterId: string, limit: number): Promise<ClusterEvent[]>;
 }

@@ -139,7 +139,10 @@ describe('decide: the first active', () => {
       to: 'a',
       expectedEpoch: 0,
       aliveSince: NOW - LEASE,
+      leaseMs: LEASE,
       reason: 'no active node yet; promoted a (priority 1)',
+      guards: { activeDown: false, activeHealthy: false, candidateOk: true, notPaused: true },
+      recentAutomatic: [],
     });
   });
 
@@ -283,7 +286,7 @@ describe('decide: no candidate', () => {
         code: 'no-candidate',
         since: NOW,
         reason:
-          'a missed 3 beats (last seen 16 s ago, lease 15 s); no standby can take over (b never seen, c last seen 20 s ago)',
+          'a missed 3 beats (last seen 16 s ago, lease 15 s); no standby can take over (b was never seen; c was last seen 20 s ago (lease 15 s))',
       },
     });
   });
@@ -300,7 +303,7 @@ describe('decide: no candidate', () => {
 
     expect(hold.active).toBe('a');
     expect(hold.hold.reason).toBe(
-      'a reported status failing; no standby can take over (b is failing, c is maintenance)',
+      'a reported status failing; no standby can take over (b is failing; c is in maintenance)',
     );
   });
 
@@ -313,7 +316,7 @@ describe('decide: no candidate', () => {
 
     expect(hold).toMatchObject({ active: null, expectedEpoch: 0, hold: { code: 'no-candidate' } });
     expect(hold.hold.reason).toBe(
-      'no active node yet; no standby can take over (a never seen, b never seen, c is failing)',
+      'no active node yet; no standby can take over (a was never seen; b was never seen; c is failing)',
     );
   });
 
@@ -474,8 +477,13 @@ describe('nodeViews', () => {
       missedBeats: 1,
       heartbeats: 42,
       version: '1.2.3',
+      versionMismatch: false,
       position: 'lsn/42',
       lagSeconds: 0.5,
+      eligible: false,
+      ineligibleReason: 'a is in maintenance',
+      upSince: null,
+      collision: null,
     });
     expect(views.map((v) => [v.id, v.priority, v.role])).toEqual([
       ['a', 1, 'standby'],
@@ -501,8 +509,13 @@ describe('nodeViews', () => {
       missedBeats: null,
       heartbeats: 0,
       version: null,
+      versionMismatch: false,
       position: null,
       lagSeconds: null,
+      eligible: false,
+      ineligibleReason: 'c was never seen',
+      upSince: null,
+      collision: null,
     });
   });
 });

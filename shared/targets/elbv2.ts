@@ -99,10 +99,15 @@ export class Elbv2WeightsTarget implements Target {
     const updated = this.reweigh(actions, change.active);
     await withAwsRetry(`elbv2 modify ${this.arn}`, deadline, (abortSignal) =>
       this.options.listenerArn
-        ? this.client.send(new ModifyListenerCommand({ ListenerArn: this.options.listenerArn, DefaultActions: updated }), {
+        ? this.client.send(
+            new ModifyListenerCommand({ ListenerArn: this.options.listenerArn, DefaultActions: updated }),
+            {
+              abortSignal,
+            },
+          )
+        : this.client.send(new ModifyRuleCommand({ RuleArn: this.options.ruleArn, Actions: updated }), {
             abortSignal,
-          })
-        : this.client.send(new ModifyRuleCommand({ RuleArn: this.options.ruleArn, Actions: updated }), { abortSignal }),
+          }),
     );
     return { activeTargetGroup: this.groupOf(change.active) };
   }
@@ -112,8 +117,11 @@ export class Elbv2WeightsTarget implements Target {
     const weights = new Map(
       (forward?.ForwardConfig?.TargetGroups ?? []).map((g) => [g.TargetGroupArn, g.Weight ?? 1] as const),
     );
-    if (forward?.ForwardConfig === undefined && forward?.TargetGroupArn) weights.set(forward.TargetGroupArn, 1);
-    const wrong = this.nodes.filter((n) => (weights.get(n.targetGroupArn) ?? 0) !== (n.id === change.active ? 1 : 0));
+    if (forward?.ForwardConfig === undefined && forward?.TargetGroupArn)
+      weights.set(forward.TargetGroupArn, 1);
+    const wrong = this.nodes.filter(
+      (n) => (weights.get(n.targetGroupArn) ?? 0) !== (n.id === change.active ? 1 : 0),
+    );
     if (wrong.length === 0) return { drift: null };
     return {
       drift: `weights differ for ${wrong.map((n) => `${n.id} (weight ${weights.get(n.targetGroupArn) ?? 'absent'})`).join(', ')}`,
@@ -150,7 +158,9 @@ export class Elbv2WeightsTarget implements Target {
       throw new TargetApplyError(`${this.arn} has no forward action to weigh`, false);
     }
     const clusterGroups = new Set(this.nodes.map((n) => n.targetGroupArn));
-    const existing = forward.ForwardConfig?.TargetGroups ?? (forward.TargetGroupArn ? [{ TargetGroupArn: forward.TargetGroupArn }] : []);
+    const existing =
+      forward.ForwardConfig?.TargetGroups ??
+      (forward.TargetGroupArn ? [{ TargetGroupArn: forward.TargetGroupArn }] : []);
     const kept = existing.filter((g) => !clusterGroups.has(g.TargetGroupArn));
     const groups = [
       ...this.nodes.map((n) => ({ TargetGroupArn: n.targetGroupArn, Weight: n.id === active ? 1 : 0 })),

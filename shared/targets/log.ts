@@ -9,7 +9,7 @@ export class LogTarget implements Target {
     private readonly logger: Logger,
   ) {}
 
-  async apply(change: TargetChange): Promise<void> {
+  async apply(change: TargetChange): Promise<undefined> {
     this.logger.info(
       `target ${this.id}: ${change.cluster} now points to ${change.active} (${change.address}), epoch ${change.epoch}`,
       { target: this.id, ...change },

@@ -30,6 +30,6 @@ export interface Observation {
 export interface Target {
   readonly id: string;
   readonly type: string;
-  apply(change: TargetChange, deadline: number): Promise<TargetDetail | void>;
+  apply(change: TargetChange, deadline: number): Promise<TargetDetail | undefined>;
   observe?(change: TargetChange, deadline: number, detail?: TargetDetail): Promise<Observation>;
 }

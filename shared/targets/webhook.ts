@@ -30,7 +30,7 @@ export class WebhookTarget implements Target {
     private readonly options: WebhookOptions,
   ) {}
 
-  async apply(change: TargetChange, deadline: number): Promise<void> {
+  async apply(change: TargetChange, deadline: number): Promise<undefined> {
     const now = this.options.now ?? Date.now;
     const sleep = this.options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     const body = JSON.stringify({
@@ -60,7 +60,7 @@ export class WebhookTarget implements Target {
           signal: AbortSignal.timeout(Math.max(1, Math.ceil(Math.min(this.options.timeoutMs, remaining)))),
         });
         await res.body?.cancel();
-        if (res.ok) return;
+        if (res.ok) return undefined;
         lastError = `HTTP ${res.status} ${res.statusText}`.trim();
       } catch (err) {
         lastError = describe(err);
