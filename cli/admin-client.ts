@@ -28,31 +28,56 @@ export class AdminClient {
     }
   }
 
-  async get<T>(path: string, query: Record<string, string> = {}): Promise<T> {
+  get<T>(path: string, query: Record<string, string> = {}): Promise<T> {
+    return this.request<T>('GET', path, query);
+  }
+
+  post<T>(path: string, body: Record<string, unknown>): Promise<T> {
+    return this.request<T>('POST', path, {}, JSON.stringify(body));
+  }
+
+  private async request<T>(
+    method: string,
+    path: string,
+    query: Record<string, string>,
+    body?: string,
+  ): Promise<T> {
     const url = new URL(path, this.base);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const headers = await this.headers(url);
-    const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
-    const text = await res.text();
-    let body: unknown;
+    const headers = {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(await this.headers(url, method, body)),
+    };
+    let res: Response;
     try {
-      body = JSON.parse(text);
+      res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(15_000) });
+    } catch (err) {
+      const cause = (err as { cause?: Error }).cause;
+      throw new AdminRequestError(
+        `cannot reach ${url.origin}: ${cause?.message ?? (err as Error).message}`,
+        0,
+      );
+    }
+    const text = await res.text();
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
     } catch {
-      body = { message: text.slice(0, 200) };
+      answer = { message: text.slice(0, 200) };
     }
     if (!res.ok) {
-      const message =
-        (body as { message?: string; Message?: string }).message ?? (body as { Message?: string }).Message;
+      // Our API says `message`; API Gateway's own errors (e.g. a refused signature) say `Message`.
+      const { message, Message } = answer as { message?: string; Message?: string };
       throw new AdminRequestError(
-        `${res.status} from ${url.pathname}: ${message ?? res.statusText}`,
+        `${res.status} from ${url.pathname}: ${message ?? Message ?? res.statusText}`,
         res.status,
       );
     }
-    return body as T;
+    return answer as T;
   }
 
-  /** Headers for a GET of `url`: none, a bearer admin token, or a SigV4 signature. */
-  async headers(url: URL): Promise<Record<string, string>> {
+  /** Headers for a request to `url`: none, a bearer admin token, or a SigV4 signature. */
+  async headers(url: URL, method = 'GET', body?: string): Promise<Record<string, string>> {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     if (isLoopback(host) || url.protocol === 'http:') {
       return this.options.adminToken ? { authorization: `Bearer ${this.options.adminToken}` } : {};
@@ -74,12 +99,13 @@ export class AdminClient {
       query[k] = v;
     });
     const signed = await signer.sign({
-      method: 'GET',
+      method,
       protocol: url.protocol,
       hostname: url.hostname,
       path: url.pathname,
       query,
-      headers: { host: url.host },
+      headers: { host: url.host, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body }),
     });
     return signed.headers as Record<string, string>;
   }

@@ -34,13 +34,16 @@ Options:
   --on-active CMD    shell command to run on becoming active
   --on-standby CMD   shell command to run on becoming standby (including at start-up and
                      on self-demotion)
+  --keep-role-on-exit  on SIGTERM/SIGINT, just stop beating; by default an active agent
+                     first releases the role so the best standby takes over at once
   -h, --help         show this help
 
 Hooks run one at a time, in order, with sh -c, and get FAILOVER_ROLE, FAILOVER_EPOCH,
 FAILOVER_ACTIVE (the active node's id; empty if none or unknown), FAILOVER_CLUSTER and
 FAILOVER_NODE in their environment (but not FAILOVER_TOKEN). A hook also runs when the
 epoch changes while the role stays the same (another node took over). SIGINT/SIGTERM
-stop the heartbeats and wait up to 5 s for a running hook.
+stop the heartbeats (an active agent releases the role first and runs --on-standby)
+and wait up to 5 s for a running hook.
 `;
 
 export interface AgentOptions {
@@ -54,6 +57,8 @@ export interface AgentOptions {
   marginMs?: number;
   onActive?: string;
   onStandby?: string;
+  /** On SIGTERM/SIGINT while active, hand the role over at once (planned downtime). Default true. */
+  releaseOnExit?: boolean;
 }
 
 /** Interval until the control plane has told us its own. */
@@ -105,6 +110,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
       margin: { type: 'string' },
       'on-active': { type: 'string' },
       'on-standby': { type: 'string' },
+      'keep-role-on-exit': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -122,6 +128,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     marginMs: seconds(values.margin, '--margin'),
     onActive: values['on-active'],
     onStandby: values['on-standby'],
+    releaseOnExit: !values['keep-role-on-exit'],
   };
 }
 
@@ -214,7 +221,34 @@ export class Agent {
       slot = nextSlot(slot, this.intervalMs(), clock());
     }
     clearTimeout(this.demoteTimer);
+    if (this.role === 'active' && this.options.releaseOnExit !== false) await this.release();
     await this.waitForHook();
+  }
+
+  /** Planned downtime: hand the role to the best standby now instead of after the lease. */
+  private async release(): Promise<void> {
+    const url = this.beatUrl.replace(/\/heartbeat$/, '/release');
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.options.token}` },
+        signal: AbortSignal.timeout(this.timeoutMs() + 3_000),
+      });
+      const text = await res.text();
+      const body =
+        res.status === 200
+          ? (JSON.parse(text) as { role: Role; epoch: number; active: string | null })
+          : null;
+      if (body === null) {
+        this.log(
+          `release refused (${res.status}): ${serverMessage(text)}; the role moves when the lease expires`,
+        );
+        return;
+      }
+      this.changeRole(body.role, body.epoch, body.active, `released; active ${body.active ?? 'none'}`);
+    } catch (err) {
+      this.log(`release failed: ${this.describeFailure(err)}; the role moves when the lease expires`);
+    }
   }
 
   stop(reason: string): void {
@@ -347,7 +381,7 @@ export class Agent {
 
   /** Runs one hook to completion; resolves (never rejects) when it exits. */
   private runHook(name: string, command: string, env: NodeJS.ProcessEnv): Promise<void> {
-    if (this.stopping.signal.aborted) {
+    if (this.stopping.signal.aborted && name !== '--on-standby') {
       this.log(`shutting down: skipping ${name} hook`);
       return Promise.resolve();
     }
@@ -372,16 +406,15 @@ export class Agent {
 
   /** On shutdown: give a running hook a few seconds, then leave it running on its own. */
   private async waitForHook(): Promise<void> {
-    const child = this.hookChild;
-    if (child === null) return;
-    this.log(`waiting up to ${secs(HOOK_GRACE_MS)} for the running hook (pid ${child.pid})`);
+    // Waits for the queue, not only a running child: a release may have just queued --on-standby.
     const grace = new AbortController();
     const finished = await Promise.race([
       this.hooks.then(() => true),
       sleep(HOOK_GRACE_MS, false, { signal: grace.signal }).catch(() => true),
     ]);
     grace.abort();
-    if (!finished) {
+    const child = this.hookChild;
+    if (!finished && child !== null) {
       this.log(`hook (pid ${child.pid}) still running after ${secs(HOOK_GRACE_MS)}; exiting without it`);
       child.unref();
     }

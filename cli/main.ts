@@ -1,5 +1,8 @@
 import { FailoverError } from '../shared/errors.js';
+import { AdminRequestError } from './admin-client.js';
 import { agent } from './agent.js';
+import { pause, resume, switchover } from './operate.js';
+import { runIfActive } from './run-if-active.js';
 import { serve } from './serve.js';
 import { events, status } from './status.js';
 import { token } from './token.js';
@@ -10,11 +13,15 @@ const HELP = `failover: a serverless failover control plane for AWS
 Usage: npx failover <command> [options]
 
 Commands:
-  serve     run the local control plane (same as npm start)
-  agent     send heartbeats for one node and run hooks on role changes
-  status    show a cluster: active node, epoch, per-node liveness (local or deployed, IAM-signed)
-  events    list a cluster's promotions and holds, newest first
-  token     mint a node token and print its SHA-256 for the config
+  serve          run the local control plane (same as npm start)
+  agent          send heartbeats for one node and run hooks on role changes
+  status         show a cluster: active node, epoch, per-node liveness (local or deployed, IAM-signed)
+  events         list a cluster's promotions and holds, newest first
+  switchover     move the active role now (to a node, or the best standby)
+  pause          pause automatic failover and failback (resume to undo)
+  resume         resume automation
+  run-if-active  run a command only on the active node (for cron), with FAILOVER_EPOCH
+  token          mint a node token and print its SHA-256 for the config
 
 Run \`npx failover <command> --help\` for a command's options.
 `;
@@ -24,6 +31,10 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   agent,
   status,
   events,
+  switchover,
+  pause,
+  resume,
+  'run-if-active': runIfActive,
   token,
 };
 
@@ -50,6 +61,11 @@ export async function main(argv: string[]): Promise<number> {
     ) {
       process.stderr.write(`failover ${command}: ${(err as Error).message}\n`);
       return 2;
+    }
+    // The control plane refused or failed the request: its message says why.
+    if (err instanceof AdminRequestError) {
+      process.stderr.write(`failover ${command}: ${err.message}\n`);
+      return 1;
     }
     throw err;
   }

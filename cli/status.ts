@@ -5,7 +5,7 @@ import type { ClusterEvent, NodeView } from '../shared/core.js';
 import { AdminClient } from './admin-client.js';
 import { UsageError } from './usage.js';
 
-const COMMON = `  --url URL          control plane URL (local server, or the deployed ApiUrl: requests are then
+export const COMMON_HELP = `  --url URL          control plane URL (local server, or the deployed ApiUrl: requests are then
                      signed with SigV4 from the default AWS credential chain)
   --cluster C        cluster id
   --region R         AWS region for signing (default: from the URL, then AWS_REGION)
@@ -18,7 +18,7 @@ Shows the cluster: active node, epoch, and per node role, liveness, last beat, m
 beats, lag and version.
 
 Options:
-${COMMON}
+${COMMON_HELP}
   --watch            refresh every 2 s (or --interval SECS) until interrupted
   --interval SECS    refresh period for --watch
 `;
@@ -28,11 +28,11 @@ export const EVENTS_HELP = `Usage: failover events --url URL --cluster C [--limi
 Lists promotions and holds, newest first.
 
 Options:
-${COMMON}
+${COMMON_HELP}
   --limit N          how many (1-500, default 20)
 `;
 
-const OPTIONS = {
+export const ADMIN_OPTIONS = {
   url: { type: 'string' },
   cluster: { type: 'string' },
   region: { type: 'string' },
@@ -41,7 +41,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function client(values: { url?: string; region?: string; 'admin-token'?: string }): AdminClient {
+export function adminClient(values: { url?: string; region?: string; 'admin-token'?: string }): AdminClient {
   if (!values.url) throw new UsageError('--url is required');
   const adminToken = values['admin-token'] ?? process.env.FAILOVER_ADMIN_TOKEN;
   return new AdminClient({
@@ -51,7 +51,7 @@ function client(values: { url?: string; region?: string; 'admin-token'?: string 
   });
 }
 
-function clusterPath(cluster: string | undefined): string {
+export function clusterPath(cluster: string | undefined): string {
   if (!cluster) throw new UsageError('--cluster is required');
   return `/v1/clusters/${encodeURIComponent(cluster)}`;
 }
@@ -60,7 +60,7 @@ export async function status(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      ...OPTIONS,
+      ...ADMIN_OPTIONS,
       watch: { type: 'boolean', default: false },
       interval: { type: 'string', default: '2' },
     },
@@ -70,7 +70,7 @@ export async function status(argv: string[]): Promise<number> {
     process.stdout.write(STATUS_HELP);
     return 0;
   }
-  const api = client(values);
+  const api = adminClient(values);
   const path = clusterPath(values.cluster);
   const period = Number(values.interval);
   if (!(period >= 0.5))
@@ -88,23 +88,26 @@ export async function status(argv: string[]): Promise<number> {
 export async function events(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...OPTIONS, limit: { type: 'string', default: '20' } },
+    options: { ...ADMIN_OPTIONS, limit: { type: 'string', default: '20' } },
     strict: true,
   });
   if (values.help) {
     process.stdout.write(EVENTS_HELP);
     return 0;
   }
-  const body = await client(values).get<{ events: ClusterEvent[] }>(`${clusterPath(values.cluster)}/events`, {
-    limit: values.limit,
-  });
+  const body = await adminClient(values).get<{ events: ClusterEvent[] }>(
+    `${clusterPath(values.cluster)}/events`,
+    {
+      limit: values.limit,
+    },
+  );
   if (values.json) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     return 0;
   }
   for (const e of body.events) {
     process.stdout.write(
-      `${new Date(e.at).toISOString()}  epoch ${String(e.epoch).padEnd(4)} ${e.kind.padEnd(8)} ${e.reason}\n`,
+      `${new Date(e.at).toISOString()}  epoch ${String(e.epoch).padEnd(4)} ${e.kind.padEnd(10)} ${e.reason}\n`,
     );
   }
   if (body.events.length === 0) process.stdout.write('no events yet\n');
@@ -123,7 +126,7 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
     n.lastSeenAgeMs === null ? 'never' : `${(n.lastSeenAgeMs / 1000).toFixed(1)} s ago`,
     n.missedBeats === null ? '' : String(n.missedBeats),
     n.lagSeconds === null ? (n.position === null ? '' : `pos ${n.position}`) : `${n.lagSeconds} s`,
-    n.version ?? '',
+    n.versionMismatch ? paint(33, `${n.version} (mismatch)`) : (n.version ?? ''),
   ]);
   const header = ['Node', 'Address', 'Role', 'State', 'Epoch', 'Last beat', 'Missed', 'Lag', 'Version'];
   const visible = (t: string) => stripVTControlCharacters(t);
@@ -133,9 +136,32 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
   const rule = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
   const title =
     `Cluster: ${s.cluster}  epoch ${s.epoch}  active ${s.active ?? '(none)'}  ` +
-    `lease ${s.leaseMs / 1000} s (${s.missedBeats} × ${s.intervalMs / 1000} s)  failback ${s.failback}`;
+    `lease ${s.leaseMs / 1000} s (${s.missedBeats} × ${s.intervalMs / 1000} s)  failback ${s.failback}` +
+    (s.paused ? '  PAUSED' : '');
   const notes = [
+    ...(s.paused ? [paint(33, `PAUSED since ${s.paused.since} by ${s.paused.by}: ${s.paused.reason}`)] : []),
+    ...(s.flapGuard.holding
+      ? [
+          paint(
+            33,
+            `FLAP GUARD: ${s.flapGuard.lastHour} automatic changes in the last hour (limit ${s.flapGuard.limitPerHour})`,
+          ),
+        ]
+      : []),
     ...(s.hold ? [paint(33, `HOLD since ${s.hold.since}: ${s.hold.reason}`)] : []),
+    ...s.nodes.flatMap((n) => [
+      ...(n.role === 'standby' && n.alive && !n.eligible && n.ineligibleReason
+        ? [`not eligible: ${n.ineligibleReason}`]
+        : []),
+      ...(n.collision
+        ? [
+            paint(
+              31,
+              `COLLISION: ${n.id} claims to be active (epoch ${n.collision.claimedEpoch ?? '?'}) since ${new Date(n.collision.since).toISOString()}`,
+            ),
+          ]
+        : []),
+    ]),
     ...s.targets.map(
       (t) =>
         `target ${t.id} (${t.type}): ${t.state}${t.epoch === null ? '' : ` for epoch ${t.epoch}`}` +

@@ -131,7 +131,8 @@ export class FailoverControlPlane extends Construct {
 
     const heartbeat = fn('Heartbeat', { timeout: Duration.seconds(10), memorySize: 256, targets: true });
     const sweep = fn('Sweep', { timeout: Duration.seconds(60), memorySize: 512, targets: true });
-    const admin = fn('Admin', { timeout: Duration.seconds(10), memorySize: 256, targets: false });
+    // Admin runs switchovers, so it applies targets like the others.
+    const admin = fn('Admin', { timeout: Duration.seconds(10), memorySize: 256, targets: true });
     this.heartbeatFunction = heartbeat.f;
     this.sweepFunction = sweep.f;
     this.adminFunction = admin.f;
@@ -144,10 +145,16 @@ export class FailoverControlPlane extends Construct {
       'dynamodb:UpdateItem',
       'dynamodb:PutItem',
     ]);
-    this.allowTable(admin.f, ['dynamodb:GetItem', 'dynamodb:Query']);
-    // Heartbeat and sweep apply targets: exactly the configured zones, records, groups, listeners, rules.
+    this.allowTable(admin.f, [
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'dynamodb:PutItem',
+    ]);
+    // Every function applies targets (heartbeat and sweep on failover, admin on switchover):
+    // exactly the configured zones, records, groups, listeners and rules.
     const targets = targetPolicies(props.config, Stack.of(this).partition);
-    for (const f of [heartbeat.f, sweep.f]) {
+    for (const f of [heartbeat.f, sweep.f, admin.f]) {
       f.addToRolePolicy(
         new PolicyStatement({ actions: ['events:PutEvents'], resources: [eventBus.eventBusArn] }),
       );
@@ -201,23 +208,34 @@ export class FailoverControlPlane extends Construct {
         ),
       },
     });
-    const heartbeatRoutes = this.api.addRoutes({
-      path: '/v1/clusters/{cluster}/nodes/{node}/heartbeat',
-      methods: [HttpMethod.POST],
-      integration: new HttpLambdaIntegration('HeartbeatIntegration', heartbeat.f),
-    });
-    for (const route of heartbeatRoutes) {
-      Validations.of(route).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'Node agents authenticate with a per-node bearer token, checked in the heartbeat handler against a SHA-256 ' +
-          'hash in constant time; IAM credentials on every host would defeat the curl-friendly design.',
-      });
+    // Node routes (heartbeat, release, the node's own role) go to the heartbeat function.
+    const nodeIntegration = new HttpLambdaIntegration('HeartbeatIntegration', heartbeat.f);
+    const nodeRoutes = [
+      { path: '/v1/clusters/{cluster}/nodes/{node}/heartbeat', method: HttpMethod.POST },
+      { path: '/v1/clusters/{cluster}/nodes/{node}/release', method: HttpMethod.POST },
+      { path: '/v1/clusters/{cluster}/nodes/{node}', method: HttpMethod.GET },
+    ];
+    for (const { path, method } of nodeRoutes) {
+      for (const route of this.api.addRoutes({ path, methods: [method], integration: nodeIntegration })) {
+        Validations.of(route).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Node agents authenticate with a per-node bearer token, checked in the handler against a SHA-256 hash ' +
+            'in constant time; IAM credentials on every host would defeat the curl-friendly design.',
+        });
+      }
     }
     const adminIntegration = new HttpLambdaIntegration('AdminIntegration', admin.f);
     const iam = new HttpIamAuthorizer();
-    for (const path of ['/v1/clusters/{cluster}', '/v1/clusters/{cluster}/events']) {
-      this.api.addRoutes({ path, methods: [HttpMethod.GET], integration: adminIntegration, authorizer: iam });
+    const adminRoutes = [
+      { path: '/v1/clusters/{cluster}', method: HttpMethod.GET },
+      { path: '/v1/clusters/{cluster}/events', method: HttpMethod.GET },
+      { path: '/v1/clusters/{cluster}/switchover', method: HttpMethod.POST },
+      { path: '/v1/clusters/{cluster}/pause', method: HttpMethod.POST },
+      { path: '/v1/clusters/{cluster}/resume', method: HttpMethod.POST },
+    ];
+    for (const { path, method } of adminRoutes) {
+      this.api.addRoutes({ path, methods: [method], integration: adminIntegration, authorizer: iam });
     }
 
     // The sweep: the safety net. The inline path in heartbeats is what makes failover fast.
@@ -252,17 +270,17 @@ export class FailoverControlPlane extends Construct {
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL for agents and the CLI' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'AdminInvokeArn', {
-      value: this.api.arnForExecuteApi('GET', '/v1/clusters/*', '$default'),
+      value: this.api.arnForExecuteApi('*', '/v1/clusters/*', '$default'),
       description: `Grant execute-api:Invoke on this ARN to operators (region ${stack.region})`,
     });
   }
 
-  /** Allows `grantee` to call the admin routes (status, events) with SigV4-signed requests. */
+  /** Allows `grantee` to call the admin routes (status, events, switchover, pause, resume) with SigV4. */
   grantAdmin(grantee: IGrantable): Grant {
     return Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
-      resourceArns: [this.api.arnForExecuteApi('GET', '/v1/clusters/*', '$default')],
+      resourceArns: [this.api.arnForExecuteApi('*', '/v1/clusters/*', '$default')],
     });
   }
 

@@ -268,3 +268,54 @@ describe('failover end to end (real server and agent processes)', () => {
     expect(await exited).toEqual([0, null]);
   }, 60_000);
 });
+
+describe('planned operations end to end', () => {
+  /** One cron tick: both nodes run the guarded job at the same moment. */
+  async function tick(url: string, tokens: Record<string, string>, log: string): Promise<number[]> {
+    const job = `echo "$FAILOVER_NODE $FAILOVER_EPOCH" >> '${log}'`;
+    const runs = ['a', 'b'].map((node) =>
+      start(['run-if-active', '--url', url, '--cluster', 'cron', '--node', node, '--', 'sh', '-c', job], {
+        FAILOVER_TOKEN: tokens[node] as string,
+      }),
+    );
+    return Promise.all(runs.map(async (r) => ((await once(r.child, 'exit')) as [number])[0]));
+  }
+
+  it('runs a cron job on the active node only, exactly once per tick, and follows a failover', async () => {
+    const { file, tokens } = writeConfig('cron', ['a', 'b'], [{ type: 'log' }]);
+    const server = await startServer(file);
+    const a = startAgent(server.url, 'cron', 'a', tokens.a as string);
+    await waitForLine(a.proc, /role: active \(epoch 1\D/);
+    const b = startAgent(server.url, 'cron', 'b', tokens.b as string);
+    await waitForLine(b.proc, /role: standby \(epoch 1\D/);
+    const log = join(dir, 'cron-ticks.log');
+
+    for (let i = 0; i < 3; i++) expect(await tick(server.url, tokens, log)).toEqual([0, 0]);
+    expect(hookLines(log)).toEqual(['a 1', 'a 1', 'a 1']);
+
+    await stop(a.proc, 'SIGKILL');
+    await waitForLine(b.proc, /role: active \(epoch 2\D/);
+    expect(await tick(server.url, tokens, log)).toEqual([0, 0]);
+    expect(hookLines(log)).toEqual(['a 1', 'a 1', 'a 1', 'b 2']);
+  }, 60_000);
+
+  it('hands the role over at once when the active agent is stopped with SIGTERM', async () => {
+    const { file, tokens } = writeConfig('release', ['a', 'b'], [{ type: 'log' }]);
+    const server = await startServer(file);
+    const a = startAgent(server.url, 'release', 'a', tokens.a as string);
+    await waitForLine(a.proc, /role: active \(epoch 1\D/);
+    const b = startAgent(server.url, 'release', 'b', tokens.b as string);
+    await waitForLine(b.proc, /role: standby \(epoch 1\D/);
+
+    const exited = once(a.proc.child, 'exit');
+    a.proc.child.kill('SIGTERM');
+    expect(((await exited) as [number | null])[0]).toBe(0);
+    // The release itself promoted b: no lease had to expire.
+    const { events } = await getJson<{ events: ClusterEvent[] }>(`${server.url}/v1/clusters/release/events`);
+    const promotion = events.find((e) => e.kind === 'promoted' && e.epoch === 2);
+    expect(promotion).toMatchObject({ active: 'b', previous: 'a', by: 'node:a' });
+    expect(promotion?.reason).toContain('a released the role');
+    expect(hookLines(a.hookFile)).toEqual(['active 1', 'standby 2']);
+    await waitForLine(b.proc, /role: active \(epoch 2\D/);
+  }, 60_000);
+});

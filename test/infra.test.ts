@@ -118,7 +118,13 @@ describe('FailoverControlPlane', () => {
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     ]);
-    expect(actionsOf('ControlPlaneAdminRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    // Admin writes for switchover, pause and resume (and copies their events to the log).
+    expect(actionsOf('ControlPlaneAdminRole')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
     expect(actionsOf('ControlPlaneSweepRole')).toEqual([
       'dynamodb:BatchGetItem',
       'dynamodb:GetItem',
@@ -127,20 +133,20 @@ describe('FailoverControlPlane', () => {
     ]);
   });
 
-  it('authorises admin routes with IAM and leaves the heartbeat route to the node-token check', () => {
-    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
-      RouteKey: 'GET /v1/clusters/{cluster}',
-      AuthorizationType: 'AWS_IAM',
+  it('authorises every admin route with IAM and leaves node routes to the node-token check', () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
+      (r) => [r.Properties.RouteKey, r.Properties.AuthorizationType] as const,
+    );
+    expect(Object.fromEntries(routes)).toEqual({
+      'GET /v1/clusters/{cluster}': 'AWS_IAM',
+      'GET /v1/clusters/{cluster}/events': 'AWS_IAM',
+      'POST /v1/clusters/{cluster}/switchover': 'AWS_IAM',
+      'POST /v1/clusters/{cluster}/pause': 'AWS_IAM',
+      'POST /v1/clusters/{cluster}/resume': 'AWS_IAM',
+      'POST /v1/clusters/{cluster}/nodes/{node}/heartbeat': 'NONE',
+      'POST /v1/clusters/{cluster}/nodes/{node}/release': 'NONE',
+      'GET /v1/clusters/{cluster}/nodes/{node}': 'NONE',
     });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
-      RouteKey: 'GET /v1/clusters/{cluster}/events',
-      AuthorizationType: 'AWS_IAM',
-    });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
-      RouteKey: 'POST /v1/clusters/{cluster}/nodes/{node}/heartbeat',
-      AuthorizationType: 'NONE',
-    });
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 3);
   });
 
   it('throttles the stage (configurable) and writes access logs', () => {
