@@ -137,6 +137,7 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
   const title =
     `Cluster: ${s.cluster}  epoch ${s.epoch}  active ${s.active ?? '(none)'}  ` +
     `lease ${s.leaseMs / 1000} s (${s.missedBeats} × ${s.intervalMs / 1000} s)  failback ${s.failback}` +
+    (s.mode === 'active-active' ? `  active-active, serving ${s.serving.join(', ') || '(none)'}` : '') +
     (s.paused ? '  PAUSED' : '');
   const notes = [
     ...(s.paused ? [paint(33, `PAUSED since ${s.paused.since} by ${s.paused.by}: ${s.paused.reason}`)] : []),

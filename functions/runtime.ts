@@ -52,6 +52,7 @@ export const DETAIL_TYPES: Record<ClusterEvent['kind'], string> = {
   collision: 'Failover Collision Detected',
   paused: 'Failover Automation Paused',
   resumed: 'Failover Automation Resumed',
+  serving: 'Failover Serving Set Changed',
 };
 
 function eventBridgePublisher(client: EventBridgeClient, bus: string) {

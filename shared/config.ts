@@ -128,7 +128,11 @@ const TargetSchema = z.discriminatedUnion(
 
 /** What each node must provide for the cluster's targets; issues name the node field. */
 function checkNodesFitTargets(
-  cluster: { nodes: Array<z.output<typeof NodeSchema>>; targets: Array<z.output<typeof TargetSchema>> },
+  cluster: {
+    mode: string;
+    nodes: Array<z.output<typeof NodeSchema>>;
+    targets: Array<z.output<typeof TargetSchema>>;
+  },
   issue: (path: (string | number)[], message: string) => void,
 ): void {
   cluster.targets.forEach((target, t) => {
@@ -149,6 +153,12 @@ function checkNodesFitTargets(
           }
           break;
         case 'route53': {
+          if (n === 0 && cluster.mode === 'active-active' && target.recordType === 'CNAME') {
+            issue(
+              ['targets', t, 'recordType'],
+              'a CNAME holds one name: use A or AAAA records in active-active mode',
+            );
+          }
           const family = isIP(node.address);
           const ok =
             target.recordType === 'A'
@@ -178,6 +188,14 @@ const ClusterSchema = z
     id: id('cluster id'),
     heartbeatIntervalSeconds: z._default(int(1, 3600), 5),
     missedBeats: z._default(int(1, 100), 3),
+    /**
+     * active-passive: targets follow the active node. active-active: targets follow every
+     * alive, eligible node, while a leader is still elected for singleton work.
+     */
+    mode: z._default(
+      z.enum(['active-passive', 'active-active'], "must be 'active-passive' or 'active-active'"),
+      'active-passive',
+    ),
     /** sticky: the role stays where a failover put it; preferred: the highest-priority node takes it back. */
     failback: z._default(z.enum(['sticky', 'preferred'], "must be 'sticky' or 'preferred'"), 'sticky'),
     /** preferred failback: how long the preferred node must be alive and ok before it takes the role back. */

@@ -23,7 +23,9 @@ import {
   type Promotion,
   planManual,
   type Role,
+  servingChange,
   type TargetState,
+  targetMembers,
   targetsDue,
 } from './core.js';
 import { AuthError, ConflictError, NotFoundError } from './errors.js';
@@ -68,6 +70,9 @@ export interface ClusterStatus {
   leaseMs: number;
   intervalMs: number;
   missedBeats: number;
+  mode: string;
+  /** Active-active: the nodes targets point to (the active alone in active-passive mode). */
+  serving: string[];
   failback: string;
   failbackHoldDownSeconds: number;
   paused: { since: string; by: string; reason: string } | null;
@@ -257,17 +262,13 @@ export class ControlPlane {
         'the cluster changed while the request was being applied (or the node stopped being eligible); retry',
       );
     }
-    await this.afterPromotion(cluster, committed, promotion, now);
+    await this.announcePromotion(cluster, committed, promotion);
+    await this.applyTargets(cluster, committed, now);
     return committed;
   }
 
-  /** Log, event log, EventBridge, then targets: what follows every committed promotion. */
-  private async afterPromotion(
-    cluster: ClusterConfig,
-    state: ClusterState,
-    decision: Promotion,
-    now: number,
-  ) {
+  /** Log, event log, EventBridge: what follows every committed promotion (targets come next). */
+  private async announcePromotion(cluster: ClusterConfig, state: ClusterState, decision: Promotion) {
     this.options.logger.warn(`${cluster.id}: epoch ${state.epoch}: ${decision.reason}`, {
       event: 'promoted',
       cluster: cluster.id,
@@ -279,7 +280,6 @@ export class ControlPlane {
     });
     await this.options.store.flushOutbox(state);
     await this.publish(state.lastTransition);
-    return this.applyTargets(cluster, state, now);
   }
 
   private async afterEvent(clusterId: string, event: ClusterEvent): Promise<void> {
@@ -289,7 +289,7 @@ export class ControlPlane {
 
   /** One collision event per episode; the episode ends when the node agrees with the record. */
   private async trackCollision(cluster: ClusterConfig, state: ClusterState, nodeId: string, now: number) {
-    const change = collisionChange(state, nodeId, now);
+    const change = collisionChange(state, cluster, nodeId, now);
     if (change === null) return;
     if (change.type === 'end') {
       await this.options.store.setCollision(cluster.id, nodeId, null);
@@ -363,6 +363,8 @@ export class ControlPlane {
       leaseMs: cluster.leaseMs,
       intervalMs: cluster.intervalMs,
       missedBeats: cluster.missedBeats,
+      mode: cluster.mode,
+      serving: targetMembers(state, cluster).map((n) => n.id),
       failback: cluster.failback,
       failbackHoldDownSeconds: cluster.failbackHoldDownSeconds,
       paused: state.paused && { ...state.paused, since: iso(state.paused.since) as string },
@@ -428,10 +430,9 @@ export class ControlPlane {
           return { state: await store.load(cluster.id), outcome };
         }
         outcome.promoted = true;
-        const results = await this.afterPromotion(cluster, committed, decision, now);
-        outcome.applied = results.filter((r) => r === 'applied').length;
-        outcome.failed = results.filter((r) => r === 'failed').length;
-        return { state: committed, outcome };
+        state = committed;
+        await this.announcePromotion(cluster, state, decision);
+        break;
       }
       case 'hold': {
         if (state.hold?.code === decision.hold.code) break;
@@ -453,9 +454,20 @@ export class ControlPlane {
         throw new Error(`unknown decision ${JSON.stringify(unreachable)}`);
       }
     }
+    // Active-active: the serving set follows liveness without an epoch change.
+    const serving = servingChange(state, cluster, now);
+    let servingChanged = false;
+    if (serving !== null && (await store.commitServing(cluster.id, state, serving.serving, serving.event))) {
+      servingChanged = true;
+      state = { ...state, serving: serving.serving, servingVersion: state.servingVersion + 1 };
+      logger.warn(`${cluster.id}: ${serving.event.reason}`, { event: 'serving', cluster: cluster.id });
+      await this.afterEvent(cluster.id, serving.event);
+    }
     if (mode === 'sweep' && decision.type === 'steady')
       state = await this.observeTargets(cluster, state, now);
-    if (mode === 'sweep') {
+    // Heartbeats apply targets only after a change they committed themselves; the sweep
+    // applies whatever is due.
+    if (mode === 'sweep' || outcome.promoted || servingChanged) {
       const results = await this.applyTargets(cluster, state, now);
       outcome.applied = results.filter((r) => r === 'applied').length;
       outcome.failed = results.filter((r) => r === 'failed').length;
@@ -488,11 +500,27 @@ export class ControlPlane {
       try {
         const seen = await target.observe(change, deadline, progress.detail);
         if (seen.detail && JSON.stringify(seen.detail) !== JSON.stringify(progress.detail)) {
-          await this.options.store.recordTargetDetail(cluster.id, target.id, state.epoch, seen.detail);
+          await this.options.store.recordTargetDetail(
+            cluster.id,
+            target.id,
+            state.epoch,
+            seen.detail,
+            state.servingVersion,
+          );
         }
         if (seen.drift === null) continue;
         const event = driftEvent(state, target.id, seen.drift, now);
-        if (!(await this.options.store.markTargetDrift(cluster.id, target.id, state.epoch, event))) continue;
+        if (
+          !(await this.options.store.markTargetDrift(
+            cluster.id,
+            target.id,
+            state.epoch,
+            event,
+            state.servingVersion,
+          ))
+        ) {
+          continue;
+        }
         this.options.logger.warn(`${cluster.id}: ${event.reason}`, {
           event: 'drift',
           cluster: cluster.id,
@@ -518,11 +546,13 @@ export class ControlPlane {
   private changeFor(cluster: ClusterConfig, state: ClusterState): TargetChange | null {
     const transition = state.lastTransition;
     const node = cluster.nodes.find((n) => n.id === state.active);
-    if (transition === null || node === undefined) return null;
+    const members = targetMembers(state, cluster);
+    if (transition === null || node === undefined || members.length === 0) return null;
     return {
       cluster: cluster.id,
       active: node.id,
       address: node.address,
+      members: members.map((m) => ({ id: m.id, address: m.address })),
       epoch: state.epoch,
       previous: transition.previous,
       reason: transition.reason,
@@ -566,10 +596,19 @@ export class ControlPlane {
           state.epoch,
           now,
           deadline + 5_000,
+          state.servingVersion,
         );
         if (!claimed) return 'skipped';
-        const attempts = (previous?.epoch === state.epoch ? previous.attempts : 0) + 1;
-        const result: TargetState = { epoch: state.epoch, state: 'applied', at: now, attempts };
+        const sameVersion =
+          previous?.epoch === state.epoch && (previous.servingVersion ?? 0) === state.servingVersion;
+        const attempts = (sameVersion ? previous.attempts : 0) + 1;
+        const result: TargetState = {
+          epoch: state.epoch,
+          servingVersion: state.servingVersion,
+          state: 'applied',
+          at: now,
+          attempts,
+        };
         try {
           const detail = await target.apply(change, deadline);
           if (detail) result.detail = detail;

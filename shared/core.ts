@@ -49,9 +49,11 @@ export interface TargetState {
   attempts: number;
   /** What the target reported about the applied change (e.g. a Route 53 change id and status). */
   detail?: Record<string, string>;
+  /** Active-active: the serving-set version this record is about (0 in active-passive). */
+  servingVersion?: number;
 }
 
-export type EventKind = 'promoted' | 'held' | 'drift' | 'collision' | 'paused' | 'resumed';
+export type EventKind = 'promoted' | 'held' | 'drift' | 'collision' | 'paused' | 'resumed' | 'serving';
 
 /** An immutable record of something the control plane did or declined to do. */
 export interface ClusterEvent {
@@ -96,6 +98,10 @@ export interface ClusterState {
   paused: Pause | null;
   /** Times of the automatic changes of the last hour (the flap guard's memory). */
   recentAutomatic: number[];
+  /** Active-active: the nodes targets point to, in priority order (empty in active-passive). */
+  serving: string[];
+  /** Active-active: +1 at every change of `serving`; orders target records within an epoch. */
+  servingVersion: number;
   /** The promotion that opened the current epoch (what targets are told). */
   lastTransition: ClusterEvent | null;
   /** Events committed with a transition but not yet copied to the event log (transactional outbox). */
@@ -113,6 +119,8 @@ export function emptyState(cluster: string): ClusterState {
     hold: null,
     paused: null,
     recentAutomatic: [],
+    serving: [],
+    servingVersion: 0,
     lastTransition: null,
     outbox: {},
   };
@@ -211,10 +219,8 @@ export function eligibility(
   if (node.status === 'failing') return no('is failing');
   if (node.status === 'maintenance') return no('is in maintenance');
   if (cluster.maxLagSeconds !== undefined) {
-    if (node.lagSeconds === undefined && positionBehind(state, nodeId) === null) {
-      return no(`reports no lag (limit ${cluster.maxLagSeconds} s)`);
-    }
-    if (node.lagSeconds !== undefined && node.lagSeconds > cluster.maxLagSeconds) {
+    if (node.lagSeconds === undefined) return no(`reports no lagSeconds (limit ${cluster.maxLagSeconds} s)`);
+    if (node.lagSeconds > cluster.maxLagSeconds) {
       return no(`is ${node.lagSeconds} s behind, limit ${cluster.maxLagSeconds} s`);
     }
   }
@@ -248,7 +254,10 @@ export function decide(state: ClusterState, cluster: ClusterConfig, now: number)
   const healthy = state.active !== null && isHealthy(active, cluster, now);
   const recent = state.recentAutomatic.filter((t) => now - t < HOUR_MS);
 
-  if (state.paused !== null) {
+  // A maintenance handover is planned, like a release: it goes ahead while paused.
+  const inMaintenance =
+    state.active !== null && isAlive(active, cluster, now) && active?.status === 'maintenance';
+  if (state.paused !== null && !inMaintenance) {
     if (healthy) return { type: 'steady' };
     const why =
       state.active === null
@@ -288,7 +297,7 @@ export function decide(state: ClusterState, cluster: ClusterConfig, now: number)
       activeDown: state.active !== null,
       activeHealthy: false,
       candidateOk: true,
-      notPaused: true,
+      notPaused: cause !== 'maintenance',
       ...syncGuards(state, cluster, candidate.id),
     },
     recent,
@@ -460,12 +469,20 @@ export function driftEvent(state: ClusterState, targetId: string, drift: string,
  */
 export function collisionChange(
   state: ClusterState,
+  cluster: ClusterConfig,
   nodeId: string,
   now: number,
 ): { type: 'start'; event: ClusterEvent } | { type: 'end' } | null {
   const node = state.nodes[nodeId];
   if (node === undefined) return null;
-  const colliding = node.claimedRole === 'active' && state.active !== nodeId;
+  // A deposed active that has not heard of the change yet claims the older epoch for up
+  // to a lease after it (the agent learns on its next beat, or demotes itself): normal.
+  const notYetTold =
+    node.claimedEpoch !== undefined &&
+    node.claimedEpoch < state.epoch &&
+    state.activeSince !== null &&
+    now - state.activeSince <= cluster.leaseMs;
+  const colliding = node.claimedRole === 'active' && state.active !== nodeId && !notYetTold;
   if (colliding && node.collision === undefined) {
     const claimed = node.claimedEpoch === undefined ? 'an unknown epoch' : `epoch ${node.claimedEpoch}`;
     const reason = `${nodeId} claims to be active at ${claimed}, but the active is ${state.active ?? 'none'} at epoch ${state.epoch}; told to stand down`;
@@ -495,10 +512,50 @@ export function targetsDue(state: ClusterState, cluster: ClusterConfig, now: num
     .filter((t) => {
       const progress = state.targets[t.id];
       if (progress === undefined || progress.epoch < state.epoch) return true;
+      if ((progress.servingVersion ?? 0) < state.servingVersion) return true;
       if (progress.state === 'applying') return (progress.until ?? 0) < now;
       return progress.state === 'failed' || progress.state === 'stale';
     })
     .map((t) => t.id);
+}
+
+/**
+ * The nodes targets point to: the active in active-passive mode; in active-active mode
+ * the recorded serving set (recorded, so every worker applying a target agrees on it).
+ */
+export function targetMembers(state: ClusterState, cluster: ClusterConfig): NodeConfig[] {
+  const ids = cluster.mode === 'active-active' ? state.serving : state.active === null ? [] : [state.active];
+  return cluster.nodes.filter((n) => ids.includes(n.id));
+}
+
+/**
+ * Active-active: the serving set should be every eligible node, in priority order. Returns
+ * the new set and an event when it differs from the recorded one. An empty set is never
+ * recorded: with no eligible node, traffic stays where it was rather than going nowhere.
+ */
+export function servingChange(
+  state: ClusterState,
+  cluster: ClusterConfig,
+  now: number,
+): { serving: string[]; event: ClusterEvent } | null {
+  if (cluster.mode !== 'active-active') return null;
+  const serving = cluster.nodes
+    .filter((n) => eligibility(state, cluster, n.id, now).eligible)
+    .map((n) => n.id);
+  if (serving.length === 0 || serving.join(',') === state.serving.join(',')) return null;
+  const joined = serving.filter((id) => !state.serving.includes(id));
+  const left = state.serving
+    .filter((id) => !serving.includes(id))
+    .map((id) => eligibility(state, cluster, id, now).reason ?? id);
+  const parts = [
+    ...(joined.length ? [`${joined.join(', ')} joined`] : []),
+    ...(left.length ? [`left: ${left.join('; ')}`] : []),
+  ];
+  const reason = `serving set is now ${serving.join(', ')} (${parts.join('; ')})`;
+  return {
+    serving,
+    event: { ...clusterEvent(state, 'serving', reason, now), subject: String(state.servingVersion + 1) },
+  };
 }
 
 export interface NodeView {
@@ -575,8 +632,8 @@ export function comparePositions(a: Position, b: Position): number | null {
   return null;
 }
 
-function positionValue(p: Position): bigint | null {
-  if (typeof p === 'number') return Number.isInteger(p) ? BigInt(p) : null;
+function positionValue(p: Position): number | bigint | null {
+  if (typeof p === 'number') return p;
   if (/^\d{1,30}$/.test(p)) return BigInt(p);
   const lsn = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(p);
   if (lsn) return (BigInt(`0x${lsn[1]}`) << 32n) | BigInt(`0x${lsn[2]}`);
@@ -595,7 +652,9 @@ function positionBehind(state: ClusterState, nodeId: string): number | null {
   const a = positionValue(reference);
   const b = positionValue(own);
   if (a === null || b === null) return null;
-  return a > b ? Number(a - b) : 0;
+  if (a <= b) return 0;
+  if (typeof a === 'number' || typeof b === 'number') return Number(a) - Number(b);
+  return Number(a - b);
 }
 
 function referencePosition(state: ClusterState): Position | undefined {
@@ -736,11 +795,14 @@ function flapHold(
   why: string,
   now: number,
 ): Decision {
-  const next = Math.min(...recent) + HOUR_MS;
+  // Lifts when fewer than `limit` changes remain in the window.
+  const sorted = [...recent].sort((a, b) => a - b);
+  const next = (sorted[sorted.length - cluster.maxAutoFailoversPerHour] ?? now) + HOUR_MS;
+  const changes = `${recent.length} automatic change${recent.length === 1 ? '' : 's'}`;
   return hold(
     state,
     'flap-guard',
-    `${why}; automation holds: ${recent.length} automatic changes in the last hour (limit ${cluster.maxAutoFailoversPerHour}) until ${new Date(next).toISOString()}; a switchover still works`,
+    `${why}; automation holds: ${changes} in the last hour (limit ${cluster.maxAutoFailoversPerHour}) until ${new Date(next).toISOString()}; a switchover still works`,
     now,
   );
 }

@@ -64,6 +64,9 @@ export class DynamoStateStore implements StateStore {
   ): Promise<ClusterState> {
     const status = beat.status ?? 'ok';
     const optional = (['version', 'position', 'lagSeconds'] as const).filter((f) => beat[f] !== undefined);
+    // Position and lag describe the beat they came with: a beat without them clears them, so
+    // the sync gate never judges a stale value. The version is kept until it changes.
+    const perBeat = (['position', 'lagSeconds'] as const).filter((f) => beat[f] === undefined);
     const set = [
       '#nodes.#n.#lastSeen = :now',
       '#nodes.#n.#status = :status',
@@ -73,6 +76,7 @@ export class DynamoStateStore implements StateStore {
       ...(beat.epoch === undefined ? [] : ['#nodes.#n.#claimedEpoch = :epoch']),
     ];
     const remove = [
+      ...perBeat.map((f) => `#nodes.#n.#${f}`),
       ...(beat.role === undefined ? ['#nodes.#n.#claimedRole'] : []),
       ...(beat.epoch === undefined ? ['#nodes.#n.#claimedEpoch'] : []),
     ];
@@ -321,18 +325,27 @@ export class DynamoStateStore implements StateStore {
     }
   }
 
-  async claimTarget(clusterId: string, targetId: string, epoch: number, now: number, until: number) {
-    const claim: TargetState = { epoch, state: 'applying', at: now, until, attempts: 0 };
+  async claimTarget(
+    clusterId: string,
+    targetId: string,
+    epoch: number,
+    now: number,
+    until: number,
+    servingVersion = 0,
+  ) {
+    const claim: TargetState = { epoch, servingVersion, state: 'applying', at: now, until, attempts: 0 };
+    const g = generation(servingVersion);
     return this.conditional(
       this.update(clusterId, {
         UpdateExpression: 'SET #targets.#t = :claim',
         ConditionExpression:
-          '#epoch = :epoch AND (attribute_not_exists(#targets.#t) OR #targets.#t.#epoch < :epoch ' +
-          'OR #targets.#t.#state IN (:failed, :stale) OR (#targets.#t.#state = :applying AND #targets.#t.#until < :now))',
+          `${g.clusterIs} AND (attribute_not_exists(#targets.#t) OR ${g.recordOlder} OR (${g.recordSame} AND ` +
+          '(#targets.#t.#state IN (:failed, :stale) OR (#targets.#t.#state = :applying AND #targets.#t.#until < :now))))',
         names: { '#t': targetId },
         values: {
           ':claim': claim,
           ':epoch': epoch,
+          ':sv': servingVersion,
           ':now': now,
           ':failed': 'failed',
           ':stale': 'stale',
@@ -344,24 +357,45 @@ export class DynamoStateStore implements StateStore {
 
   async finishTarget(clusterId: string, targetId: string, result: TargetState) {
     const names = { '#t': targetId };
+    const g = generation(result.servingVersion ?? 0);
+    const versions = { ':epoch': result.epoch, ':sv': result.servingVersion ?? 0 };
     const recorded = await this.conditional(
       this.update(clusterId, {
         UpdateExpression: 'SET #targets.#t = :result',
-        ConditionExpression: '#targets.#t.#epoch = :epoch AND #targets.#t.#state = :applying',
+        ConditionExpression: `${g.recordSame} AND #targets.#t.#state = :applying`,
         names,
-        values: { ':result': result, ':epoch': result.epoch, ':applying': 'applying' },
+        values: { ':result': result, ':applying': 'applying', ...versions },
       }),
     );
     if (recorded) return 'recorded';
     await this.conditional(
       this.update(clusterId, {
         UpdateExpression: 'SET #targets.#t.#state = :stale',
-        ConditionExpression: '#targets.#t.#epoch > :epoch',
+        ConditionExpression: g.recordNewer,
         names,
-        values: { ':stale': 'stale', ':epoch': result.epoch },
+        values: { ':stale': 'stale', ...versions },
       }),
     );
     return 'superseded';
+  }
+
+  /** Active-active: records a new serving set (and its event), unless another worker changed it first. */
+  async commitServing(clusterId: string, state: ClusterState, serving: string[], event: ClusterEvent) {
+    const g = generation(state.servingVersion);
+    return this.conditional(
+      this.update(clusterId, {
+        UpdateExpression: 'SET #serving = :serving, #servingVersion = :next, #outbox.#event = :event',
+        ConditionExpression: `${g.clusterIs}`,
+        names: { '#event': eventKey(event) },
+        values: {
+          ':serving': serving,
+          ':next': state.servingVersion + 1,
+          ':epoch': state.epoch,
+          ':sv': state.servingVersion,
+          ':event': event,
+        },
+      }),
+    );
   }
 
   /** Pauses automation, unless it is paused already (then false). */
@@ -414,14 +448,26 @@ export class DynamoStateStore implements StateStore {
     );
   }
 
-  async markTargetDrift(clusterId: string, targetId: string, epoch: number, event: ClusterEvent) {
+  async markTargetDrift(
+    clusterId: string,
+    targetId: string,
+    epoch: number,
+    event: ClusterEvent,
+    servingVersion = 0,
+  ) {
+    const g = generation(servingVersion);
     return this.conditional(
       this.update(clusterId, {
         UpdateExpression: 'SET #targets.#t.#state = :stale, #outbox.#event = :event',
-        ConditionExpression:
-          '#epoch = :epoch AND #targets.#t.#epoch = :epoch AND #targets.#t.#state = :applied',
+        ConditionExpression: `${g.clusterIs} AND ${g.recordSame} AND #targets.#t.#state = :applied`,
         names: { '#t': targetId, '#event': eventKey(event) },
-        values: { ':stale': 'stale', ':applied': 'applied', ':epoch': epoch, ':event': event },
+        values: {
+          ':stale': 'stale',
+          ':applied': 'applied',
+          ':epoch': epoch,
+          ':sv': servingVersion,
+          ':event': event,
+        },
       }),
     );
   }
@@ -431,13 +477,14 @@ export class DynamoStateStore implements StateStore {
     targetId: string,
     epoch: number,
     detail: Record<string, string>,
+    servingVersion = 0,
   ) {
     return this.conditional(
       this.update(clusterId, {
         UpdateExpression: 'SET #targets.#t.#detail = :detail',
-        ConditionExpression: '#targets.#t.#epoch = :epoch',
+        ConditionExpression: generation(servingVersion).recordSame,
         names: { '#t': targetId },
-        values: { ':detail': detail, ':epoch': epoch },
+        values: { ':detail': detail, ':epoch': epoch, ':sv': servingVersion },
       }),
     );
   }
@@ -518,6 +565,29 @@ export async function createTable(client: DynamoDBClient, table: string): Promis
   }
 }
 
+/**
+ * Condition clauses ordering target records by (epoch, servingVersion), with `:epoch` and
+ * `:sv` as the version at hand. servingVersion stays 0 in active-passive mode, where it
+ * may be absent from older items.
+ */
+function generation(servingVersion: number) {
+  const zero = servingVersion === 0;
+  const recordSv = '#targets.#t.#servingVersion';
+  return {
+    /** The cluster is at exactly this version. */
+    clusterIs: zero
+      ? '#epoch = :epoch AND (attribute_not_exists(#servingVersion) OR #servingVersion = :sv)'
+      : '#epoch = :epoch AND #servingVersion = :sv',
+    recordOlder: zero
+      ? '#targets.#t.#epoch < :epoch'
+      : `(#targets.#t.#epoch < :epoch OR (#targets.#t.#epoch = :epoch AND (attribute_not_exists(${recordSv}) OR ${recordSv} < :sv)))`,
+    recordSame: zero
+      ? `#targets.#t.#epoch = :epoch AND (attribute_not_exists(${recordSv}) OR ${recordSv} = :sv)`
+      : `#targets.#t.#epoch = :epoch AND ${recordSv} = :sv`,
+    recordNewer: `(#targets.#t.#epoch > :epoch OR (#targets.#t.#epoch = :epoch AND ${recordSv} > :sv))`,
+  };
+}
+
 function toState(clusterId: string, item: Record<string, AttributeValue> | undefined): ClusterState {
   if (item === undefined) return emptyState(clusterId);
   const raw = unmarshall(item);
@@ -531,6 +601,8 @@ function toState(clusterId: string, item: Record<string, AttributeValue> | undef
     hold: raw.hold ?? null,
     paused: raw.paused ?? null,
     recentAutomatic: raw.recentAutomatic ?? [],
+    serving: raw.serving ?? [],
+    servingVersion: raw.servingVersion ?? 0,
     lastTransition: raw.lastTransition ?? null,
     outbox: raw.outbox ?? {},
   };

@@ -30,9 +30,18 @@ export interface StateStore {
     epoch: number,
     now: number,
     until: number,
+    servingVersion?: number,
+  ): Promise<boolean>;
+  /** Active-active: records a new serving set with its event, unless it changed meanwhile. */
+  commitServing(
+    clusterId: string,
+    state: ClusterState,
+    serving: string[],
+    event: ClusterEvent,
   ): Promise<boolean>;
   /**
-   * Records the outcome of an apply for `epoch`. If a newer epoch's record is there already,
+   * Records the outcome of an apply for `epoch` (and, in active-active mode, the serving
+   * version in `result`). If a newer record is there already,
    * this apply ran late and may have overwritten newer traffic settings: the newer record
    * is marked `stale` so the next sweep applies it again (safety property 4).
    */
@@ -41,13 +50,20 @@ export interface StateStore {
    * A target applied for `epoch` was observed elsewhere: mark it stale (so it is applied
    * again) and record the drift event, unless the epoch or the record moved on meanwhile.
    */
-  markTargetDrift(clusterId: string, targetId: string, epoch: number, event: ClusterEvent): Promise<boolean>;
+  markTargetDrift(
+    clusterId: string,
+    targetId: string,
+    epoch: number,
+    event: ClusterEvent,
+    servingVersion?: number,
+  ): Promise<boolean>;
   /** Updates what the target reported about its change (e.g. PENDING → INSYNC) for `epoch`. */
   recordTargetDetail(
     clusterId: string,
     targetId: string,
     epoch: number,
     detail: Record<string, string>,
+    servingVersion?: number,
   ): Promise<boolean>;
   /** Pauses automation with its event; false when already paused. */
   setPause(clusterId: string, pause: Pause, event: ClusterEvent): Promise<boolean>;

@@ -82,6 +82,7 @@ function changeTo(active: 'a' | 'b' | 'c', epoch = 2): TargetChange {
     cluster: 'db',
     active,
     address: node(active).address,
+    members: [{ id: active, address: node(active).address }],
     epoch,
     previous: 'a',
     reason: 'test',
@@ -512,7 +513,7 @@ describe('Elbv2WeightsTarget under faults', () => {
         },
       ],
     });
-    expect(detail).toEqual({ activeTargetGroup: GROUP.b });
+    expect(detail).toEqual({ activeTargetGroups: GROUP.b });
   });
 
   it('keeps a plain TargetGroupArn forward to a group outside the cluster as a member of the new ForwardConfig', async () => {

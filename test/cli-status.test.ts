@@ -52,7 +52,8 @@ describe('failover status', () => {
       expect.arrayContaining(['a', '10.0.0.1', 'active', 'running', '1', '0', '2.1.0']),
     );
     expect(rowB?.split('|').map((c) => c.trim())).toEqual(
-      expect.arrayContaining(['b', '10.0.0.2', 'standby', 'running', '', '3 s', '2.0.9']),
+      // b reports another version than the active: flagged, not hidden.
+      expect.arrayContaining(['b', '10.0.0.2', 'standby', 'running', '', '3 s', '2.0.9 (mismatch)']),
     );
     expect(lines.indexOf(rowA as string)).toBeLessThan(lines.indexOf(rowB as string));
     expect(text).not.toContain('\x1b[');
@@ -67,6 +68,8 @@ describe('failover status', () => {
       leaseMs: 15_000,
       intervalMs: 5_000,
       missedBeats: 3,
+      mode: 'active-passive',
+      serving: ['b'],
       failback: 'sticky',
       failbackHoldDownSeconds: 60,
       paused: null,

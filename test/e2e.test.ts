@@ -210,6 +210,7 @@ describe('failover end to end (real server and agent processes)', () => {
       cluster: 'e2e',
       active: 'b',
       address: '192.0.2.2',
+      members: [{ id: 'b', address: '192.0.2.2' }],
       epoch: 2,
       previous: 'a',
       reason: expect.stringContaining('a missed 3 beats'),

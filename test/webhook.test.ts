@@ -17,6 +17,7 @@ const CHANGE: TargetChange = {
   cluster: 'db',
   active: 'b',
   address: '10.0.0.2',
+  members: [{ id: 'b', address: '10.0.0.2' }],
   epoch: 7,
   previous: 'a',
   reason: 'a missed 3 beats (last seen 16 s ago, lease 15 s); promoted b (priority 2)',
@@ -121,6 +122,7 @@ describe('WebhookTarget', () => {
       'at',
       'cluster',
       'epoch',
+      'members',
       'previous',
       'reason',
     ]);
@@ -128,6 +130,7 @@ describe('WebhookTarget', () => {
       cluster: 'db',
       active: 'b',
       address: '10.0.0.2',
+      members: [{ id: 'b', address: '10.0.0.2' }],
       epoch: 7,
       previous: 'a',
       reason: CHANGE.reason,

@@ -30,16 +30,20 @@ export class Elbv2TargetsTarget implements Target {
     private readonly nodes: readonly NodeConfig[],
   ) {}
 
-  /** Registers the active first, then deregisters the other cluster nodes, so there is never a gap. */
+  /**
+   * Registers the members (the active; every serving node in active-active mode) first,
+   * then deregisters the other cluster nodes, so there is never a gap.
+   */
   async apply(change: TargetChange, deadline: number): Promise<TargetDetail> {
-    const active = this.target(change.active);
-    await withAwsRetry(`elbv2 register ${active.Id}`, deadline, (abortSignal) =>
+    const members = change.members.map((m) => m.id);
+    const wanted = members.map((id) => this.target(id));
+    await withAwsRetry(`elbv2 register ${wanted.map((t) => t.Id).join(', ')}`, deadline, (abortSignal) =>
       this.client.send(
-        new RegisterTargetsCommand({ TargetGroupArn: this.options.targetGroupArn, Targets: [active] }),
+        new RegisterTargetsCommand({ TargetGroupArn: this.options.targetGroupArn, Targets: wanted }),
         { abortSignal },
       ),
     );
-    const others = (await this.registeredClusterNodes(deadline)).filter((id) => id !== change.active);
+    const others = (await this.registeredClusterNodes(deadline)).filter((id) => !members.includes(id));
     if (others.length > 0) {
       await withAwsRetry(`elbv2 deregister ${others.join(', ')}`, deadline, (abortSignal) =>
         this.client.send(
@@ -51,13 +55,17 @@ export class Elbv2TargetsTarget implements Target {
         ),
       );
     }
-    return { registered: active.Id, deregistered: others.join(',') };
+    return { registered: wanted.map((t) => t.Id).join(','), deregistered: others.join(',') };
   }
 
   async observe(change: TargetChange, deadline: number): Promise<Observation> {
     const registered = await this.registeredClusterNodes(deadline);
-    const wrong = registered.filter((id) => id !== change.active);
-    if (!registered.includes(change.active)) return { drift: `${change.active} is not registered` };
+    const members = change.members.map((m) => m.id);
+    const missing = members.filter((id) => !registered.includes(id));
+    const wrong = registered.filter((id) => !members.includes(id));
+    if (missing.length > 0) {
+      return { drift: `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not registered` };
+    }
     if (wrong.length > 0) return { drift: `${wrong.join(', ')} still registered` };
     return { drift: null };
   }
@@ -96,7 +104,10 @@ export class Elbv2WeightsTarget implements Target {
 
   async apply(change: TargetChange, deadline: number): Promise<TargetDetail> {
     const actions = await this.readActions(deadline);
-    const updated = this.reweigh(actions, change.active);
+    const updated = this.reweigh(
+      actions,
+      change.members.map((m) => m.id),
+    );
     await withAwsRetry(`elbv2 modify ${this.arn}`, deadline, (abortSignal) =>
       this.options.listenerArn
         ? this.client.send(
@@ -109,7 +120,7 @@ export class Elbv2WeightsTarget implements Target {
             abortSignal,
           }),
     );
-    return { activeTargetGroup: this.groupOf(change.active) };
+    return { activeTargetGroups: change.members.map((m) => this.groupOf(m.id)).join(',') };
   }
 
   async observe(change: TargetChange, deadline: number): Promise<Observation> {
@@ -119,8 +130,9 @@ export class Elbv2WeightsTarget implements Target {
     );
     if (forward?.ForwardConfig === undefined && forward?.TargetGroupArn)
       weights.set(forward.TargetGroupArn, 1);
+    const members = change.members.map((m) => m.id);
     const wrong = this.nodes.filter(
-      (n) => (weights.get(n.targetGroupArn) ?? 0) !== (n.id === change.active ? 1 : 0),
+      (n) => (weights.get(n.targetGroupArn) ?? 0) !== (members.includes(n.id) ? 1 : 0),
     );
     if (wrong.length === 0) return { drift: null };
     return {
@@ -148,11 +160,11 @@ export class Elbv2WeightsTarget implements Target {
   }
 
   /**
-   * The same actions, with the forward action's weights set: 1 for the active's group, 0
-   * for the other cluster nodes' groups. Other target groups in the forward action, and
+   * The same actions, with the forward action's weights set: 1 for the members' groups
+   * (the active's; every serving node's in active-active mode), 0 for the other cluster nodes'. Other target groups in the forward action, and
    * every other action (authentication, fixed responses), are kept as they are.
    */
-  private reweigh(actions: Action[], active: string): Action[] {
+  private reweigh(actions: Action[], members: string[]): Action[] {
     const forward = actions.find((a) => a.Type === 'forward');
     if (forward === undefined) {
       throw new TargetApplyError(`${this.arn} has no forward action to weigh`, false);
@@ -163,7 +175,10 @@ export class Elbv2WeightsTarget implements Target {
       (forward.TargetGroupArn ? [{ TargetGroupArn: forward.TargetGroupArn }] : []);
     const kept = existing.filter((g) => !clusterGroups.has(g.TargetGroupArn));
     const groups = [
-      ...this.nodes.map((n) => ({ TargetGroupArn: n.targetGroupArn, Weight: n.id === active ? 1 : 0 })),
+      ...this.nodes.map((n) => ({
+        TargetGroupArn: n.targetGroupArn,
+        Weight: members.includes(n.id) ? 1 : 0,
+      })),
       ...kept,
     ];
     const { TargetGroupArn: _single, ...rest } = forward;

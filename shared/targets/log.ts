@@ -11,7 +11,7 @@ export class LogTarget implements Target {
 
   async apply(change: TargetChange): Promise<undefined> {
     this.logger.info(
-      `target ${this.id}: ${change.cluster} now points to ${change.active} (${change.address}), epoch ${change.epoch}`,
+      `target ${this.id}: ${change.cluster} now points to ${change.members.map((m) => `${m.id} (${m.address})`).join(', ')}, epoch ${change.epoch}`,
       { target: this.id, ...change },
     );
   }

@@ -14,7 +14,10 @@ export interface Route53Options {
   ttl: number;
 }
 
-/** A DNS record whose value is the active node's address (UPSERT, so applying twice is harmless). */
+/**
+ * A DNS record whose value is the active node's address (in active-active mode, every
+ * serving node's). UPSERT, so applying twice is harmless.
+ */
 export class Route53Target implements Target {
   readonly type = 'route53';
   private readonly zone: string;
@@ -46,7 +49,8 @@ export class Route53Target implements Target {
                     Name: this.name,
                     Type: this.options.recordType,
                     TTL: this.options.ttl,
-                    ResourceRecords: [{ Value: change.address }],
+                    // One value in active-passive mode; every serving node's in active-active mode.
+                    ResourceRecords: change.members.map((m) => ({ Value: m.address })),
                   },
                 },
               ],
@@ -74,13 +78,14 @@ export class Route53Target implements Target {
     const record = out.ResourceRecordSets?.find(
       (r) => fqdn(r.Name ?? '') === this.name && r.Type === this.options.recordType,
     );
-    const values = (record?.ResourceRecords ?? []).map((r) => r.Value);
+    const values = (record?.ResourceRecords ?? []).map((r) => r.Value ?? '').sort();
+    const wanted = change.members.map((m) => m.address).sort();
     const label = `record ${this.name} ${this.options.recordType}`;
     const drift =
       record === undefined
         ? `${label} is missing`
-        : values.length !== 1 || values[0] !== change.address
-          ? `${label} points to ${values.join(', ') || 'nothing'}, not ${change.address}`
+        : values.join(',') !== wanted.join(',')
+          ? `${label} points to ${values.join(', ') || 'nothing'}, not ${wanted.join(', ')}`
           : // A raised TTL would keep clients on a deposed node long after a failover.
             record.TTL !== this.options.ttl
             ? `${label} has TTL ${record.TTL}, not ${this.options.ttl}`

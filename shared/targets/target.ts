@@ -1,9 +1,14 @@
 /** What every target is told when the active node changes. */
 export interface TargetChange {
   cluster: string;
-  /** The node that is now active, and its address (what DNS or a load balancer should point to). */
+  /** The node that is now active (the leader), and its address. */
   active: string;
   address: string;
+  /**
+   * What traffic should reach: the active alone in active-passive mode; every alive,
+   * eligible node in active-active mode. Targets point at exactly these.
+   */
+  members: Array<{ id: string; address: string }>;
   epoch: number;
   previous: string | null;
   reason: string;

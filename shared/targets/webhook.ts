@@ -37,6 +37,7 @@ export class WebhookTarget implements Target {
       cluster: change.cluster,
       active: change.active,
       address: change.address,
+      members: change.members,
       epoch: change.epoch,
       previous: change.previous,
       reason: change.reason,

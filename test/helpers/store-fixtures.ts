@@ -75,6 +75,7 @@ export function makeCluster(
     missedBeats?: number;
     targetIds?: string[];
     adminTokenSha256?: string;
+    mode?: 'active-passive' | 'active-active';
   } = {},
 ): TestCluster {
   const id = options.id ?? freshId();
@@ -95,6 +96,7 @@ export function makeCluster(
         missedBeats: options.missedBeats ?? 3,
         nodes,
         targets: (options.targetIds ?? []).map((t) => ({ type: 'log', id: t })),
+        ...(options.mode ? { mode: options.mode } : {}),
       },
     ],
     ...(options.adminTokenSha256 ? { adminTokenSha256: options.adminTokenSha256 } : {}),

@@ -1,0 +1,1139 @@
+/**
+ * Issue 5's rules in the pure core, given / when / then: failback policy, flap guard,
+ * pause, node status, sync gate, versions, collisions, switchover and release. Time is
+ * data: every state says how long before NOW (the control plane's clock) each node last
+ * beat, and every rule is pinned on both sides of its boundary.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type ClusterConfig, type ConfigInput, parseConfig } from '../shared/config.js';
+import {
+  type ClusterState,
+  collisionChange,
+  comparePositions,
+  type Decision,
+  decide,
+  eligibility,
+  emptyState,
+  flapGuard,
+  type Hold,
+  type ManualOutcome,
+  type ManualRequest,
+  type NodeState,
+  type NodeStatus,
+  nodeViews,
+  type Pause,
+  type Position,
+  type PromotionCause,
+  planManual,
+} from '../shared/core.js';
+
+// ---------------------------------------------------------------------------------------
+// Fixtures: cluster `db` with nodes a, b, c in priority order (5 s × 3 beats = 15 s lease),
+// built through the real config parser so every default is the product's own.
+
+type ClusterInput = ConfigInput['clusters'][number];
+const HASH = '0'.repeat(64);
+const nodeConfig = (id: string) => ({ id, address: `${id}.db.internal`, tokenSha256: HASH });
+
+function clusterWith(overrides: Partial<ClusterInput> = {}): ClusterConfig {
+  const config = parseConfig({
+    clusters: [
+      {
+        id: 'db',
+        heartbeatIntervalSeconds: 5,
+        missedBeats: 3,
+        nodes: [nodeConfig('a'), nodeConfig('b'), nodeConfig('c')],
+        ...overrides,
+      },
+    ],
+  });
+  return config.clusters[0] as ClusterConfig;
+}
+
+const sticky = clusterWith();
+const preferred = clusterWith({ failback: 'preferred' });
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const LEASE = 15 * SECOND;
+const HOLD_DOWN = 60 * SECOND; // failbackHoldDownSeconds' default
+/** The control plane's clock at the moment of each "when". */
+const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+/** A node whose last heartbeat reached the control plane `agoMs` before NOW. */
+function beat(agoMs: number, extra: Partial<NodeState> = {}): NodeState {
+  return { lastSeen: NOW - agoMs, beats: 42, status: 'ok', ...extra };
+}
+/** A healthy node that beat a second ago and has been up for an hour. */
+const up = (extra: Partial<NodeState> = {}) => beat(SECOND, { upSince: NOW - HOUR, ...extra });
+/** A node whose lease ran out 5 s ago. */
+const expired = (extra: Partial<NodeState> = {}) => beat(LEASE + 5 * SECOND, extra);
+
+interface Given {
+  active?: string | null;
+  epoch?: number;
+  nodes?: Record<string, NodeState>;
+  paused?: Pause | null;
+  recentAutomatic?: number[];
+  hold?: Hold | null;
+}
+
+function stateOf(g: Given): ClusterState {
+  const active = g.active ?? null;
+  return {
+    ...emptyState('db'),
+    epoch: g.epoch ?? (active === null ? 0 : 1),
+    active,
+    activeSince: active === null ? null : NOW - 2 * HOUR,
+    nodes: g.nodes ?? {},
+    paused: g.paused ?? null,
+    recentAutomatic: g.recentAutomatic ?? [],
+    hold: g.hold ?? null,
+  };
+}
+
+/** given(state, cluster).at(now).<what the core says at that moment> */
+function given(g: Given, cluster: ClusterConfig = sticky) {
+  const state = stateOf(g);
+  return {
+    state,
+    at: (now: number) => ({
+      decide: () => decide(state, cluster, now),
+      eligibility: (node: string) => eligibility(state, cluster, node, now),
+      planManual: (request: ManualRequest) => planManual(state, cluster, request, now),
+      nodeViews: () => nodeViews(state, cluster, now),
+      flapGuard: () => flapGuard(state, cluster, now),
+      collisionChange: (node: string) => collisionChange(state, cluster, node, now),
+    }),
+  };
+}
+
+type Promotion = Extract<Decision, { type: 'promote' }>;
+type HoldDecision = Extract<Decision, { type: 'hold' }>;
+
+function asPromotion(outcome: Decision | ManualOutcome): Promotion {
+  expect(outcome.type, JSON.stringify(outcome)).toBe('promote');
+  return outcome as Promotion;
+}
+
+function asHold(decision: Decision): HoldDecision {
+  expect(decision.type, JSON.stringify(decision)).toBe('hold');
+  return decision as HoldDecision;
+}
+
+function asRefusal(outcome: ManualOutcome): string {
+  expect(outcome.type, JSON.stringify(outcome)).toBe('refused');
+  return (outcome as { message: string }).message;
+}
+
+const PAUSE: Pause = {
+  since: NOW - 10 * MINUTE,
+  by: 'arn:aws:iam::123456789012:user/alice',
+  reason: 'db upgrade',
+};
+const switchover = (extra: Partial<ManualRequest> = {}): ManualRequest => ({
+  kind: 'switchover',
+  by: 'local',
+  ...extra,
+});
+const release = (node: string): ManualRequest => ({ kind: 'release', node, by: `node:${node}` });
+
+// ---------------------------------------------------------------------------------------
+
+describe('failback policy', () => {
+  /** After a failover from a to b: b is active at epoch 2, and a is back, healthy, priority 1. */
+  const afterFailover = (aUpFor: number, aExtra: Partial<NodeState> = {}): Given => ({
+    active: 'b',
+    epoch: 2,
+    nodes: { a: beat(SECOND, { upSince: NOW - aUpFor, ...aExtra }), b: up(), c: up() },
+  });
+
+  it('sticky (the default): a returning healthy a does not take the role back from b', () => {
+    expect(sticky.failback).toBe('sticky');
+    expect(
+      given(afterFailover(24 * HOUR), sticky)
+        .at(NOW)
+        .decide(),
+    ).toEqual({ type: 'steady' });
+  });
+
+  it('preferred: a takes the role back once it has been up for exactly the hold-down', () => {
+    const promotion = asPromotion(given(afterFailover(HOLD_DOWN), preferred).at(NOW).decide());
+
+    expect(promotion).toMatchObject({ cause: 'failback', from: 'b', to: 'a', expectedEpoch: 2 });
+    expect(promotion.reason).toBe(
+      'preferred failback: a (priority 1) has been up for 60 s (hold-down 60 s); promoted a over b',
+    );
+  });
+
+  it('preferred: a does not take the role back 1 ms before the hold-down ends', () => {
+    expect(
+      given(afterFailover(HOLD_DOWN - 1), preferred)
+        .at(NOW)
+        .decide(),
+    ).toEqual({ type: 'steady' });
+  });
+
+  it('preferred: a node with no upSince on record (not continuously up) does not fail back', () => {
+    const g = afterFailover(HOUR);
+    g.nodes = { ...g.nodes, a: beat(SECOND) };
+    expect(given(g, preferred).at(NOW).decide()).toEqual({ type: 'steady' });
+  });
+
+  it('honours a configured hold-down of 0: the preferred node takes over on its first healthy moment', () => {
+    const instant = clusterWith({ failback: 'preferred', failbackHoldDownSeconds: 0 });
+    expect(asPromotion(given(afterFailover(0), instant).at(NOW).decide())).toMatchObject({
+      cause: 'failback',
+      to: 'a',
+    });
+  });
+
+  it('preferred: a lagging preferred node does not fail back', () => {
+    const gated = clusterWith({ failback: 'preferred', maxLagSeconds: 10 });
+    const g = afterFailover(HOUR, { lagSeconds: 42 });
+    g.nodes = { ...g.nodes, b: up({ lagSeconds: 0 }) };
+    expect(given(g, gated).at(NOW).decide()).toEqual({ type: 'steady' });
+  });
+
+  it.each<NodeStatus>(['maintenance', 'failing'])(
+    'preferred: a preferred node in %s does not fail back, whatever its upSince says',
+    (status) => {
+      expect(given(afterFailover(HOUR, { status }), preferred).at(NOW).decide()).toEqual({
+        type: 'steady',
+      });
+    },
+  );
+
+  it('preferred: a preferred node whose lease has run out does not fail back', () => {
+    const g = afterFailover(HOUR);
+    g.nodes = { ...g.nodes, a: expired({ upSince: NOW - HOUR }) };
+    expect(given(g, preferred).at(NOW).decide()).toEqual({ type: 'steady' });
+  });
+
+  it('preferred: when the top node is not eligible, the next node above the active takes the role', () => {
+    const decision = given(
+      { active: 'c', epoch: 3, nodes: { a: up({ status: 'maintenance' }), b: up(), c: up() } },
+      preferred,
+    )
+      .at(NOW)
+      .decide();
+    expect(asPromotion(decision)).toMatchObject({ cause: 'failback', from: 'c', to: 'b' });
+  });
+
+  it('preferred: stays steady when the active already is the highest-priority node', () => {
+    expect(
+      given({ active: 'a', nodes: { a: up(), b: up(), c: up() } }, preferred)
+        .at(NOW)
+        .decide(),
+    ).toEqual({
+      type: 'steady',
+    });
+  });
+
+  it('makes the failback write re-check that the active is healthy and that a has been up since the hold-down began', () => {
+    const promotion = asPromotion(given(afterFailover(HOUR), preferred).at(NOW).decide());
+    expect(promotion.guards).toEqual({
+      activeDown: false,
+      activeHealthy: true,
+      candidateOk: true,
+      notPaused: true,
+      upBefore: NOW - HOLD_DOWN,
+    });
+  });
+});
+
+describe('flap guard', () => {
+  const guarded = clusterWith({ maxAutoFailoversPerHour: 2 });
+  /** a's lease has run out; b is a healthy standby. */
+  const expiredActive = (recentAutomatic: number[]): Given => ({
+    active: 'a',
+    epoch: 7,
+    nodes: { a: expired(), b: up(), c: up() },
+    recentAutomatic,
+  });
+
+  it('holds an automatic failover after 2 automatic changes in the last hour, and says the count, limit, when it lifts and that a switchover works', () => {
+    const oldest = NOW - 50 * MINUTE;
+    const hold = asHold(
+      given(expiredActive([oldest, NOW - 10 * MINUTE]), guarded)
+        .at(NOW)
+        .decide(),
+    );
+
+    expect(hold).toMatchObject({ expectedEpoch: 7, active: 'a', hold: { code: 'flap-guard', since: NOW } });
+    expect(hold.hold.reason).toBe(
+      `a missed 3 beats (last seen 20 s ago, lease 15 s); automation holds: 2 automatic changes in the last hour ` +
+        `(limit 2) until ${new Date(oldest + HOUR).toISOString()}; a switchover still works`,
+    );
+  });
+
+  it('promotes when one of the two changes is 1 h + 1 ms old, and forgets it', () => {
+    const decision = given(expiredActive([NOW - HOUR - 1, NOW - 10 * MINUTE]), guarded)
+      .at(NOW)
+      .decide();
+    expect(asPromotion(decision)).toMatchObject({
+      cause: 'lease-expired',
+      to: 'b',
+      recentAutomatic: [NOW - 10 * MINUTE, NOW],
+    });
+  });
+
+  it('no longer counts a change exactly one hour old', () => {
+    const decision = given(expiredActive([NOW - HOUR, NOW - 10 * MINUTE]), guarded)
+      .at(NOW)
+      .decide();
+    expect(asPromotion(decision).recentAutomatic).toEqual([NOW - 10 * MINUTE, NOW]);
+  });
+
+  it('still counts a change 1 ms less than an hour old', () => {
+    const hold = asHold(
+      given(expiredActive([NOW - HOUR + 1, NOW - 10 * MINUTE]), guarded)
+        .at(NOW)
+        .decide(),
+    );
+    expect(hold.hold.code).toBe('flap-guard');
+    expect(hold.hold.reason).toContain(`until ${new Date(NOW + 1).toISOString()}`);
+  });
+
+  // With more changes on record than the limit (the limit was lowered since), automation
+  // lifts only when the count drops below the limit: when the second-oldest change turns one hour old.
+  it('says it lifts when enough changes have aged out, not when the oldest one does', () => {
+    const hold = asHold(
+      given(expiredActive([NOW - 50 * MINUTE, NOW - 40 * MINUTE, NOW - 10 * MINUTE]), guarded)
+        .at(NOW)
+        .decide(),
+    );
+    expect(hold.hold.reason).toContain(
+      `3 automatic changes in the last hour (limit 2) until ${new Date(NOW - 40 * MINUTE + HOUR).toISOString()}`,
+    );
+  });
+
+  it('reports the last hour and whether it holds through flapGuard', () => {
+    const at = (recent: number[]) => given(expiredActive(recent), guarded).at(NOW).flapGuard();
+    expect(at([NOW - HOUR, NOW - MINUTE])).toEqual({ limitPerHour: 2, lastHour: 1, holding: false });
+    expect(at([NOW - HOUR + 1, NOW - MINUTE])).toEqual({ limitPerHour: 2, lastHour: 2, holding: true });
+  });
+
+  it.each<[string, Given, PromotionCause]>([
+    ['an expired active', { active: 'a', nodes: { a: expired(), b: up() } }, 'lease-expired'],
+    ['a failing active', { active: 'a', nodes: { a: up({ status: 'failing' }), b: up() } }, 'failing'],
+  ])('counts the failover from %s as automatic', (_what, g, cause) => {
+    const promotion = asPromotion(
+      given({ ...g, recentAutomatic: [NOW - MINUTE] })
+        .at(NOW)
+        .decide(),
+    );
+    expect(promotion.cause).toBe(cause);
+    expect(promotion.recentAutomatic).toEqual([NOW - MINUTE, NOW]);
+  });
+
+  it('counts a preferred failback as automatic', () => {
+    const g: Given = { active: 'b', nodes: { a: up(), b: up() }, recentAutomatic: [NOW - MINUTE] };
+    const promotion = asPromotion(given(g, preferred).at(NOW).decide());
+    expect(promotion.cause).toBe('failback');
+    expect(promotion.recentAutomatic).toEqual([NOW - MINUTE, NOW]);
+  });
+
+  it.each<[string, Given]>([
+    ['the first active', { nodes: { a: up(), b: up() } }],
+    [
+      'a handover from a maintenance active',
+      { active: 'a', nodes: { a: up({ status: 'maintenance' }), b: up() } },
+    ],
+  ])('does not count %s, but drops changes older than an hour', (_what, g) => {
+    const promotion = asPromotion(
+      given({ ...g, recentAutomatic: [NOW - 2 * HOUR, NOW - MINUTE] })
+        .at(NOW)
+        .decide(),
+    );
+    expect(['first-active', 'maintenance']).toContain(promotion.cause);
+    expect(promotion.recentAutomatic).toEqual([NOW - MINUTE]);
+  });
+
+  it('does not count a switchover or a release', () => {
+    const g: Given = { active: 'a', nodes: { a: up(), b: up() }, recentAutomatic: [NOW - MINUTE] };
+    for (const request of [switchover(), release('a')]) {
+      expect(asPromotion(given(g).at(NOW).planManual(request)).recentAutomatic).toEqual([NOW - MINUTE]);
+    }
+  });
+
+  it('still hands over from a maintenance active past the flap guard (the node asked for it)', () => {
+    const decision = given(
+      {
+        active: 'a',
+        nodes: { a: up({ status: 'maintenance' }), b: up() },
+        recentAutomatic: [NOW - 2 * MINUTE, NOW - MINUTE],
+      },
+      guarded,
+    )
+      .at(NOW)
+      .decide();
+    expect(asPromotion(decision)).toMatchObject({ cause: 'maintenance', to: 'b' });
+  });
+
+  it('holds a preferred failback past the flap guard, keeping the healthy active', () => {
+    const limited = clusterWith({ failback: 'preferred', maxAutoFailoversPerHour: 1 });
+    const hold = asHold(
+      given({ active: 'b', nodes: { a: up(), b: up() }, recentAutomatic: [NOW - MINUTE] }, limited)
+        .at(NOW)
+        .decide(),
+    );
+    expect(hold).toMatchObject({ active: 'b', hold: { code: 'flap-guard' } });
+    expect(hold.hold.reason).toMatch(/^preferred failback: a .*; automation holds: 1 automatic change in/);
+  });
+
+  it('lets an operator switchover through past the flap guard', () => {
+    const g = expiredActive([NOW - 2 * MINUTE, NOW - MINUTE]);
+    expect(asHold(given(g, guarded).at(NOW).decide()).hold.code).toBe('flap-guard');
+
+    const promotion = asPromotion(given(g, guarded).at(NOW).planManual(switchover()));
+    expect(promotion).toMatchObject({
+      cause: 'switchover',
+      from: 'a',
+      to: 'b',
+      expectedEpoch: 7,
+      by: 'local',
+    });
+  });
+});
+
+describe('pause', () => {
+  it('holds with code paused when the active expires, naming who paused and why', () => {
+    const hold = asHold(
+      given({ active: 'a', nodes: { a: expired(), b: up() }, paused: PAUSE })
+        .at(NOW)
+        .decide(),
+    );
+    expect(hold).toEqual({
+      type: 'hold',
+      expectedEpoch: 1,
+      active: 'a',
+      hold: {
+        code: 'paused',
+        since: NOW,
+        reason:
+          'a missed 3 beats (last seen 20 s ago, lease 15 s); automation is paused ' +
+          '(by arn:aws:iam::123456789012:user/alice: db upgrade)',
+      },
+    });
+  });
+
+  it('holds instead of handing over from a failing active while paused', () => {
+    const hold = asHold(
+      given({ active: 'a', nodes: { a: up({ status: 'failing' }), b: up() }, paused: PAUSE })
+        .at(NOW)
+        .decide(),
+    );
+    expect(hold.hold.code).toBe('paused');
+    expect(hold.hold.reason).toMatch(/^a reported status failing; automation is paused/);
+  });
+
+  it('holds instead of electing a first active while paused', () => {
+    const hold = asHold(
+      given({ nodes: { a: up(), b: up() }, paused: PAUSE })
+        .at(NOW)
+        .decide(),
+    );
+    expect(hold.hold.reason).toMatch(/^no active node yet; automation is paused/);
+  });
+
+  it('stays steady with a healthy active while paused', () => {
+    expect(
+      given({ active: 'a', nodes: { a: up(), b: up() }, paused: PAUSE })
+        .at(NOW)
+        .decide(),
+    ).toEqual({
+      type: 'steady',
+    });
+  });
+
+  it('does not fail back while paused', () => {
+    const g: Given = { active: 'b', epoch: 2, nodes: { a: up(), b: up() } };
+    expect(asPromotion(given(g, preferred).at(NOW).decide()).cause).toBe('failback');
+    expect(
+      given({ ...g, paused: PAUSE }, preferred)
+        .at(NOW)
+        .decide(),
+    ).toEqual({ type: 'steady' });
+  });
+
+  it('lets an operator switchover through while paused, with a write that does not require notPaused', () => {
+    const promotion = asPromotion(
+      given({ active: 'a', nodes: { a: expired(), b: up() }, paused: PAUSE })
+        .at(NOW)
+        .planManual(switchover({ to: 'b' })),
+    );
+    expect(promotion).toMatchObject({ cause: 'switchover', to: 'b' });
+    expect(promotion.guards.notPaused).toBe(false);
+  });
+
+  it('makes every automatic promotion re-check notPaused, and no manual one nor a maintenance handover', () => {
+    const automatic: Array<[Given, ClusterConfig]> = [
+      [{ nodes: { a: up() } }, sticky],
+      [{ active: 'a', nodes: { a: expired(), b: up() } }, sticky],
+      [{ active: 'a', nodes: { a: up({ status: 'failing' }), b: up() } }, sticky],
+      [{ active: 'b', nodes: { a: up(), b: up() } }, preferred],
+    ];
+    const causes = automatic.map(([g, cluster]) => {
+      const promotion = asPromotion(given(g, cluster).at(NOW).decide());
+      expect(promotion.guards.notPaused, promotion.cause).toBe(true);
+      return promotion.cause;
+    });
+    expect(causes).toEqual(['first-active', 'lease-expired', 'failing', 'failback']);
+    // The agent reporting maintenance is a planned handover, like a release.
+    const handover = asPromotion(
+      given({ active: 'a', nodes: { a: up({ status: 'maintenance' }), b: up() } })
+        .at(NOW)
+        .decide(),
+    );
+    expect(handover).toMatchObject({ cause: 'maintenance', guards: { notPaused: false } });
+    const paused = asPromotion(
+      given({ active: 'a', paused: PAUSE, nodes: { a: up({ status: 'maintenance' }), b: up() } })
+        .at(NOW)
+        .decide(),
+    );
+    expect(paused).toMatchObject({ cause: 'maintenance', to: 'b' });
+
+    const g: Given = { active: 'a', nodes: { a: up(), b: up(), c: up({ status: 'failing' }) } };
+    for (const request of [switchover(), switchover({ to: 'c', force: true }), release('a')]) {
+      expect(asPromotion(given(g).at(NOW).planManual(request)).guards.notPaused).toBe(false);
+    }
+  });
+});
+
+describe('node status from the agent', () => {
+  it('fails over at once from a failing active that is still within its lease', () => {
+    const promotion = asPromotion(
+      given({ active: 'a', nodes: { a: up({ status: 'failing' }), b: up() } })
+        .at(NOW)
+        .decide(),
+    );
+    expect(promotion).toMatchObject({ cause: 'failing', from: 'a', to: 'b' });
+    expect(promotion.reason).toBe('a reported status failing; promoted b (priority 2)');
+    // The write re-checks that a is still not ok (it might have recovered meanwhile).
+    expect(promotion.guards).toMatchObject({ activeDown: true, candidateOk: true });
+  });
+
+  it('hands over from an active that enters maintenance', () => {
+    const promotion = asPromotion(
+      given({ active: 'a', nodes: { a: up({ status: 'maintenance' }), b: up() } })
+        .at(NOW)
+        .decide(),
+    );
+    expect(promotion).toMatchObject({ cause: 'maintenance', from: 'a', to: 'b' });
+    expect(promotion.reason).toBe('a entered maintenance; promoted b (priority 2)');
+  });
+
+  it('never promotes a node in maintenance or failing, and says so', () => {
+    const hold = asHold(
+      given({
+        active: 'a',
+        nodes: { a: expired(), b: up({ status: 'maintenance' }), c: up({ status: 'failing' }) },
+      })
+        .at(NOW)
+        .decide(),
+    );
+    expect(hold.hold).toMatchObject({ code: 'no-candidate' });
+    expect(hold.hold.reason).toBe(
+      'a missed 3 beats (last seen 20 s ago, lease 15 s); no standby can take over ' +
+        '(b is in maintenance; c is failing)',
+    );
+  });
+
+  it('skips a higher-priority node in maintenance and promotes the next ok one', () => {
+    const decision = given({
+      active: 'a',
+      nodes: { a: up({ status: 'failing' }), b: up({ status: 'maintenance' }), c: up() },
+    })
+      .at(NOW)
+      .decide();
+    expect(asPromotion(decision).to).toBe('c');
+  });
+
+  it('elects no first active among nodes that are all in maintenance', () => {
+    const hold = asHold(
+      given({ nodes: { a: up({ status: 'maintenance' }), b: up({ status: 'maintenance' }) } })
+        .at(NOW)
+        .decide(),
+    );
+    expect(hold).toMatchObject({ active: null, hold: { code: 'no-candidate' } });
+  });
+});
+
+describe('sync gate: maxLagSeconds', () => {
+  const gated = clusterWith({ maxLagSeconds: 10 });
+  const withB = (b: Partial<NodeState>): Given => ({
+    active: 'a',
+    nodes: { a: expired({ lagSeconds: 0 }), b: up(b) },
+  });
+
+  it('makes b, 42 s behind with a limit of 10 s, not eligible, saying exactly that', () => {
+    expect(
+      given(withB({ lagSeconds: 42 }), gated)
+        .at(NOW)
+        .eligibility('b'),
+    ).toEqual({
+      eligible: false,
+      reason: 'b is 42 s behind, limit 10 s',
+    });
+  });
+
+  it('makes b eligible at exactly the limit, and the write re-checks the limit', () => {
+    expect(
+      given(withB({ lagSeconds: 10 }), gated)
+        .at(NOW)
+        .eligibility('b'),
+    ).toEqual({
+      eligible: true,
+      reason: null,
+    });
+    const promotion = asPromotion(
+      given(withB({ lagSeconds: 10 }), gated)
+        .at(NOW)
+        .decide(),
+    );
+    expect(promotion).toMatchObject({ to: 'b', guards: { maxLagSeconds: 10 } });
+    expect(promotion.reason).toMatch(/promoted b \(priority 2, lag 10 s\)$/);
+  });
+
+  it('makes a node that reports no lagSeconds not eligible while the lag gate is set, even with a position', () => {
+    expect(given(withB({}), gated).at(NOW).eligibility('b')).toEqual({
+      eligible: false,
+      reason: 'b reports no lagSeconds (limit 10 s)',
+    });
+    expect(
+      given(withB({ position: 5 }), gated)
+        .at(NOW)
+        .eligibility('b'),
+    ).toEqual({
+      eligible: false,
+      reason: 'b reports no lagSeconds (limit 10 s)',
+    });
+    // Without the gate the same node is eligible.
+    expect(given(withB({}), sticky).at(NOW).eligibility('b').eligible).toBe(true);
+  });
+
+  it('prefers the standby with the lowest lag over priority', () => {
+    const decision = given(
+      { active: 'a', nodes: { a: expired(), b: up({ lagSeconds: 5 }), c: up({ lagSeconds: 1 }) } },
+      gated,
+    )
+      .at(NOW)
+      .decide();
+    expect(asPromotion(decision).to).toBe('c');
+  });
+
+  it('breaks a tie on lag by priority', () => {
+    const decision = given(
+      { active: 'a', nodes: { a: expired(), b: up({ lagSeconds: 3 }), c: up({ lagSeconds: 3 }) } },
+      gated,
+    )
+      .at(NOW)
+      .decide();
+    expect(asPromotion(decision).to).toBe('b');
+  });
+
+  it('holds when no standby is eligible, listing each refusal', () => {
+    const hold = asHold(
+      given({ active: 'a', nodes: { a: expired(), b: up({ lagSeconds: 42 }) } }, gated)
+        .at(NOW)
+        .decide(),
+    );
+    expect(hold.hold).toMatchObject({ code: 'no-candidate' });
+    expect(hold.hold.reason).toBe(
+      'a missed 3 beats (last seen 20 s ago, lease 15 s); no standby can take over ' +
+        '(b is 42 s behind, limit 10 s; c was never seen)',
+    );
+  });
+});
+
+describe('sync gate: maxPositionLag', () => {
+  const gated = clusterWith({ maxPositionLag: 100 });
+  /** a (the expired active) last reported position 1000. */
+  const withPositions = (b?: Position, c?: Position): Given => ({
+    active: 'a',
+    nodes: {
+      a: expired({ position: 1000 }),
+      b: up(b === undefined ? {} : { position: b }),
+      c: up(c === undefined ? {} : { position: c }),
+    },
+  });
+
+  it("makes a node further behind the active's last position than the limit not eligible", () => {
+    expect(given(withPositions(899), gated).at(NOW).eligibility('b')).toEqual({
+      eligible: false,
+      reason: 'b is 101 behind at position 899, limit 100',
+    });
+  });
+
+  it('makes a node exactly at the limit eligible, and the write re-checks the lowest acceptable position', () => {
+    expect(given(withPositions(900), gated).at(NOW).eligibility('b').eligible).toBe(true);
+    const promotion = asPromotion(given(withPositions(900), gated).at(NOW).decide());
+    expect(promotion).toMatchObject({ to: 'b', guards: { minPosition: 900 } });
+  });
+
+  it('makes a node that reports no position not eligible', () => {
+    expect(given(withPositions(undefined, 1000), gated).at(NOW).eligibility('b')).toEqual({
+      eligible: false,
+      reason: 'b reports no comparable position (limit 100 behind)',
+    });
+  });
+
+  it('promotes the most up-to-date eligible standby over a higher-priority one', () => {
+    expect(asPromotion(given(withPositions(950, 990), gated).at(NOW).decide()).to).toBe('c');
+  });
+
+  it('breaks a tie on position by priority', () => {
+    expect(asPromotion(given(withPositions(990, 990), gated).at(NOW).decide()).to).toBe('b');
+  });
+
+  it('ranks nodes that report a position before nodes that do not', () => {
+    // No gate: both are eligible; c reports a position, b does not.
+    expect(asPromotion(given(withPositions(undefined, 5), sticky).at(NOW).decide()).to).toBe('c');
+  });
+
+  it('ranks nodes that report a lag before nodes that do not', () => {
+    const decision = given({ active: 'a', nodes: { a: expired(), b: up(), c: up({ lagSeconds: 30 }) } })
+      .at(NOW)
+      .decide();
+    expect(asPromotion(decision).to).toBe('c');
+  });
+
+  it('compares PostgreSQL LSNs by value when ranking', () => {
+    const decision = given({
+      active: 'a',
+      nodes: { a: expired(), b: up({ position: '16/B374D849' }), c: up({ position: '17/0' }) },
+    })
+      .at(NOW)
+      .decide();
+    expect(asPromotion(decision).to).toBe('c');
+  });
+});
+
+describe('comparePositions', () => {
+  it.each<[string, Position, Position, number | null]>([
+    ['numbers', 5, 7, -1],
+    ['equal numbers', 7, 7, 0],
+    ['a number and a digit string', 10, '9', 1],
+    ['digit strings numerically, not lexicographically', '10', '9', 1],
+    ['digit strings beyond 2^53 exactly', '9007199254740993', '9007199254740992', 1],
+    ['LSNs one apart', '16/B374D848', '16/B374D849', -1],
+    ['LSNs across the high word', '16/B374D849', '17/0', -1],
+    ['LSNs with lowercase hex', '16/b374d849', '16/B374D849', 0],
+    ['other strings lexicographically', 'v1.10', 'v1.9', -1],
+    ['a number and a non-numeric string as incomparable', 5, 'abc', null],
+  ])('orders %s', (_what, a, b, expected) => {
+    expect(comparePositions(a, b)).toBe(expected);
+    expect(comparePositions(b, a)).toBe(expected === null ? null : -expected || 0);
+  });
+
+  // The API accepts any non-negative number as a position (e.g. a timestamp in seconds).
+  it('orders fractional numbers', () => {
+    expect(comparePositions(1.5, 2)).toBe(-1);
+    expect(comparePositions(1712345678.25, 1712345678.5)).toBe(-1);
+  });
+});
+
+describe('versions', () => {
+  const strict = clusterWith({ requireSameVersion: true });
+  const g: Given = {
+    active: 'a',
+    nodes: { a: expired({ version: '1.2.3' }), b: up({ version: '1.3.0' }), c: up({ version: '1.2.3' }) },
+  };
+
+  it("makes a node on another version than the active's last reported one not eligible, naming both", () => {
+    expect(given(g, strict).at(NOW).eligibility('b')).toEqual({
+      eligible: false,
+      reason: 'b runs version 1.3.0, the active runs 1.2.3',
+    });
+    const promotion = asPromotion(given(g, strict).at(NOW).decide());
+    expect(promotion).toMatchObject({ to: 'c', guards: { version: '1.2.3' } });
+  });
+
+  it('makes a node that reports no version not eligible under requireSameVersion', () => {
+    const noVersion: Given = { ...g, nodes: { ...g.nodes, b: up() } };
+    expect(given(noVersion, strict).at(NOW).eligibility('b').reason).toBe(
+      'b runs version (none), the active runs 1.2.3',
+    );
+  });
+
+  it('leaves a node on another version eligible without requireSameVersion', () => {
+    expect(given(g, sticky).at(NOW).eligibility('b')).toEqual({ eligible: true, reason: null });
+    expect(asPromotion(given(g, sticky).at(NOW).decide()).to).toBe('b');
+  });
+
+  it('flags a version mismatch in nodeViews, but not for a node that reports none', () => {
+    const views = given({ ...g, nodes: { ...g.nodes, c: up() } }, sticky)
+      .at(NOW)
+      .nodeViews();
+    expect(views.map((v) => [v.id, v.version, v.versionMismatch])).toEqual([
+      ['a', '1.2.3', false],
+      ['b', '1.3.0', true],
+      ['c', null, false],
+    ]);
+  });
+});
+
+describe('nodeViews: eligibility', () => {
+  it("shows each standby's eligibility and the reason when it is not eligible", () => {
+    const gated = clusterWith({ maxLagSeconds: 10 });
+    const views = given(
+      { active: 'a', nodes: { a: up({ lagSeconds: 0 }), b: up({ lagSeconds: 42 }) } },
+      gated,
+    )
+      .at(NOW)
+      .nodeViews();
+    expect(views.map((v) => [v.id, v.eligible, v.ineligibleReason, v.upSince])).toEqual([
+      ['a', true, null, NOW - HOUR],
+      ['b', false, 'b is 42 s behind, limit 10 s', NOW - HOUR],
+      ['c', false, 'c was never seen', null],
+    ]);
+  });
+});
+
+describe('collisions', () => {
+  const record: Given = { active: 'a', epoch: 3, nodes: { a: up(), b: up() } };
+  const withB = (b: Partial<NodeState>): Given => ({ ...record, nodes: { ...record.nodes, b: up(b) } });
+
+  it('starts an episode when a node claims to be active while the record says another node is', () => {
+    const change = given(withB({ claimedRole: 'active', claimedEpoch: 2 }))
+      .at(NOW)
+      .collisionChange('b');
+    expect(change).toEqual({
+      type: 'start',
+      event: {
+        cluster: 'db',
+        kind: 'collision',
+        epoch: 3,
+        at: NOW,
+        active: 'a',
+        previous: 'a',
+        subject: 'b',
+        reason: 'b claims to be active at epoch 2, but the active is a at epoch 3; told to stand down',
+      },
+    });
+  });
+
+  it('says "an unknown epoch" when the claim carries no epoch', () => {
+    const change = given(withB({ claimedRole: 'active' }))
+      .at(NOW)
+      .collisionChange('b');
+    expect(change?.type === 'start' && change.event.reason).toBe(
+      'b claims to be active at an unknown epoch, but the active is a at epoch 3; told to stand down',
+    );
+  });
+
+  it('raises nothing more while the episode lasts (one event per episode)', () => {
+    const ongoing = withB({
+      claimedRole: 'active',
+      claimedEpoch: 2,
+      collision: { since: NOW - MINUTE, claimedEpoch: 2 },
+    });
+    expect(given(ongoing).at(NOW).collisionChange('b')).toBeNull();
+  });
+
+  it('ends the episode once the node claims standby', () => {
+    const agreeing = withB({
+      claimedRole: 'standby',
+      claimedEpoch: 3,
+      collision: { since: NOW - MINUTE, claimedEpoch: 2 },
+    });
+    expect(given(agreeing).at(NOW).collisionChange('b')).toEqual({ type: 'end' });
+  });
+
+  it('ends the episode once the node no longer claims a role', () => {
+    const silent = withB({ collision: { since: NOW - MINUTE, claimedEpoch: 2 } });
+    expect(given(silent).at(NOW).collisionChange('b')).toEqual({ type: 'end' });
+  });
+
+  it('ends the episode of a node that has since become the active', () => {
+    const g: Given = {
+      ...record,
+      active: 'b',
+      epoch: 4,
+      nodes: {
+        ...record.nodes,
+        b: up({
+          claimedRole: 'active',
+          claimedEpoch: 2,
+          collision: { since: NOW - MINUTE, claimedEpoch: 2 },
+        }),
+      },
+    };
+    expect(given(g).at(NOW).collisionChange('b')).toEqual({ type: 'end' });
+  });
+
+  it('sees no collision when the active claims to be active, or a standby claims standby', () => {
+    const g: Given = {
+      ...record,
+      nodes: {
+        a: up({ claimedRole: 'active', claimedEpoch: 3 }),
+        b: up({ claimedRole: 'standby', claimedEpoch: 3 }),
+      },
+    };
+    expect(given(g).at(NOW).collisionChange('a')).toBeNull();
+    expect(given(g).at(NOW).collisionChange('b')).toBeNull();
+    expect(given(g).at(NOW).collisionChange('zz')).toBeNull();
+  });
+});
+
+describe('switchover (planManual)', () => {
+  /** a active; b and c healthy standbys; c's priority is lower than b's. */
+  const healthy: Given = { active: 'a', epoch: 4, nodes: { a: up(), b: up(), c: up() } };
+
+  it('refuses an unknown node', () => {
+    expect(
+      asRefusal(
+        given(healthy)
+          .at(NOW)
+          .planManual(switchover({ to: 'zz' })),
+      ),
+    ).toBe("unknown node 'zz'");
+  });
+
+  it('refuses the node that is already active', () => {
+    expect(
+      asRefusal(
+        given(healthy)
+          .at(NOW)
+          .planManual(switchover({ to: 'a' })),
+      ),
+    ).toBe('a is already active (epoch 4)');
+  });
+
+  it('refuses a node that is not eligible, giving its reason and pointing at force', () => {
+    const g: Given = { ...healthy, nodes: { ...healthy.nodes, c: up({ status: 'maintenance' }) } };
+    expect(
+      asRefusal(
+        given(g)
+          .at(NOW)
+          .planManual(switchover({ to: 'c' })),
+      ),
+    ).toBe('c is in maintenance; use force to override');
+  });
+
+  it('promotes a node that is not eligible when forced, with a write that does not require it to be ok', () => {
+    const g: Given = { ...healthy, nodes: { ...healthy.nodes, c: up({ status: 'failing' }) } };
+    const promotion = asPromotion(
+      given(g)
+        .at(NOW)
+        .planManual(switchover({ to: 'c', force: true, reason: 'drill' })),
+    );
+    expect(promotion).toMatchObject({
+      cause: 'switchover',
+      from: 'a',
+      to: 'c',
+      expectedEpoch: 4,
+      by: 'local',
+    });
+    expect(promotion.guards).toEqual({
+      activeDown: false,
+      activeHealthy: false,
+      candidateOk: false,
+      notPaused: false,
+    });
+    expect(promotion.reason).toBe('switchover requested by local (drill); promoted c (priority 3) (forced)');
+  });
+
+  it('refuses to force a node that is not alive', () => {
+    const g: Given = { ...healthy, nodes: { ...healthy.nodes, c: expired() } };
+    expect(
+      asRefusal(
+        given(g)
+          .at(NOW)
+          .planManual(switchover({ to: 'c', force: true })),
+      ),
+    ).toBe(
+      'c was last seen 20 s ago (lease 15 s); a node that is not alive cannot be promoted, even with force',
+    );
+    const never: Given = { ...healthy, nodes: { a: up(), b: up() } };
+    expect(
+      asRefusal(
+        given(never)
+          .at(NOW)
+          .planManual(switchover({ to: 'c', force: true })),
+      ),
+    ).toMatch(/^c was never seen; a node that is not alive cannot be promoted, even with force$/);
+  });
+
+  it('promotes the named eligible node, with the sync guards and nothing forced', () => {
+    const promotion = asPromotion(
+      given(healthy)
+        .at(NOW)
+        .planManual(switchover({ to: 'c' })),
+    );
+    expect(promotion).toMatchObject({ cause: 'switchover', from: 'a', to: 'c', expectedEpoch: 4 });
+    expect(promotion.guards).toEqual({
+      activeDown: false,
+      activeHealthy: false,
+      candidateOk: true,
+      notPaused: false,
+    });
+    expect(promotion.reason).toBe('switchover requested by local; promoted c (priority 3)');
+  });
+
+  it('promotes the best eligible standby when no node is named', () => {
+    const g: Given = { ...healthy, nodes: { ...healthy.nodes, b: up({ status: 'maintenance' }) } };
+    expect(asPromotion(given(g).at(NOW).planManual(switchover())).to).toBe('c');
+  });
+
+  it('refuses when no node is named and no standby is eligible, with each reason', () => {
+    const g: Given = { ...healthy, nodes: { a: up(), b: up({ status: 'failing' }) } };
+    expect(asRefusal(given(g).at(NOW).planManual(switchover()))).toBe(
+      'no standby can take over (b is failing; c was never seen)',
+    );
+  });
+});
+
+describe('release (planManual)', () => {
+  const healthy: Given = { active: 'a', epoch: 4, nodes: { a: up(), b: up(), c: up() } };
+
+  it("is a no-op for a standby's release, and says so", () => {
+    expect(given(healthy).at(NOW).planManual(release('b'))).toEqual({
+      type: 'noop',
+      message: 'b is not active (active: a); nothing to release',
+    });
+  });
+
+  it('hands the role from the active to the best eligible standby, by the node itself', () => {
+    const promotion = asPromotion(given(healthy).at(NOW).planManual(release('a')));
+    expect(promotion).toMatchObject({
+      cause: 'release',
+      from: 'a',
+      to: 'b',
+      expectedEpoch: 4,
+      by: 'node:a',
+      reason: 'a released the role; promoted b (priority 2)',
+    });
+  });
+
+  it('refuses a release by the active when no standby is eligible', () => {
+    const g: Given = { ...healthy, nodes: { a: up(), b: up({ status: 'maintenance' }) } };
+    expect(asRefusal(given(g).at(NOW).planManual(release('a')))).toBe(
+      'no standby can take over (b is in maintenance; c was never seen)',
+    );
+  });
+});
+
+describe('decide: properties over arbitrary HA states', () => {
+  const AUTOMATIC = new Set<PromotionCause>(['lease-expired', 'failing', 'failback']);
+  const clusters = [
+    sticky,
+    preferred,
+    clusterWith({ failback: 'preferred', failbackHoldDownSeconds: 30, maxAutoFailoversPerHour: 1 }),
+    clusterWith({ maxAutoFailoversPerHour: 2, maxLagSeconds: 10 }),
+    clusterWith({ failback: 'preferred', maxPositionLag: 100, requireSameVersion: true }),
+    clusterWith({
+      maxLagSeconds: 5,
+      maxPositionLag: 50,
+      requireSameVersion: true,
+      maxAutoFailoversPerHour: 3,
+    }),
+  ];
+  const age = fc.oneof(fc.integer({ min: -SECOND, max: 3 * LEASE }), fc.constantFrom(0, LEASE, LEASE + 1));
+  const nodeState = fc.option(
+    fc
+      .record({
+        age,
+        status: fc.constantFrom<NodeStatus>('ok', 'ok', 'failing', 'maintenance'),
+        upFor: fc.option(fc.oneof(fc.integer({ min: 0, max: 3 * MINUTE }), fc.constant(HOUR)), {
+          nil: undefined,
+        }),
+        lagSeconds: fc.option(fc.integer({ min: 0, max: 20 }), { nil: undefined }),
+        position: fc.option(
+          fc.oneof(fc.integer({ min: 800, max: 1_100 }), fc.constantFrom('16/B374D848', 'x')),
+          {
+            nil: undefined,
+          },
+        ),
+        version: fc.option(fc.constantFrom('1.0', '1.1'), { nil: undefined }),
+      })
+      .map(
+        (n): NodeState => ({
+          lastSeen: -n.age,
+          beats: 1,
+          status: n.status,
+          ...(n.upFor === undefined ? {} : { upSince: -n.upFor }),
+          ...(n.lagSeconds === undefined ? {} : { lagSeconds: n.lagSeconds }),
+          ...(n.position === undefined ? {} : { position: n.position }),
+          ...(n.version === undefined ? {} : { version: n.version }),
+        }),
+      ),
+    { nil: undefined },
+  );
+  const scenario = fc.record({
+    cluster: fc.integer({ min: 0, max: clusters.length - 1 }),
+    now: fc.integer({ min: 2 * HOUR, max: 4_000_000_000_000 }),
+    active: fc.constantFrom<string | null>(null, 'a', 'b', 'c'),
+    paused: fc.constantFrom(false, false, true),
+    // Ages of past automatic changes, around the one-hour boundary.
+    recent: fc.array(
+      fc.oneof(fc.integer({ min: 0, max: 2 * HOUR }), fc.constantFrom(HOUR - 1, HOUR, HOUR + 1)),
+      {
+        maxLength: 4,
+      },
+    ),
+    a: nodeState,
+    b: nodeState,
+    c: nodeState,
+  });
+
+  it('never promotes an ineligible node, never promotes while paused, and never exceeds the flap guard', () => {
+    const seen = new Map<string, number>();
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const cluster = clusters[s.cluster] as ClusterConfig;
+        const nodes: Record<string, NodeState> = {};
+        for (const id of ['a', 'b', 'c'] as const) {
+          const n = s[id];
+          if (n === undefined) continue;
+          nodes[id] = {
+            ...n,
+            lastSeen: s.now + (n.lastSeen ?? 0),
+            ...(n.upSince === undefined ? {} : { upSince: s.now + n.upSince }),
+          };
+        }
+        const state: ClusterState = {
+          ...emptyState('db'),
+          epoch: s.active === null ? 0 : 5,
+          active: s.active,
+          nodes,
+          paused: s.paused ? PAUSE : null,
+          recentAutomatic: s.recent.map((ago) => s.now - ago),
+        };
+        const decision = decide(state, cluster, s.now);
+        const key = decision.type === 'promote' ? decision.cause : decision.type;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+        if (decision.type !== 'promote') return;
+
+        expect(eligibility(state, cluster, decision.to, s.now)).toEqual({ eligible: true, reason: null });
+        expect(decision.to).not.toBe(state.active);
+        // Only a maintenance handover (planned, like a release) goes ahead while paused.
+        if (decision.cause !== 'maintenance') expect(state.paused).toBeNull();
+        expect(decision.guards.notPaused).toBe(decision.cause !== 'maintenance');
+        if (AUTOMATIC.has(decision.cause)) {
+          const lastHour = state.recentAutomatic.filter((t) => s.now - t < HOUR).length;
+          expect(lastHour).toBeLessThan(cluster.maxAutoFailoversPerHour);
+          expect(decision.recentAutomatic.length).toBeLessThanOrEqual(cluster.maxAutoFailoversPerHour);
+          expect(decision.recentAutomatic.at(-1)).toBe(s.now);
+        }
+        expect(decision.recentAutomatic.every((t) => s.now - t < HOUR || t === s.now)).toBe(true);
+      }),
+      { numRuns: 5_000 },
+    );
+    // The generator reaches every kind of decision, so the property is not vacuous.
+    for (const kind of [
+      'steady',
+      'hold',
+      'first-active',
+      'lease-expired',
+      'failing',
+      'maintenance',
+      'failback',
+    ]) {
+      expect(seen.get(kind) ?? 0, kind).toBeGreaterThan(5);
+    }
+  });
+});
