@@ -10,6 +10,7 @@
  * log timestamps.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { HeartbeatResult } from '../shared/control-plane.js';
@@ -36,6 +37,12 @@ Options:
                      on self-demotion)
   --keep-role-on-exit  on SIGTERM/SIGINT, just stop beating; by default an active agent
                      first releases the role so the best standby takes over at once
+  --check CMD        health check run before each beat (sh -c): exit 0 reports ok,
+                     anything else reports failing (an active that fails is replaced at once)
+  --report CMD       run before each beat; prints a JSON object with any of position,
+                     lagSeconds, version (e.g. replication position and lag for the sync gate)
+  --maintenance-file FILE  while FILE exists, report maintenance (an active hands over;
+                     the node is never promoted)
   -h, --help         show this help
 
 Hooks run one at a time, in order, with sh -c, and get FAILOVER_ROLE, FAILOVER_EPOCH,
@@ -59,6 +66,12 @@ export interface AgentOptions {
   onStandby?: string;
   /** On SIGTERM/SIGINT while active, hand the role over at once (planned downtime). Default true. */
   releaseOnExit?: boolean;
+  /** Health check run before each beat: exit 0 → `ok`, otherwise `failing`. */
+  check?: string;
+  /** Run before each beat; its stdout is a JSON object with any of position, lagSeconds, version. */
+  report?: string;
+  /** While this file exists the node reports `maintenance`. */
+  maintenanceFile?: string;
 }
 
 /** Interval until the control plane has told us its own. */
@@ -111,6 +124,9 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
       'on-active': { type: 'string' },
       'on-standby': { type: 'string' },
       'keep-role-on-exit': { type: 'boolean', default: false },
+      check: { type: 'string' },
+      report: { type: 'string' },
+      'maintenance-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -129,6 +145,9 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     onActive: values['on-active'],
     onStandby: values['on-standby'],
     releaseOnExit: !values['keep-role-on-exit'],
+    check: values.check,
+    report: values.report,
+    maintenanceFile: values['maintenance-file'],
   };
 }
 
@@ -198,6 +217,7 @@ export class Agent {
   /** Hooks run one after another: each waits for the previous one. */
   private hooks: Promise<void> = Promise.resolve();
   private hookChild: ChildProcess | null = null;
+  private lastStatus: string | null = null;
 
   constructor(
     private readonly options: AgentOptions,
@@ -267,6 +287,7 @@ export class Agent {
 
   /** One heartbeat; never throws. Failures only get logged: self-demotion handles their effect. */
   private async beat(): Promise<void> {
+    const body = await this.beatBody();
     const sentAt = clock();
     let status: number;
     let text: string;
@@ -274,7 +295,7 @@ export class Agent {
       const res = await fetch(this.beatUrl, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(this.beatBody()),
+        body: JSON.stringify(body),
         signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs()), this.stopping.signal]),
       });
       status = res.status;
@@ -293,12 +314,53 @@ export class Agent {
   }
 
   /** What the node believes it holds, so the control plane can show disagreements. */
-  private beatBody(): Record<string, unknown> {
+  private async beatBody(): Promise<Record<string, unknown>> {
+    const status = await this.localStatus();
+    if (status !== this.lastStatus) {
+      if (this.lastStatus !== null || status !== 'ok') this.log(`reporting status ${status}`);
+      this.lastStatus = status;
+    }
     return {
-      status: 'ok',
+      status,
+      ...(await this.reported()),
       ...(this.role === null ? {} : { role: this.role }),
       ...(this.epoch === null ? {} : { epoch: this.epoch }),
     };
+  }
+
+  /** maintenance while the file exists; else the check's verdict; else ok. */
+  private async localStatus(): Promise<'ok' | 'failing' | 'maintenance'> {
+    if (this.options.maintenanceFile && existsSync(this.options.maintenanceFile)) return 'maintenance';
+    if (!this.options.check) return 'ok';
+    const { code } = await runCommand(this.options.check, this.commandTimeoutMs());
+    return code === 0 ? 'ok' : 'failing';
+  }
+
+  /** position / lagSeconds / version from --report; anything malformed is left out, with a warning. */
+  private async reported(): Promise<Record<string, unknown>> {
+    if (!this.options.report) return {};
+    const { code, stdout } = await runCommand(this.options.report, this.commandTimeoutMs());
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(stdout);
+    } catch {
+      parsed = null;
+    }
+    if (code !== 0 || typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.problems.report(`--report exited ${code} or printed no JSON object; reporting no position or lag`);
+      return {};
+    }
+    const p = parsed as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    if (typeof p.position === 'number' || typeof p.position === 'string') out.position = p.position;
+    if (typeof p.lagSeconds === 'number' && p.lagSeconds >= 0) out.lagSeconds = p.lagSeconds;
+    if (typeof p.version === 'string' && p.version !== '') out.version = p.version;
+    return out;
+  }
+
+  /** Local commands must not delay the beat past its slot. */
+  private commandTimeoutMs(): number {
+    return Math.max(200, Math.min(this.intervalMs() / 2, 5_000));
   }
 
   private onAnswer(result: HeartbeatResult, sentAt: number): void {
@@ -510,4 +572,23 @@ class ProblemLog {
 
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
+}
+
+/** Runs a shell command with a timeout; resolves with its exit code (124 on timeout) and stdout. */
+function runCommand(command: string, timeoutMs: number): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    const { FAILOVER_TOKEN: _secret, ...env } = process.env; // checks never see the token
+    const child = spawn(command, {
+      shell: true,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env,
+      timeout: timeoutMs,
+    });
+    let stdout = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      if (stdout.length < 4096) stdout += chunk;
+    });
+    child.once('error', () => resolve({ code: 127, stdout }));
+    child.once('close', (code, signal) => resolve({ code: signal ? 124 : (code ?? 1), stdout }));
+  });
 }

@@ -75,13 +75,13 @@ async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGKILL'): Promise<voi
 /** Polls `check` until it returns something truthy; on timeout, fails showing `proc`'s output. */
 async function waitFor<T>(
   what: string,
-  check: () => T | null | undefined | false,
+  check: () => T | null | undefined | false | Promise<T | null | undefined | false>,
   proc?: Proc,
   timeoutMs = 15_000,
-) {
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (Date.now() > deadline) {
       const output = proc ? `\n--- process output ---\n${proc.output()}` : '';
@@ -131,7 +131,7 @@ async function startServer(configFile: string): Promise<{ proc: Proc; url: strin
 }
 
 /** An agent whose hooks append "$FAILOVER_ROLE $FAILOVER_EPOCH" to its own file. */
-function startAgent(url: string, cluster: string, node: string, token: string) {
+function startAgent(url: string, cluster: string, node: string, token: string, extra: string[] = []) {
   const hookFile = join(dir, `${cluster}-${node}.hooks`);
   const append = `echo "$FAILOVER_ROLE $FAILOVER_EPOCH" >> '${hookFile}'`;
   const proc = start(
@@ -147,6 +147,7 @@ function startAgent(url: string, cluster: string, node: string, token: string) {
       append,
       '--on-standby',
       append,
+      ...extra,
     ],
     { FAILOVER_TOKEN: token },
   );
@@ -318,5 +319,32 @@ describe('planned operations end to end', () => {
     expect(promotion?.reason).toContain('a released the role');
     expect(hookLines(a.hookFile)).toEqual(['active 1', 'standby 2']);
     await waitForLine(b.proc, /role: active \(epoch 2\D/);
+  }, 60_000);
+
+  it("fails over at once when the active agent's health check starts failing, and reports maintenance from a file", async () => {
+    const { file, tokens } = writeConfig('check', ['a', 'b'], [{ type: 'log' }]);
+    const server = await startServer(file);
+    const broken = join(dir, 'a.broken');
+    const maintenance = join(dir, 'b.maintenance');
+    const a = startAgent(server.url, 'check', 'a', tokens.a as string, ['--check', `test ! -e '${broken}'`]);
+    await waitForLine(a.proc, /role: active \(epoch 1\D/);
+    const b = startAgent(server.url, 'check', 'b', tokens.b as string, ['--maintenance-file', maintenance]);
+    await waitForLine(b.proc, /role: standby \(epoch 1\D/);
+
+    writeFileSync(broken, '');
+    await waitForLine(a.proc, /reporting status failing/);
+    await waitForLine(b.proc, /role: active \(epoch 2\D/);
+    const { events } = await getJson<{ events: ClusterEvent[] }>(`${server.url}/v1/clusters/check/events`);
+    expect(events.find((e) => e.epoch === 2)?.reason).toContain('a reported status failing');
+    // The failing node is not promoted back, whatever happens to b, until its check passes.
+    writeFileSync(maintenance, '');
+    await waitForLine(b.proc, /reporting status maintenance/);
+    let status: ClusterStatus | undefined;
+    await waitFor('a hold naming the failing standby', async () => {
+      status = await getJson<ClusterStatus>(`${server.url}/v1/clusters/check`);
+      return status.hold !== null;
+    });
+    expect(status?.active).toBe('b');
+    expect(status?.hold?.reason).toBe('b entered maintenance; no standby can take over (a is failing)');
   }, 60_000);
 });
