@@ -1,0 +1,180 @@
+/**
+ * Cost per node-month, computed (not measured in AWS) from what `heartbeat.ts` measured:
+ * DynamoDB writes and write units per beat (the cluster item's size, 2- and 8-node), and
+ * the handler's warm wall time per call rounded up to Lambda's 1 ms billing, at the heartbeat
+ * function's memory size (256 MB, from `infra/control-plane.ts`). One heartbeat = one API
+ * Gateway HTTP API request + one Lambda invocation + its DynamoDB writes; prices are the
+ * constants in `prices.ts`. A separate estimate adds CloudWatch Logs ingestion (the
+ * stage's JSON access-log line and Lambda's START/END/REPORT lines per beat), which the
+ * deployed stack does write. The sweep's per-cluster cost (one strongly consistent read of
+ * the cluster item per scheduled run, every minute) is reported beside it; the sweep's own
+ * invocations are a fixed cost per deployment, not per node.
+ */
+import type { HeartbeatData } from './heartbeat.js';
+import { type BenchOptions, pass, type Row, usd } from './lib.js';
+import { PRICES, READ_ON, SECONDS_PER_MONTH } from './prices.js';
+
+/** From `infra/control-plane.ts`: `fn('Heartbeat', { memorySize: 256 })`. */
+export const HEARTBEAT_MEMORY_MB = 256;
+export const SWEEPS_PER_MONTH = (SECONDS_PER_MONTH / 3600) * 60; // rate(1 minute)
+const INTERVALS_S = [1, 5, 10];
+
+/** What the deployed stack logs per heartbeat, with typical values (an estimate). */
+const ACCESS_LOG_LINE = JSON.stringify({
+  requestId: 'Xy1AbCdEfGhIjKw=',
+  ip: '203.0.113.10',
+  caller: '-',
+  method: 'POST',
+  path: '/v1/clusters/db/nodes/db1/heartbeat',
+  status: '200',
+  latencyMs: '14',
+  integrationError: '-',
+});
+const REQUEST_ID = '3f1c2a4e-9b7d-4e0a-8a51-2b1f9c7d6e5a';
+const LAMBDA_PLATFORM_LINES = [
+  `START RequestId: ${REQUEST_ID} Version: $LATEST`,
+  `END RequestId: ${REQUEST_ID}`,
+  `REPORT RequestId: ${REQUEST_ID}\tDuration: 9.52 ms\tBilled Duration: 10 ms\tMemory Size: 256 MB\tMax Memory Used: 91 MB\t`,
+];
+/** Bytes ingested per beat: each event's text plus the 26 bytes of per-event overhead PutLogEvents counts (conservative). */
+export const LOG_BYTES_PER_BEAT = [ACCESS_LOG_LINE, ...LAMBDA_PLATFORM_LINES].reduce(
+  (sum, line) => sum + Buffer.byteLength(line) + 26,
+  0,
+);
+
+export interface NodeMonth {
+  intervalSeconds: number;
+  beatsPerMonth: number;
+  apiGateway: number;
+  lambdaRequests: number;
+  lambdaDuration: number;
+  dynamo: number;
+  dynamo8Nodes: number;
+  total: number;
+  total8Nodes: number;
+  logsEstimate: number;
+}
+
+export interface CostData {
+  pricesReadOn: string;
+  billedMsPerBeat: number;
+  wruPerBeat: { nodes2: number; nodes8: number; nodes8Rich: number };
+  logBytesPerBeat: number;
+  perNodeMonth: NodeMonth[];
+  /** Each extra 10 ms of billed duration, per node-month at a 5 s interval. */
+  per10msAt5s: number;
+  sweepReadsPerClusterMonth: number;
+  route53: {
+    basicAws: number;
+    basicNonAws: number;
+    fastAws: number;
+    fastNonAws: number;
+    fastHttpsNonAws: number;
+  };
+}
+
+export function runCost(heartbeat: HeartbeatData, _options: BenchOptions): { rows: Row[]; data: CostData } {
+  const billedMs = Math.max(
+    PRICES.lambdaBillingIncrementMs,
+    Math.ceil(heartbeat.handler.wallMs.p50 / PRICES.lambdaBillingIncrementMs) *
+      PRICES.lambdaBillingIncrementMs,
+  );
+  // If the emulator did not report capacity, fall back to the item size rule (1 WRU per KB).
+  const wru = heartbeat.ops.capacityReported
+    ? heartbeat.ops.wruPerBeat
+    : {
+        nodes2: heartbeat.ops.writesPerBeat * Math.ceil(heartbeat.ops.itemBytes.nodes2 / 1024),
+        nodes8: heartbeat.ops.writesPerBeat * Math.ceil(heartbeat.ops.itemBytes.nodes8 / 1024),
+        nodes8Rich: heartbeat.ops.writesPerBeat * Math.ceil(heartbeat.ops.itemBytes.nodes8Rich / 1024),
+      };
+  const gbSecondsPerBeat = (billedMs / 1000) * (HEARTBEAT_MEMORY_MB / 1024);
+  const perNodeMonth = INTERVALS_S.map((intervalSeconds): NodeMonth => {
+    const beats = SECONDS_PER_MONTH / intervalSeconds;
+    const apiGateway = (beats / 1e6) * PRICES.apiGatewayHttpPerMillion;
+    const lambdaRequests = (beats / 1e6) * PRICES.lambdaPerMillionRequests;
+    const lambdaDuration = beats * gbSecondsPerBeat * PRICES.lambdaArmPerGbSecond;
+    const dynamo = ((beats * wru.nodes2) / 1e6) * PRICES.dynamoWritePerMillionWru;
+    // The larger of the two 8-node items (with version/position/lag in every beat).
+    const dynamo8Nodes =
+      ((beats * Math.max(wru.nodes8, wru.nodes8Rich)) / 1e6) * PRICES.dynamoWritePerMillionWru;
+    const base = apiGateway + lambdaRequests + lambdaDuration;
+    return {
+      intervalSeconds,
+      beatsPerMonth: beats,
+      apiGateway,
+      lambdaRequests,
+      lambdaDuration,
+      dynamo,
+      dynamo8Nodes,
+      total: base + dynamo,
+      total8Nodes: base + dynamo8Nodes,
+      logsEstimate: ((beats * LOG_BYTES_PER_BEAT) / 1024 ** 3) * PRICES.cloudWatchLogsIngestPerGb,
+    };
+  });
+  const r53 = PRICES.route53;
+  const route53 = {
+    basicAws: r53.basicAwsEndpoint,
+    basicNonAws: r53.basicNonAwsEndpoint,
+    fastAws: r53.basicAwsEndpoint + r53.optionalFeatureAwsEndpoint,
+    fastNonAws: r53.basicNonAwsEndpoint + r53.optionalFeatureNonAwsEndpoint,
+    fastHttpsNonAws: r53.basicNonAwsEndpoint + 2 * r53.optionalFeatureNonAwsEndpoint,
+  };
+  const rruPerRead = Math.ceil(heartbeat.ops.itemBytes.nodes2 / 4096);
+  const data: CostData = {
+    pricesReadOn: READ_ON,
+    billedMsPerBeat: billedMs,
+    wruPerBeat: wru,
+    logBytesPerBeat: LOG_BYTES_PER_BEAT,
+    perNodeMonth,
+    per10msAt5s: (SECONDS_PER_MONTH / 5) * 0.01 * (HEARTBEAT_MEMORY_MB / 1024) * PRICES.lambdaArmPerGbSecond,
+    sweepReadsPerClusterMonth: ((SWEEPS_PER_MONTH * rruPerRead) / 1e6) * PRICES.dynamoReadPerMillionRru,
+    route53,
+  };
+
+  const rows: Row[] = perNodeMonth.map((c): Row => {
+    const parts =
+      `API GW ${usd(c.apiGateway)} + Lambda ${usd(c.lambdaRequests + c.lambdaDuration)} ` +
+      `+ DynamoDB ${usd(c.dynamo)}`;
+    const measured =
+      `${usd(c.total)} (${parts}); 8-node cluster with version/position/lag ${usd(c.total8Nodes)}; ` +
+      `+ logs ≈ ${usd(c.logsEstimate)}`;
+    if (c.intervalSeconds !== 5) {
+      return {
+        figure: `Cost per node-month, ${c.intervalSeconds} s interval`,
+        measured,
+        budget: 'report',
+        status: 'report',
+      };
+    }
+    const vs =
+      c.total < route53.basicAws
+        ? 'under the basic $0.50 check'
+        : `above the basic ${usd(route53.basicAws)} check, under the fast ${usd(route53.fastAws)}–${usd(route53.fastNonAws)} check`;
+    return {
+      figure: 'Cost per node-month, 5 s interval',
+      measured:
+        `${measured}; each +10 ms of billed Lambda time +${usd(data.per10msAt5s, 3)}; ` +
+        `${c.total < route53.fastNonAws ? vs : 'above every comparable Route 53 check'}`,
+      budget: `aim < Route 53 ${usd(route53.basicAws)}–${usd(route53.fastNonAws)} per check (✅ = under ${usd(route53.fastNonAws)})`,
+      status: pass(c.total < route53.fastNonAws),
+    };
+  });
+  rows.push(
+    {
+      figure: 'Sweep reads per cluster-month (1-minute schedule)',
+      measured: `${usd(data.sweepReadsPerClusterMonth, 4)} (${rruPerRead} RRU per cluster per run, ${Math.round(SWEEPS_PER_MONTH).toLocaleString('en-US')} runs)`,
+      budget: 'report',
+      status: 'report',
+    },
+    {
+      figure: 'For comparison: Route 53 health check per month',
+      measured:
+        `${usd(route53.basicAws)} basic (AWS endpoint), ${usd(route53.basicNonAws)} (non-AWS); ` +
+        `fast 10 s interval ${usd(route53.fastAws)} / ${usd(route53.fastNonAws)}; ` +
+        `fast + HTTPS (non-AWS) ${usd(route53.fastHttpsNonAws)}`,
+      budget: 'report',
+      status: 'report',
+    },
+  );
+  return { rows, data };
+}
