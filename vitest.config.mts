@@ -4,8 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Integration and end-to-end tests start real servers and processes on loopback.
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
     // Two cores: keep process-heavy end-to-end files from starving each other.
     maxWorkers: 2,
   },

@@ -12,7 +12,6 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { LogAttributes } from '@aws-lambda-powertools/logger/types';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { parseConfigText } from '../shared/config.js';
 import { ControlPlane } from '../shared/control-plane.js';
 import type { ClusterEvent } from '../shared/core.js';
@@ -37,9 +36,7 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
     logger,
     // Leave room inside the function timeout for the writes after the apply.
     applyBudgetMs: Number(env.FAILOVER_APPLY_BUDGET_MS ?? 4_000),
-    ...(env.FAILOVER_EVENT_BUS
-      ? { publish: eventBridgePublisher(new EventBridgeClient({}), env.FAILOVER_EVENT_BUS) }
-      : {}),
+    ...(env.FAILOVER_EVENT_BUS ? { publish: eventBridgePublisher(env.FAILOVER_EVENT_BUS) } : {}),
   });
   return { controlPlane, logger };
 }
@@ -55,8 +52,18 @@ export const DETAIL_TYPES: Record<ClusterEvent['kind'], string> = {
   serving: 'Failover Serving Set Changed',
 };
 
-function eventBridgePublisher(client: EventBridgeClient, bus: string) {
+/** Publishes to EventBridge; the SDK package loads on the first transition, not at cold start. */
+function eventBridgePublisher(bus: string) {
+  type Sdk = typeof import('@aws-sdk/client-eventbridge');
+  let sdk:
+    | Promise<{ client: InstanceType<Sdk['EventBridgeClient']>; PutEventsCommand: Sdk['PutEventsCommand'] }>
+    | undefined;
   return async (event: ClusterEvent) => {
+    sdk ??= import('@aws-sdk/client-eventbridge').then((m) => ({
+      client: new m.EventBridgeClient({}),
+      PutEventsCommand: m.PutEventsCommand,
+    }));
+    const { client, PutEventsCommand } = await sdk;
     const out = await client.send(
       new PutEventsCommand({
         Entries: [

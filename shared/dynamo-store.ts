@@ -172,7 +172,9 @@ export class DynamoStateStore implements StateStore {
       for (let attempt = 0; keys.length > 0; attempt++) {
         if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
         const out = await this.client.send(
-          new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }),
+          // Eventually consistent (half the read cost): every write the sweep makes re-checks
+          // its condition against the item itself, so a slightly old read is never acted on blindly.
+          new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: false } } }),
         );
         for (const item of out.Responses?.[this.table] ?? []) {
           const state = toState('', item);

@@ -13,7 +13,7 @@ export interface StateStore {
   recordHeartbeat(cluster: ClusterConfig, node: string, beat: Beat, now: number): Promise<ClusterState>;
   /** Strongly consistent read of one cluster (absent clusters read as the empty state). */
   load(clusterId: string): Promise<ClusterState>;
-  /** Strongly consistent read of many clusters, in batches. */
+  /** Eventually consistent read of many clusters, in batches (for the sweep). */
   loadMany(clusterIds: readonly string[]): Promise<ClusterState[]>;
   /** The promotion, if its preconditions still hold at write time; else null. */
   commitPromotion(decision: PromoteDecision, clusterId: string, now: number): Promise<ClusterState | null>;

@@ -142,7 +142,11 @@ async function promotedEpochs(clusterId: string): Promise<number[]> {
 const beatsOf = (outcomes: Outcome[], node: string) =>
   outcomes.filter((o) => o.call.kind === 'beat' && o.call.node === node).length;
 
-describe('exactly one winner per transition (safety property 3)', () => {
+// Many real SDK round trips per test (50 interleavings × 25 callers): generous time on a
+// loaded 2-core machine. A budget for the run, not a timed assertion.
+const RACE_TIMEOUT_MS = 180_000;
+
+describe('exactly one winner per transition (safety property 3)', { timeout: RACE_TIMEOUT_MS }, () => {
   it('promotes exactly one standby when 25 concurrent sweeps and standby heartbeats find the active expired', async () => {
     await forEachSeed(ITERATIONS, 1, async (seed) => {
       const random = seededRandom(seed);
@@ -419,7 +423,7 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
   });
 });
 
-describe('invariants over random histories (property-based)', () => {
+describe('invariants over random histories (property-based)', { timeout: RACE_TIMEOUT_MS }, () => {
   const NODES = ['a', 'b', 'c'] as const;
   type Step =
     | { kind: 'advance'; ms: number }

@@ -9,9 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { type ConfigInput, parseConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { silentLogger } from '../shared/logger.js';
-import { Elbv2TargetsTarget, Elbv2WeightsTarget } from '../shared/targets/elbv2.js';
-import { buildTargets } from '../shared/targets/index.js';
-import { Route53Target } from '../shared/targets/route53.js';
+import { buildTargets, type TargetChange } from '../shared/targets/index.js';
 
 const HASH = 'a'.repeat(64);
 const ARN = 'arn:aws:elasticloadbalancing:us-east-1:123456789012';
@@ -19,6 +17,16 @@ const GROUP = (name: string) => `${ARN}:targetgroup/${name}/50dc6c495c0c9188`;
 const LISTENER = `${ARN}:listener/app/my-alb/50dc6c495c0c9188/f2f7dc8efc522ab2`;
 const RULE = `${ARN}:listener-rule/app/my-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee`;
 const ZONE = 'Z0123456789ABCDEFGHIJ';
+const CHANGE_FOR_TEST: TargetChange = {
+  cluster: 'db',
+  active: 'a',
+  address: '10.0.0.1',
+  members: [{ id: 'a', address: '10.0.0.1' }],
+  epoch: 1,
+  previous: null,
+  reason: 'test',
+  at: 0,
+};
 
 type TargetInput = NonNullable<ConfigInput['clusters'][number]['targets']>[number];
 type NodeInput = ConfigInput['clusters'][number]['nodes'][number];
@@ -294,7 +302,7 @@ describe('node fields and targets together', () => {
 });
 
 describe('buildTargets for AWS targets', () => {
-  it('builds one target per config entry, in order, with its id and type, on the injected clients', () => {
+  it('builds one target per config entry, in order, with its id and type, loading SDK code only on first use', async () => {
     const parsed = parseConfig(
       config([
         route53(),
@@ -328,11 +336,12 @@ describe('buildTargets for AWS targets', () => {
       ['elbv2-weights', 'elbv2-weights'],
       ['rule', 'elbv2-weights'],
     ]);
-    expect(targets?.[0]).toBeInstanceOf(Route53Target);
-    expect(targets?.[1]).toBeInstanceOf(Elbv2TargetsTarget);
-    expect(targets?.[2]).toBeInstanceOf(Elbv2WeightsTarget);
     expect(targets?.every((t) => typeof t.observe === 'function')).toBe(true);
-    expect(asked).toEqual(['route53', 'elbv2', 'elbv2', 'elbv2']);
+    // Nothing asked for a client yet: the SDK packages load when a target is first used.
+    expect(asked).toEqual([]);
+    // A call that fails fast (no time left) still builds the target on the injected client.
+    await expect(targets?.[0]?.apply(CHANGE_FOR_TEST, 0)).rejects.toThrow(/gave up at the deadline/);
+    expect(asked).toEqual(['route53']);
     r53.destroy();
     elb.destroy();
   });

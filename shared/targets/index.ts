@@ -1,41 +1,19 @@
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { Route53Client } from '@aws-sdk/client-route-53';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { ClusterConfig, Config, TargetConfig } from '../config.js';
 import { assertNever } from '../core.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { Elbv2TargetsTarget, Elbv2WeightsTarget } from './elbv2.js';
 import { LogTarget } from './log.js';
-import { Route53Target } from './route53.js';
 import type { Target } from './target.js';
 import { WebhookTarget } from './webhook.js';
 
 export type { Observation, Target, TargetChange, TargetDetail } from './target.js';
 
-/**
- * The AWS clients targets use: created once per process, from the standard AWS
- * environment (region, credentials, AWS_ENDPOINT_URL_*), so the same code talks to AWS or
- * to an emulator. Our own retry loop owns the time budget, so the SDK makes one attempt.
- */
+/** Where AWS targets get their SDK clients (tests inject emulator-backed ones). */
 export interface AwsClients {
   route53(): Route53Client;
   elbv2(): ElasticLoadBalancingV2Client;
-}
-
-export function defaultAwsClients(): AwsClients {
-  let route53: Route53Client | undefined;
-  let elbv2: ElasticLoadBalancingV2Client | undefined;
-  return {
-    // Route 53 is global; its API lives in us-east-1 whatever region we run in.
-    route53: () => {
-      route53 ??= new Route53Client({ region: 'us-east-1', maxAttempts: 1 });
-      return route53;
-    },
-    elbv2: () => {
-      elbv2 ??= new ElasticLoadBalancingV2Client({ maxAttempts: 1 });
-      return elbv2;
-    },
-  };
 }
 
 /**
@@ -46,13 +24,19 @@ export function buildTargets(
   config: Config,
   logger: Logger,
   env: NodeJS.ProcessEnv = process.env,
-  aws: AwsClients = defaultAwsClients(),
+  aws?: AwsClients,
 ): Map<string, Target[]> {
+  // The AWS SDK packages for targets load on first use: most of a cold start is loading SDK code.
+  let clients: Promise<AwsClients> | undefined;
+  const awsClients = () => {
+    clients ??= aws ? Promise.resolve(aws) : import('./aws-clients.js').then((m) => m.defaultAwsClients());
+    return clients;
+  };
   const byCluster = new Map<string, Target[]>();
   for (const cluster of config.clusters) {
     byCluster.set(
       cluster.id,
-      cluster.targets.map((t, i) => buildTarget(cluster, t, i, logger, env, aws)),
+      cluster.targets.map((t, i) => buildTarget(cluster, t, i, logger, env, awsClients)),
     );
   }
   return byCluster;
@@ -64,7 +48,7 @@ function buildTarget(
   index: number,
   logger: Logger,
   env: NodeJS.ProcessEnv,
-  aws: AwsClients,
+  aws: () => Promise<AwsClients>,
 ): Target {
   switch (target.type) {
     case 'log':
@@ -79,12 +63,39 @@ function buildTarget(
       return new WebhookTarget(target.id, { url: target.url, secret, timeoutMs: target.timeoutMs });
     }
     case 'route53':
-      return new Route53Target(target.id, aws.route53(), target);
+      return lazyTarget(target.id, target.type, async () => {
+        const { Route53Target } = await import('./route53.js');
+        return new Route53Target(target.id, (await aws()).route53(), target);
+      });
     case 'elbv2-targets':
-      return new Elbv2TargetsTarget(target.id, aws.elbv2(), target, cluster.nodes);
+      return lazyTarget(target.id, target.type, async () => {
+        const { Elbv2TargetsTarget } = await import('./elbv2.js');
+        return new Elbv2TargetsTarget(target.id, (await aws()).elbv2(), target, cluster.nodes);
+      });
     case 'elbv2-weights':
-      return new Elbv2WeightsTarget(target.id, aws.elbv2(), target, cluster.nodes);
+      return lazyTarget(target.id, target.type, async () => {
+        const { Elbv2WeightsTarget } = await import('./elbv2.js');
+        return new Elbv2WeightsTarget(target.id, (await aws()).elbv2(), target, cluster.nodes);
+      });
     default:
       return assertNever(target);
   }
+}
+
+/** A target built (and its SDK code loaded) on first use, then reused. */
+function lazyTarget(id: string, type: string, load: () => Promise<Target>): Target {
+  let loaded: Promise<Target> | undefined;
+  const get = () => {
+    loaded ??= load();
+    return loaded;
+  };
+  return {
+    id,
+    type,
+    apply: async (change, deadline) => (await get()).apply(change, deadline),
+    observe: async (change, deadline, detail) => {
+      const target = await get();
+      return target.observe ? target.observe(change, deadline, detail) : { drift: null };
+    },
+  };
 }
