@@ -1,11 +1,5 @@
 import { FailoverError } from '../shared/errors.js';
 import { AdminRequestError } from './admin-client.js';
-import { agent } from './agent.js';
-import { pause, resume, switchover } from './operate.js';
-import { runIfActive } from './run-if-active.js';
-import { serve } from './serve.js';
-import { events, status } from './status.js';
-import { token } from './token.js';
 import { UsageError } from './usage.js';
 
 const HELP = `failover: a serverless failover control plane for AWS
@@ -26,16 +20,22 @@ Commands:
 Run \`npx failover <command> --help\` for a command's options.
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
-  serve,
-  agent,
-  status,
-  events,
-  switchover,
-  pause,
-  resume,
-  'run-if-active': runIfActive,
-  token,
+type Command = (argv: string[]) => number | Promise<number>;
+
+/**
+ * Each command loads only its own code: an agent or a cron job on a node starts fast and
+ * never loads the local server's embedded storage or the CDK.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.js')).serve,
+  agent: async () => (await import('./agent.js')).agent,
+  status: async () => (await import('./status.js')).status,
+  events: async () => (await import('./status.js')).events,
+  switchover: async () => (await import('./operate.js')).switchover,
+  pause: async () => (await import('./operate.js')).pause,
+  resume: async () => (await import('./operate.js')).resume,
+  'run-if-active': async () => (await import('./run-if-active.js')).runIfActive,
+  token: async () => (await import('./token.js')).token,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -44,12 +44,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const run = COMMANDS[command];
-  if (run === undefined) {
+  const load = COMMANDS[command];
+  if (load === undefined) {
     process.stderr.write(`failover: unknown command '${command}'\n\n${HELP}`);
     return 2;
   }
   try {
+    const run = await load();
     return await run(rest);
   } catch (err) {
     // Bad usage and bad config are the user's to fix: one clear message, no stack trace.
