@@ -12,7 +12,7 @@
  * bundle runs), to show how much of the init is the SDK. Local Node is 20; Lambda runs 24.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { mintToken } from '../shared/tokens.js';
@@ -37,6 +37,13 @@ export interface ColdStartData {
   }>;
 }
 
+function writeConfig(config: unknown): string {
+  const file = join(OUT_DIR, 'bundles', 'failover.config.json');
+  mkdirSync(join(OUT_DIR, 'bundles'), { recursive: true });
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
 /** The function's environment in AWS, with a small valid config. */
 function lambdaEnv(): Record<string, string> {
   const node = (id: string, i: number) => ({ id, address: `192.0.2.${i}`, tokenSha256: mintToken().sha256 });
@@ -52,7 +59,8 @@ function lambdaEnv(): Record<string, string> {
   };
   return {
     PATH: process.env.PATH ?? '',
-    FAILOVER_CONFIG: JSON.stringify(config),
+    // As in AWS, the config ships as a file beside the bundle.
+    FAILOVER_CONFIG_FILE: writeConfig(config),
     FAILOVER_TABLE: 'failover',
     FAILOVER_EVENT_BUS: 'failover-bench-bus',
     POWERTOOLS_SERVICE_NAME: 'failover',

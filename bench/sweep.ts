@@ -24,21 +24,25 @@ import {
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
 import { startLocalDynamo } from '../cli/local-dynamo.js';
-import { type ClusterConfig, type Config, parseConfig, serializeConfig } from '../shared/config.js';
+import {
+  type ClusterConfig,
+  type Config,
+  parseConfig,
+  parseConfigText,
+  serializeConfig,
+} from '../shared/config.js';
 import { ControlPlane, type SweepReport } from '../shared/control-plane.js';
 import { type ClusterState, decide } from '../shared/core.js';
 import { DynamoStateStore } from '../shared/dynamo-store.js';
 import { silentLogger } from '../shared/logger.js';
 import { sha256Hex } from '../shared/tokens.js';
 import { attachProbe, type ProbeSnapshot } from './ddb-probe.js';
-import { type BenchOptions, int, pass, type Row, secs } from './lib.js';
+import { type BenchOptions, int, ms, pass, type Row, secs } from './lib.js';
 
 const IN_FLIGHT = 8;
 const DUE_EVERY = 100; // 1% of clusters are due
 /** The sweep Lambda's timeout (`infra/control-plane.ts`): one scheduled run must fit in it. */
 const SWEEP_TIMEOUT_MS = 60_000;
-/** `MAX_CONFIG_ENV_BYTES` in `infra/control-plane.ts` (not exported; importing infra would load the CDK). */
-const MAX_CONFIG_ENV_BYTES = 3_500;
 
 export interface SweepRun {
   clusters: number;
@@ -78,21 +82,22 @@ export async function runSweep(options: BenchOptions): Promise<{ rows: Row[]; da
     });
   }
   const largest = runs[runs.length - 1] as SweepRun;
-  // The config travels in the functions' environment (infra/control-plane.ts refuses > 3,500 B).
-  const one = Buffer.byteLength(serializeConfig(clusterConfig(1)));
-  const two = Buffer.byteLength(serializeConfig(clusterConfig(2)));
-  const perCluster = two - one;
-  const fits = Math.max(0, Math.floor((MAX_CONFIG_ENV_BYTES - one) / perCluster) + 1);
-  const needed = Buffer.byteLength(serializeConfig(clusterConfig(10_000)));
+  // The config ships in each function's bundle; a 10,000-cluster one is parsed and
+  // validated at every cold start.
+  const bigConfig = serializeConfig(clusterConfig(10_000));
+  const parseMs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now();
+    parseConfigText(bigConfig);
+    parseMs.push(performance.now() - started);
+  }
   const queries = runs.reduce((sum, r) => sum + (r.first.ops.commands.QueryCommand ?? 0), 0);
   rows.push(
     {
-      figure: 'Can 10,000 clusters be deployed? (config in the Lambda environment)',
-      measured:
-        `no: their config is ${(needed / 1024 ** 2).toFixed(1)} MB as JSON; the stack allows ${MAX_CONFIG_ENV_BYTES.toLocaleString('en-US')} B, ` +
-        `about ${fits} clusters of 2 nodes`,
-      budget: '10,000 clusters in one scheduled run',
-      status: pass(needed <= MAX_CONFIG_ENV_BYTES),
+      figure: '10,000-cluster config: size in the bundle, parse and validation at cold start',
+      measured: `${(Buffer.byteLength(bigConfig) / 1024 ** 2).toFixed(1)} MB; ${ms(Math.min(...parseMs))} (best of 3)`,
+      budget: 'report',
+      status: 'report',
     },
     {
       figure: 'Sweep reads history (event log)?',

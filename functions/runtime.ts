@@ -3,7 +3,7 @@
  * the SDK client once, and fail the cold start (not the first failover) on a bad config.
  *
  * Environment:
- *   FAILOVER_CONFIG   the cluster config JSON (same schema as failover.config.json)
+ *   FAILOVER_CONFIG_FILE  the cluster config (same schema as failover.config.json), shipped in the bundle
  *   FAILOVER_TABLE    the DynamoDB table name
  *   FAILOVER_EVENT_BUS  optional: EventBridge bus that receives promotions and holds
  *   plus the standard AWS variables (region, credentials, AWS_ENDPOINT_URL_DYNAMODB, …)
@@ -12,7 +12,7 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { LogAttributes } from '@aws-lambda-powertools/logger/types';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { parseConfigText } from '../shared/config.js';
+import { loadConfigFile } from '../shared/config.js';
 import { ControlPlane } from '../shared/control-plane.js';
 import type { ClusterEvent } from '../shared/core.js';
 import { DynamoStateStore } from '../shared/dynamo-store.js';
@@ -26,7 +26,7 @@ export interface Runtime {
 }
 
 export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
-  const config = parseConfigText(required(env, 'FAILOVER_CONFIG'), 'FAILOVER_CONFIG');
+  const config = loadConfigFile(required(env, 'FAILOVER_CONFIG_FILE'));
   const table = required(env, 'FAILOVER_TABLE');
   const logger = structuredLogger(new PowertoolsLogger({ serviceName: 'failover' }));
   const controlPlane = new ControlPlane({

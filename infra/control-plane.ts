@@ -3,6 +3,9 @@
  * app with the cluster config (the same schema and file the local server uses), or deploy
  * it with this repository's own app (`infra/app.ts`).
  */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
@@ -26,8 +29,7 @@ import { ConfigError } from '../shared/errors.js';
 import { targetPolicies } from './target-policies.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** Lambda allows 4 KB of environment in total; the config must leave room for the rest. */
-const MAX_CONFIG_ENV_BYTES = 3_500;
+const CONFIG_FILE_NAME = 'failover.config.json';
 export const METRIC_NAMESPACE = 'Failover';
 
 export interface FailoverControlPlaneProps {
@@ -62,12 +64,10 @@ export class FailoverControlPlane extends Construct {
 
   constructor(scope: Construct, id: string, props: FailoverControlPlaneProps) {
     super(scope, id);
-    const configJson = serializeConfig(props.config);
-    if (Buffer.byteLength(configJson) > MAX_CONFIG_ENV_BYTES) {
-      throw new ConfigError(
-        `config is ${Buffer.byteLength(configJson)} bytes as JSON; Lambda environment allows about ${MAX_CONFIG_ENV_BYTES}`,
-      );
-    }
+    // The config ships inside each function's bundle, next to its code: no size limit (the
+    // Lambda environment holds 4 KB, about 25 nodes) and no network call at cold start.
+    // Any change to it changes the asset hash, so `cdk deploy` rolls it out.
+    const configFile = stagedConfigFile(serializeConfig(props.config));
     const targetEnvironment = { ...(props.targetEnvironment ?? {}) };
     props.config.clusters.forEach((cluster) => {
       cluster.targets.forEach((target, i) => {
@@ -93,7 +93,7 @@ export class FailoverControlPlane extends Construct {
     });
 
     const environment = {
-      FAILOVER_CONFIG: configJson,
+      FAILOVER_CONFIG_FILE: `/var/task/${CONFIG_FILE_NAME}`,
       FAILOVER_TABLE: this.table.tableName,
       FAILOVER_EVENT_BUS: eventBus.eventBusName,
       POWERTOOLS_SERVICE_NAME: 'failover',
@@ -123,6 +123,13 @@ export class FailoverControlPlane extends Construct {
           externalModules: ['@aws-sdk/*'],
           minify: true,
           format: OutputFormat.CJS,
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: (_input: string, output: string) => [
+              `cp "${configFile}" "${output}/${CONFIG_FILE_NAME}"`,
+            ],
+          },
           target: 'node24',
         },
       });
@@ -325,4 +332,13 @@ export class FailoverControlPlane extends Construct {
     if (topic) alarm.addAlarmAction(new SnsAction(topic));
     this.alarms.push(alarm);
   }
+}
+
+/** Writes the config where the bundling step can copy it from (one file per content hash). */
+function stagedConfigFile(json: string): string {
+  const dir = join(tmpdir(), 'failover-cdk-config');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${createHash('sha256').update(json).digest('hex').slice(0, 16)}.json`);
+  writeFileSync(file, json);
+  return file;
 }

@@ -4,7 +4,7 @@
  * `cdk synth` through the pinned CLI (which also bundles the functions with local esbuild).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
@@ -13,7 +13,7 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailoverControlPlane, type FailoverControlPlaneProps } from '../infra/control-plane.js';
-import { type ConfigInput, parseConfig, parseConfigText } from '../shared/config.js';
+import { type ConfigInput, loadConfigFile, parseConfig, parseConfigText } from '../shared/config.js';
 import { mintToken } from '../shared/tokens.js';
 
 const work = mkdtempSync(join(tmpdir(), 'failover-infra-'));
@@ -79,8 +79,8 @@ describe('FailoverControlPlane', () => {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
       expect(fn.Properties.Timeout).toBeLessThanOrEqual(60);
       const env = fn.Properties.Environment.Variables;
-      // What the function parses at cold start must be valid input for the same schema.
-      expect(parseConfigText(env.FAILOVER_CONFIG)).toEqual(parseConfig(rawConfig));
+      // The config ships in the bundle (see the CLI synth test), not in the 4 KB environment.
+      expect(env.FAILOVER_CONFIG_FILE).toBe('/var/task/failover.config.json');
       expect(env.FAILOVER_TABLE).toBeDefined();
     }
   });
@@ -357,7 +357,12 @@ describe('the CDK app', () => {
     });
     const assets = readdirSync(out).filter((f) => f.startsWith('asset.'));
     expect(assets).toHaveLength(3);
-    for (const asset of assets) expect(statSync(join(out, asset, 'index.js')).size).toBeGreaterThan(1000);
+    const example = parseConfigText(readFileSync('failover.config.example.json', 'utf8'));
+    for (const asset of assets) {
+      expect(statSync(join(out, asset, 'index.js')).size).toBeGreaterThan(1000);
+      // What the function loads at cold start is the same config, valid for the same schema.
+      expect(loadConfigFile(join(out, asset, 'failover.config.json'))).toEqual(example);
+    }
   }, 120_000);
 
   it('stops with the config error when the config file is invalid', () => {

@@ -2,6 +2,9 @@
  * The Lambda entry points, loaded as Lambda loads them (config from the environment, the
  * SDK's default client pointed at dynalite through AWS_ENDPOINT_URL_DYNAMODB).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
@@ -36,8 +39,12 @@ const saved = { ...process.env };
 
 beforeAll(async () => {
   dynamo = await startLocalDynamo({ table: 'lambda-test' });
+  // As in AWS, the config is a file shipped beside the function's code.
+  const configDir = mkdtempSync(join(tmpdir(), 'failover-lambda-'));
+  const configFile = join(configDir, 'failover.config.json');
+  writeFileSync(configFile, JSON.stringify(rawConfig));
   Object.assign(process.env, {
-    FAILOVER_CONFIG: JSON.stringify(rawConfig),
+    FAILOVER_CONFIG_FILE: configFile,
     FAILOVER_TABLE: dynamo.table,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_REGION: 'us-east-1',
