@@ -6,7 +6,7 @@
  * Gateway HTTP API request + one Lambda invocation + its DynamoDB writes; prices are the
  * constants in `prices.ts`. A separate estimate adds CloudWatch Logs ingestion (the
  * stage's JSON access-log line and Lambda's START/END/REPORT lines per beat), which the
- * deployed stack does write. The sweep's per-cluster cost (one strongly consistent read of
+ * deployed stack does write. The sweep's per-cluster cost (one eventually consistent read of
  * the cluster item per scheduled run, every minute) is reported beside it; the sweep's own
  * invocations are a fixed cost per deployment, not per node.
  */
@@ -119,7 +119,8 @@ export function runCost(heartbeat: HeartbeatData, _options: BenchOptions): { row
     fastNonAws: r53.basicNonAwsEndpoint + r53.optionalFeatureNonAwsEndpoint,
     fastHttpsNonAws: r53.basicNonAwsEndpoint + 2 * r53.optionalFeatureNonAwsEndpoint,
   };
-  const rruPerRead = Math.ceil(heartbeat.ops.itemBytes.nodes2 / 4096);
+  // The sweep reads eventually consistent: half a read unit per 4 KB.
+  const rruPerRead = Math.ceil(heartbeat.ops.itemBytes.nodes2 / 4096) / 2;
   const data: CostData = {
     pricesReadOn: READ_ON,
     billedMsPerBeat: billedMs,
