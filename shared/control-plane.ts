@@ -117,10 +117,6 @@ export class ControlPlane {
     this.observeIntervalMs = options.observeIntervalMs ?? 30_000;
   }
 
-  get config(): Config {
-    return this.options.config;
-  }
-
   /**
    * Checks a node's bearer token. Unknown cluster, unknown node and wrong token all give
    * the same error after the same work, so callers cannot probe which exist.
