@@ -11,13 +11,10 @@
  * is INSYNC at once, target health is `healthy` at once, a deregistered target disappears
  * at once instead of `draining`, and a target group keys registrations by id only.
  */
-import { CreateSubnetCommand, CreateVpcCommand } from '@aws-sdk/client-ec2';
 import {
   type Action,
   CreateListenerCommand,
-  CreateLoadBalancerCommand,
   CreateRuleCommand,
-  CreateTargetGroupCommand,
   DeregisterTargetsCommand,
   DescribeListenersCommand,
   DescribeRulesCommand,
@@ -40,7 +37,14 @@ import { DynamoStateStore } from '../shared/dynamo-store.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
 import { buildTargets } from '../shared/targets/index.js';
 import { mintToken } from '../shared/tokens.js';
-import { createHostedZone, findMoto, type MotoServer, startMoto } from './helpers/moto.js';
+import {
+  createHostedZone,
+  createLoadBalancer,
+  createTargetGroup,
+  findMoto,
+  type MotoServer,
+  startMoto,
+} from './helpers/moto.js';
 import { FakeClock, freshId } from './helpers/store-fixtures.js';
 
 const moto = findMoto();
@@ -76,34 +80,8 @@ let infra: Infra;
 
 async function createInfra(aws: MotoServer): Promise<Infra> {
   const zoneId = await createHostedZone(aws, 'example.test.');
-
-  const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));
-  const vpcId = vpc.Vpc?.VpcId as string;
-  const subnets = await Promise.all(
-    (['us-east-1a', 'us-east-1b'] as const).map(async (az, i) => {
-      const out = await aws.ec2.send(
-        new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: az }),
-      );
-      return out.Subnet?.SubnetId as string;
-    }),
-  );
-  const lb = await aws.elbv2.send(
-    new CreateLoadBalancerCommand({ Name: 'failover-alb', Subnets: subnets, Type: 'application' }),
-  );
-  const lbArn = lb.LoadBalancers?.[0]?.LoadBalancerArn as string;
-
-  const group = async (name: string) => {
-    const out = await aws.elbv2.send(
-      new CreateTargetGroupCommand({
-        Name: name,
-        Protocol: 'HTTP',
-        Port: PORT,
-        VpcId: vpcId,
-        TargetType: 'ip',
-      }),
-    );
-    return out.TargetGroups?.[0]?.TargetGroupArn as string;
-  };
+  const { vpcId, lbArn } = await createLoadBalancer(aws, 'failover-alb');
+  const group = (name: string) => createTargetGroup(aws, vpcId, name, PORT);
   const groups = {
     shared: await group('db-shared'),
     a: await group('db-a'),

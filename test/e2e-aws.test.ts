@@ -16,12 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { CreateSubnetCommand, CreateVpcCommand } from '@aws-sdk/client-ec2';
 import {
   type Action,
   CreateListenerCommand,
-  CreateLoadBalancerCommand,
-  CreateTargetGroupCommand,
   DescribeListenersCommand,
   DescribeTargetHealthCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -30,7 +27,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import type { ClusterStatus } from '../shared/control-plane.js';
 import type { ClusterEvent } from '../shared/core.js';
 import { mintToken } from '../shared/tokens.js';
-import { createHostedZone, findMoto, type MotoServer, startMoto } from './helpers/moto.js';
+import {
+  createHostedZone,
+  createLoadBalancer,
+  createTargetGroup,
+  findMoto,
+  type MotoServer,
+  startMoto,
+} from './helpers/moto.js';
 
 const moto = findMoto();
 
@@ -144,32 +148,8 @@ interface Infra {
 /** A hosted zone, a VPC with two subnets, an ALB, a shared group, a group per node and an HTTP listener. */
 async function createInfra(nodeIds: readonly NodeId[]): Promise<Infra> {
   const zoneId = await createHostedZone(aws, 'example.test.');
-  const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));
-  const vpcId = vpc.Vpc?.VpcId as string;
-  const subnets = await Promise.all(
-    (['us-east-1a', 'us-east-1b'] as const).map(async (az, i) => {
-      const out = await aws.ec2.send(
-        new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: az }),
-      );
-      return out.Subnet?.SubnetId as string;
-    }),
-  );
-  const lb = await aws.elbv2.send(
-    new CreateLoadBalancerCommand({ Name: 'failover-e2e-alb', Subnets: subnets, Type: 'application' }),
-  );
-  const lbArn = lb.LoadBalancers?.[0]?.LoadBalancerArn as string;
-  const group = async (name: string) => {
-    const out = await aws.elbv2.send(
-      new CreateTargetGroupCommand({
-        Name: name,
-        Protocol: 'HTTP',
-        Port: PORT,
-        VpcId: vpcId,
-        TargetType: 'ip',
-      }),
-    );
-    return out.TargetGroups?.[0]?.TargetGroupArn as string;
-  };
+  const { vpcId, lbArn } = await createLoadBalancer(aws, 'failover-e2e-alb');
+  const group = (name: string) => createTargetGroup(aws, vpcId, name, PORT);
   const sharedGroup = await group('db-shared');
   const groups: Infra['groups'] = {};
   for (const id of nodeIds) groups[id] = await group(`db-${id}`);

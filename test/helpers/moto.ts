@@ -13,8 +13,12 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateHostedZoneCommand, DeleteHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
 
 export type MotoLookup = { available: true; path: string } | { available: false; reason: string };
@@ -173,4 +177,47 @@ export async function createHostedZone(aws: MotoServer, name: string): Promise<s
     await aws.route53.send(new DeleteHostedZoneCommand({ Id: id }));
   }
   throw new Error('moto_server gave no hosted zone id starting with Z in 2000 tries');
+}
+
+/**
+ * An application load balancer to hang listeners and target groups on: a VPC with two
+ * subnets in two zones (what an ALB needs) and the ALB itself.
+ */
+export async function createLoadBalancer(
+  aws: MotoServer,
+  name: string,
+): Promise<{ vpcId: string; lbArn: string }> {
+  const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));
+  const vpcId = vpc.Vpc?.VpcId as string;
+  const subnets = await Promise.all(
+    (['us-east-1a', 'us-east-1b'] as const).map(async (az, i) => {
+      const out = await aws.ec2.send(
+        new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: az }),
+      );
+      return out.Subnet?.SubnetId as string;
+    }),
+  );
+  const lb = await aws.elbv2.send(
+    new CreateLoadBalancerCommand({ Name: name, Subnets: subnets, Type: 'application' }),
+  );
+  return { vpcId, lbArn: lb.LoadBalancers?.[0]?.LoadBalancerArn as string };
+}
+
+/** An HTTP target group of IP targets on `port`. */
+export async function createTargetGroup(
+  aws: MotoServer,
+  vpcId: string,
+  name: string,
+  port: number,
+): Promise<string> {
+  const out = await aws.elbv2.send(
+    new CreateTargetGroupCommand({
+      Name: name,
+      Protocol: 'HTTP',
+      Port: port,
+      VpcId: vpcId,
+      TargetType: 'ip',
+    }),
+  );
+  return out.TargetGroups?.[0]?.TargetGroupArn as string;
 }
