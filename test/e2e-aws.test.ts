@@ -9,13 +9,10 @@
  * Targets are applied right after a transition commits, not as part of it, so what moto
  * holds is polled until it matches (generous timeouts, no timed assertions).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import {
   type Action,
   CreateListenerCommand,
@@ -35,11 +32,10 @@ import {
   type MotoServer,
   startMoto,
 } from './helpers/moto.js';
+import { type Proc, Processes, stop } from './helpers/processes.js';
 
 const moto = findMoto();
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'failover.js');
 const RECORD = 'db.example.test';
 const TTL = 30;
 const PORT = 5432;
@@ -54,54 +50,7 @@ type NodeId = keyof typeof NODES;
 
 // ---- processes ---------------------------------------------------------------------
 
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  /** Everything it wrote to stdout and stderr so far. */
-  output(): string;
-}
-
-let procs: Proc[] = [];
-
-function start(name: string, args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
-  });
-  const proc = { name, child, output: () => output };
-  procs.push(proc);
-  return proc;
-}
-
-function running(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (!running(proc.child)) return;
-  const exited = once(proc.child, 'exit');
-  proc.child.kill(signal);
-  await exited;
-}
-
-async function stopAll(): Promise<void> {
-  const all = procs;
-  procs = [];
-  await Promise.all(all.map((p) => stop(p)));
-}
-
-/** Every process's output, for a failure message. */
-function outputs(): string {
-  return procs.map((p) => `--- ${p.name} ---\n${p.output()}`).join('\n');
-}
+const procs = new Processes();
 
 /** Polls until `pattern` shows in `proc`'s output; on timeout, fails showing every process's output. */
 async function waitForLine(proc: Proc, pattern: RegExp): Promise<RegExpExecArray> {
@@ -111,7 +60,7 @@ async function waitForLine(proc: Proc, pattern: RegExp): Promise<RegExpExecArray
     if (match) return match;
     if (Date.now() > deadline) {
       throw new Error(
-        `timed out after ${POLL.timeout} ms waiting for ${pattern} from ${proc.name}\n${outputs()}`,
+        `timed out after ${POLL.timeout} ms waiting for ${pattern} from ${proc.name}\n${procs.outputs()}`,
       );
     }
     await sleep(50);
@@ -126,7 +75,7 @@ async function eventually(assertion: () => Promise<void>): Promise<void> {
   try {
     await vi.waitFor(assertion, POLL);
   } catch (error) {
-    if (error instanceof Error) error.message += `\n${outputs()}`;
+    if (error instanceof Error) error.message += `\n${procs.outputs()}`;
     throw error;
   }
 }
@@ -249,7 +198,7 @@ async function startServer(configFile: string): Promise<string> {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
   };
-  const proc = start(
+  const proc = procs.start(
     'server',
     ['serve', '--config', configFile, '--memory', '--port', '0', '--sweep-interval', '0.5'],
     env,
@@ -259,7 +208,7 @@ async function startServer(configFile: string): Promise<string> {
 }
 
 function startAgent(url: string, cluster: string, node: NodeId, token: string): Proc {
-  return start(`agent ${node}`, ['agent', '--url', url, '--cluster', cluster, '--node', node], {
+  return procs.start(`agent ${node}`, ['agent', '--url', url, '--cluster', cluster, '--node', node], {
     FAILOVER_TOKEN: token,
   });
 }
@@ -299,10 +248,10 @@ describe.skipIf(!moto.available)(
       await aws.reset();
     });
 
-    afterEach(stopAll);
+    afterEach(() => procs.stopAll());
 
     afterAll(async () => {
-      await stopAll();
+      await procs.stopAll();
       await aws?.stop();
       if (dir) rmSync(dir, { recursive: true, force: true });
     });

@@ -2,7 +2,6 @@
  * End to end, from outside: the real `failover serve` and `failover agent` processes on
  * loopback, a webhook receiver in this process, and SIGKILL as the failure.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -10,24 +9,16 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../shared/control-plane.js';
 import type { ClusterEvent } from '../shared/core.js';
 import { SIGNATURE_HEADER, signBody } from '../shared/targets/webhook.js';
 import { mintToken } from '../shared/tokens.js';
+import { type Proc, Processes, running, stop } from './helpers/processes.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'failover.js');
 const SECRET = 'e2e-webhook-secret';
 const LEASE_MS = 3_000; // heartbeatIntervalSeconds 1 × missedBeats 3
 const INTERVAL_MS = 1_000;
-
-interface Proc {
-  child: ChildProcess;
-  /** Everything it wrote to stdout and stderr so far. */
-  output(): string;
-}
 
 interface Received {
   method: string;
@@ -37,40 +28,11 @@ interface Received {
   at: number;
 }
 
-const procs: Proc[] = [];
+const procs = new Processes();
 let dir: string;
 let receiver: Server;
 let hookUrl: string;
 const received: Received[] = [];
-
-function start(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
-  });
-  const proc = { child, output: () => output };
-  procs.push(proc);
-  return proc;
-}
-
-function running(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (!running(proc.child)) return;
-  const exited = once(proc.child, 'exit');
-  proc.child.kill(signal);
-  await exited;
-}
 
 /** Polls `check` until it returns something truthy; on timeout, fails showing `proc`'s output. */
 async function waitFor<T>(
@@ -122,7 +84,8 @@ function writeConfig(clusterId: string, nodeIds: string[], targets: unknown[]) {
 }
 
 async function startServer(configFile: string): Promise<{ proc: Proc; url: string }> {
-  const proc = start(
+  const proc = procs.start(
+    'server',
     ['serve', '--config', configFile, '--memory', '--port', '0', '--sweep-interval', '0.5'],
     { E2E_WEBHOOK_SECRET: SECRET },
   );
@@ -134,7 +97,8 @@ async function startServer(configFile: string): Promise<{ proc: Proc; url: strin
 function startAgent(url: string, cluster: string, node: string, token: string, extra: string[] = []) {
   const hookFile = join(dir, `${cluster}-${node}.hooks`);
   const append = `echo "$FAILOVER_ROLE $FAILOVER_EPOCH" >> '${hookFile}'`;
-  const proc = start(
+  const proc = procs.start(
+    `agent ${node}`,
     [
       'agent',
       '--url',
@@ -179,7 +143,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(procs.map((p) => stop(p)));
+  await procs.stopAll();
   receiver.closeAllConnections();
   await new Promise<void>((resolve) => receiver.close(() => resolve()));
   rmSync(dir, { recursive: true, force: true });
@@ -276,9 +240,13 @@ describe('planned operations end to end', () => {
   async function tick(url: string, tokens: Record<string, string>, log: string): Promise<number[]> {
     const job = `echo "$FAILOVER_NODE $FAILOVER_EPOCH" >> '${log}'`;
     const runs = ['a', 'b'].map((node) =>
-      start(['run-if-active', '--url', url, '--cluster', 'cron', '--node', node, '--', 'sh', '-c', job], {
-        FAILOVER_TOKEN: tokens[node] as string,
-      }),
+      procs.start(
+        `run-if-active ${node}`,
+        ['run-if-active', '--url', url, '--cluster', 'cron', '--node', node, '--', 'sh', '-c', job],
+        {
+          FAILOVER_TOKEN: tokens[node] as string,
+        },
+      ),
     );
     return Promise.all(runs.map(async (r) => ((await once(r.child, 'exit')) as [number])[0]));
   }
