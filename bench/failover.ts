@@ -29,8 +29,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfig } from '../shared/config.js';
-import type { ClusterStatus } from '../shared/control-plane.js';
-import type { ClusterEvent } from '../shared/core.js';
+import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
+import type { ClusterEvent } from '../shared/core/state.js';
 import { mintToken } from '../shared/tokens.js';
 import {
   type BenchOptions,

@@ -31,10 +31,11 @@ import {
   parseConfigText,
   serializeConfig,
 } from '../shared/config.js';
-import { ControlPlane, type SweepReport } from '../shared/control-plane.js';
-import { type ClusterState, decide } from '../shared/core.js';
-import { DynamoStateStore } from '../shared/dynamo-store.js';
+import { ControlPlane, type SweepReport } from '../shared/control-plane/control-plane.js';
+import { decide } from '../shared/core/decide.js';
+import type { ClusterState } from '../shared/core/state.js';
 import { silentLogger } from '../shared/logger.js';
+import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { sha256Hex } from '../shared/tokens.js';
 import { attachProbe, type ProbeSnapshot } from './ddb-probe.js';
 import { type BenchOptions, int, ms, pass, type Row, secs } from './lib.js';

@@ -13,8 +13,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import type { HeartbeatResult } from '../shared/control-plane.js';
-import type { Role } from '../shared/core.js';
+import type { HeartbeatResult } from '../shared/control-plane/control-plane.js';
+import type { Role } from '../shared/core/state.js';
 import { UsageError } from './usage.js';
 
 export const AGENT_HELP = `Usage: failover agent --url URL --cluster ID --node ID [options]

@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { createTable } from '../shared/dynamo-store.js';
+import { createTable } from '../shared/store/table.js';
 
 export interface LocalDynamo {
   client: DynamoDBClient;

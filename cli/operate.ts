@@ -1,6 +1,6 @@
 /** `failover switchover | pause | resume`: the operator's actions, matching the admin API. */
 import { parseArgs } from 'node:util';
-import type { ClusterStatus } from '../shared/control-plane.js';
+import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import { ADMIN_OPTIONS, adminClient, COMMON_HELP, clusterPath, renderStatus } from './status.js';
 
 export const SWITCHOVER_HELP = `Usage: failover switchover --url URL --cluster C [--to NODE] [--force] [--reason TEXT]

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import type { HeartbeatResult } from '../shared/control-plane.js';
+import type { HeartbeatResult } from '../shared/control-plane/control-plane.js';
 import { UsageError } from './usage.js';
 
 export const RUN_IF_ACTIVE_HELP = `Usage: failover run-if-active --url URL --cluster C --node N [--margin SECS] -- CMD [ARGS...]

@@ -1,7 +1,8 @@
 /** `failover status` and `failover events`: the operator's view, like `patronictl list`. */
 import { parseArgs, stripVTControlCharacters } from 'node:util';
-import type { ClusterStatus } from '../shared/control-plane.js';
-import type { ClusterEvent, NodeView } from '../shared/core.js';
+import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
+import type { ClusterEvent } from '../shared/core/state.js';
+import type { NodeView } from '../shared/core/views.js';
 import { AdminClient } from './admin-client.js';
 import { UsageError } from './usage.js';
 

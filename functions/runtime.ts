@@ -13,11 +13,11 @@ import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { LogAttributes } from '@aws-lambda-powertools/logger/types';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadConfigFile } from '../shared/config.js';
-import { ControlPlane } from '../shared/control-plane.js';
-import type { ClusterEvent } from '../shared/core.js';
-import { DynamoStateStore } from '../shared/dynamo-store.js';
+import { ControlPlane } from '../shared/control-plane/control-plane.js';
+import type { ClusterEvent } from '../shared/core/state.js';
 import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
 
 export interface Runtime {

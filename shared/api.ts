@@ -5,7 +5,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
-import type { ControlPlane } from './control-plane.js';
+import type { ControlPlane } from './control-plane/control-plane.js';
 import {
   AuthError,
   ConflictError,

@@ -5,8 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import { parseConfig } from '../shared/config.js';
-import { emptyState, servingChange, targetMembers } from '../shared/core.js';
-import { DynamoStateStore } from '../shared/dynamo-store.js';
+import { servingChange, targetMembers } from '../shared/core/serving.js';
+import { emptyState } from '../shared/core/state.js';
+import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { FakeClock, FakeTarget, makeCluster, makeControlPlane, nodeOf } from './helpers/store-fixtures.js';
 
 const LEASE_MS = 3_000;

@@ -31,10 +31,10 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import { type ClusterConfig, type ConfigInput, parseConfig } from '../shared/config.js';
-import { ControlPlane } from '../shared/control-plane.js';
-import type { Beat } from '../shared/core.js';
-import { DynamoStateStore } from '../shared/dynamo-store.js';
+import { ControlPlane } from '../shared/control-plane/control-plane.js';
+import type { Beat } from '../shared/core/state.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
+import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
 import { mintToken } from '../shared/tokens.js';
 import {

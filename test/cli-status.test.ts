@@ -4,7 +4,7 @@ import { AdminClient, AdminRequestError } from '../cli/admin-client.js';
 import { type LocalServer, startLocalServer } from '../cli/local-server.js';
 import { renderStatus } from '../cli/status.js';
 import { parseConfig } from '../shared/config.js';
-import type { ClusterStatus } from '../shared/control-plane.js';
+import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import { silentLogger } from '../shared/logger.js';
 import { mintToken } from '../shared/tokens.js';
 

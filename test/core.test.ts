@@ -5,23 +5,24 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ClusterConfig, parseConfig } from '../shared/config.js';
+import { holds } from '../shared/core/condition.js';
+import { type Decision, decide } from '../shared/core/decide.js';
+import { isAlive, isHealthy } from '../shared/core/eligibility.js';
+import { eventId } from '../shared/core/events.js';
+import { guardsCondition } from '../shared/core/guards.js';
+import { targetsDue } from '../shared/core/serving.js';
 import {
   type ClusterEvent,
   type ClusterState,
-  type Decision,
-  decide,
   emptyState,
-  eventKey,
   type Hold,
-  isAlive,
-  isHealthy,
   type NodeState,
   type NodeStatus,
-  nodeViews,
-  promote,
   type TargetState,
-  targetsDue,
-} from '../shared/core.js';
+} from '../shared/core/state.js';
+import { promote } from '../shared/core/transitions.js';
+import { nodeViews } from '../shared/core/views.js';
+import { eventKey } from '../shared/store/event-log.js';
 
 // ---------------------------------------------------------------------------------------
 // Fixtures: a three-node cluster (a, b, c in priority order; 5 s × 3 beats = 15 s lease)
@@ -138,10 +139,14 @@ describe('decide: the first active', () => {
       from: null,
       to: 'a',
       expectedEpoch: 0,
-      aliveSince: NOW - LEASE,
-      leaseMs: LEASE,
       reason: 'no active node yet; promoted a (priority 1)',
-      guards: { activeDown: false, activeHealthy: false, candidateOk: true, notPaused: true },
+      guards: [
+        { rule: 'epoch', epoch: 0 },
+        { rule: 'no-active' },
+        { rule: 'not-paused' },
+        { rule: 'alive', node: 'a', leaseMs: LEASE },
+        { rule: 'ok', node: 'a' },
+      ],
       recentAutomatic: [],
     });
   });
@@ -219,12 +224,13 @@ describe('decide: promotion order', () => {
     expect(asPromotion(decision)).toMatchObject({ to: 'c' });
   });
 
-  it('sets aliveSince to now minus the lease, at or after which the promoted node last beat', () => {
+  it('makes the write require the promoted node to have beaten within the lease of the write itself', () => {
     const g = given({ active: 'a', nodes: { a: beat(LEASE + 1), b: beat(LEASE) } });
     const promotion = asPromotion(g.at(NOW).decide());
 
-    expect(promotion.aliveSince).toBe(NOW - LEASE);
-    expect(g.state.nodes.b?.lastSeen).toBeGreaterThanOrEqual(promotion.aliveSince);
+    // b beat exactly one lease before NOW: alive at NOW, not one millisecond later.
+    expect(holds(guardsCondition(promotion.guards, NOW), g.state)).toBe(true);
+    expect(holds(guardsCondition(promotion.guards, NOW + 1), g.state)).toBe(false);
   });
 
   it('says "never seen" when the active has no heartbeat on record', () => {
@@ -367,7 +373,7 @@ describe('decide then promote: idempotence and the committed state', () => {
       previous: 'a',
       reason: 'earlier hold',
     };
-    const state: ClusterState = { ...before.state, outbox: { [eventKey(earlier)]: earlier } };
+    const state: ClusterState = { ...before.state, outbox: { [eventId(earlier)]: earlier } };
     const promotion = asPromotion(decide(state, db, NOW));
 
     const after = promote(state, promotion, NOW);
@@ -383,7 +389,7 @@ describe('decide then promote: idempotence and the committed state', () => {
     };
     expect(after).toMatchObject({ epoch: 5, active: 'b', activeSince: NOW, hold: null });
     expect(after.lastTransition).toEqual(transition);
-    expect(after.outbox).toEqual({ [eventKey(earlier)]: earlier, [eventKey(transition)]: transition });
+    expect(after.outbox).toEqual({ [eventId(earlier)]: earlier, [eventId(transition)]: transition });
     expect(after.nodes).toEqual(state.nodes);
   });
 });
@@ -629,7 +635,8 @@ describe('decide: properties over arbitrary node states and times', () => {
         if (decision.type === 'promote') {
           expect(decision.to).not.toBe(state.active);
           expect(healthy(decision.to)).toBe(true);
-          expect(state.nodes[decision.to]?.lastSeen).toBeGreaterThanOrEqual(decision.aliveSince);
+          // ...and the write re-checks, at the decision's own clock, what was decided.
+          expect(holds(guardsCondition(decision.guards, s.now), state)).toBe(true);
           expect(decision).toMatchObject({ from: state.active, expectedEpoch: state.epoch });
           // ...and it is the first such node in priority order.
           const first = db.nodes.find((n) => n.id !== state.active && healthy(n.id));

@@ -21,8 +21,8 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ClusterStatus } from '../shared/control-plane.js';
-import type { ClusterEvent } from '../shared/core.js';
+import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
+import type { ClusterEvent } from '../shared/core/state.js';
 import { mintToken } from '../shared/tokens.js';
 import {
   createHostedZone,

@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import { type LocalServer, startLocalServer } from '../cli/local-server.js';
 import { type ClusterConfig, type ConfigInput, parseConfig } from '../shared/config.js';
-import type { ClusterStatus } from '../shared/control-plane.js';
-import type { Beat, ClusterEvent } from '../shared/core.js';
-import { DynamoStateStore } from '../shared/dynamo-store.js';
+import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
+import type { Beat, ClusterEvent } from '../shared/core/state.js';
 import { ConflictError } from '../shared/errors.js';
 import { silentLogger } from '../shared/logger.js';
+import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { mintToken } from '../shared/tokens.js';
 import { countCommands, FakeClock, freshId, makeControlPlane, nodeOf } from './helpers/store-fixtures.js';
 

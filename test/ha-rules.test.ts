@@ -7,26 +7,23 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ClusterConfig, type ConfigInput, parseConfig } from '../shared/config.js';
+import { holds } from '../shared/core/condition.js';
+import { type Decision, decide, type PromotionCause } from '../shared/core/decide.js';
+import { eligibility } from '../shared/core/eligibility.js';
+import { collisionChange } from '../shared/core/events.js';
+import { guardsCondition } from '../shared/core/guards.js';
+import { type ManualOutcome, type ManualRequest, planManual } from '../shared/core/manual.js';
+import { comparePositions, positionKey } from '../shared/core/positions.js';
 import {
   type ClusterState,
-  collisionChange,
-  comparePositions,
-  type Decision,
-  decide,
-  eligibility,
   emptyState,
-  flapGuard,
   type Hold,
-  type ManualOutcome,
-  type ManualRequest,
   type NodeState,
   type NodeStatus,
-  nodeViews,
   type Pause,
   type Position,
-  type PromotionCause,
-  planManual,
-} from '../shared/core.js';
+} from '../shared/core/state.js';
+import { flapGuard, nodeViews } from '../shared/core/views.js';
 
 // ---------------------------------------------------------------------------------------
 // Fixtures: cluster `db` with nodes a, b, c in priority order (5 s × 3 beats = 15 s lease),
@@ -62,9 +59,10 @@ const HOLD_DOWN = 60 * SECOND; // failbackHoldDownSeconds' default
 /** The control plane's clock at the moment of each "when". */
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 
-/** A node whose last heartbeat reached the control plane `agoMs` before NOW. */
+/** A node whose last heartbeat reached the control plane `agoMs` before NOW (with its position's key, as the store writes it). */
 function beat(agoMs: number, extra: Partial<NodeState> = {}): NodeState {
-  return { lastSeen: NOW - agoMs, beats: 42, status: 'ok', ...extra };
+  const key = extra.position === undefined ? undefined : positionKey(extra.position);
+  return { lastSeen: NOW - agoMs, beats: 42, status: 'ok', ...extra, ...(key ? { positionKey: key } : {}) };
 }
 /** A healthy node that beat a second ago and has been up for an hour. */
 const up = (extra: Partial<NodeState> = {}) => beat(SECOND, { upSince: NOW - HOUR, ...extra });
@@ -111,6 +109,12 @@ function given(g: Given, cluster: ClusterConfig = sticky) {
 }
 
 type Promotion = Extract<Decision, { type: 'promote' }>;
+
+/** Whether the promoting write re-checks the pause: it holds on `state` but not once automation is paused. */
+function checksPause(promotion: Promotion, state: ClusterState, now = NOW): boolean {
+  const write = (s: ClusterState) => holds(guardsCondition(promotion.guards, now), s);
+  return write(state) && !write({ ...state, paused: PAUSE });
+}
 type HoldDecision = Extract<Decision, { type: 'hold' }>;
 
 function asPromotion(outcome: Decision | ManualOutcome): Promotion {
@@ -234,13 +238,14 @@ describe('failback policy', () => {
 
   it('makes the failback write re-check that the active is healthy and that a has been up since the hold-down began', () => {
     const promotion = asPromotion(given(afterFailover(HOUR), preferred).at(NOW).decide());
-    expect(promotion.guards).toEqual({
-      activeDown: false,
-      activeHealthy: true,
-      candidateOk: true,
-      notPaused: true,
-      upBefore: NOW - HOLD_DOWN,
-    });
+    expect(promotion.guards).toEqual([
+      { rule: 'epoch', epoch: 2 },
+      { rule: 'active-healthy', active: 'b', leaseMs: LEASE },
+      { rule: 'not-paused' },
+      { rule: 'up-for', node: 'a', ms: HOLD_DOWN },
+      { rule: 'alive', node: 'a', leaseMs: LEASE },
+      { rule: 'ok', node: 'a' },
+    ]);
   });
 });
 
@@ -466,7 +471,7 @@ describe('pause', () => {
         .planManual(switchover({ to: 'b' })),
     );
     expect(promotion).toMatchObject({ cause: 'switchover', to: 'b' });
-    expect(promotion.guards.notPaused).toBe(false);
+    expect(checksPause(promotion, stateOf({ active: 'a', nodes: { a: expired(), b: up() } }))).toBe(false);
   });
 
   it('makes every automatic promotion re-check notPaused, and no manual one nor a maintenance handover', () => {
@@ -478,17 +483,15 @@ describe('pause', () => {
     ];
     const causes = automatic.map(([g, cluster]) => {
       const promotion = asPromotion(given(g, cluster).at(NOW).decide());
-      expect(promotion.guards.notPaused, promotion.cause).toBe(true);
+      expect(checksPause(promotion, stateOf(g)), promotion.cause).toBe(true);
       return promotion.cause;
     });
     expect(causes).toEqual(['first-active', 'lease-expired', 'failing', 'failback']);
     // The agent reporting maintenance is a planned handover, like a release.
-    const handover = asPromotion(
-      given({ active: 'a', nodes: { a: up({ status: 'maintenance' }), b: up() } })
-        .at(NOW)
-        .decide(),
-    );
-    expect(handover).toMatchObject({ cause: 'maintenance', guards: { notPaused: false } });
+    const maintenance: Given = { active: 'a', nodes: { a: up({ status: 'maintenance' }), b: up() } };
+    const handover = asPromotion(given(maintenance).at(NOW).decide());
+    expect(handover).toMatchObject({ cause: 'maintenance' });
+    expect(checksPause(handover, stateOf(maintenance))).toBe(false);
     const paused = asPromotion(
       given({ active: 'a', paused: PAUSE, nodes: { a: up({ status: 'maintenance' }), b: up() } })
         .at(NOW)
@@ -498,7 +501,7 @@ describe('pause', () => {
 
     const g: Given = { active: 'a', nodes: { a: up(), b: up(), c: up({ status: 'failing' }) } };
     for (const request of [switchover(), switchover({ to: 'c', force: true }), release('a')]) {
-      expect(asPromotion(given(g).at(NOW).planManual(request)).guards.notPaused).toBe(false);
+      expect(checksPause(asPromotion(given(g).at(NOW).planManual(request)), stateOf(g))).toBe(false);
     }
   });
 });
@@ -512,8 +515,12 @@ describe('node status from the agent', () => {
     );
     expect(promotion).toMatchObject({ cause: 'failing', from: 'a', to: 'b' });
     expect(promotion.reason).toBe('a reported status failing; promoted b (priority 2)');
-    // The write re-checks that a is still not ok (it might have recovered meanwhile).
-    expect(promotion.guards).toMatchObject({ activeDown: true, candidateOk: true });
+    // The write re-checks that a is still not ok (it might have recovered meanwhile), and that b is.
+    const state = stateOf({ active: 'a', nodes: { a: up({ status: 'failing' }), b: up() } });
+    const write = (changed: ClusterState) => holds(guardsCondition(promotion.guards, NOW), changed);
+    expect(write(state)).toBe(true);
+    expect(write({ ...state, nodes: { ...state.nodes, a: up() } })).toBe(false);
+    expect(write({ ...state, nodes: { ...state.nodes, b: up({ status: 'failing' }) } })).toBe(false);
   });
 
   it('hands over from an active that enters maintenance', () => {
@@ -594,7 +601,8 @@ describe('sync gate: maxLagSeconds', () => {
         .at(NOW)
         .decide(),
     );
-    expect(promotion).toMatchObject({ to: 'b', guards: { maxLagSeconds: 10 } });
+    expect(promotion.to).toBe('b');
+    expect(promotion.guards).toContainEqual({ rule: 'lag', node: 'b', max: 10 });
     expect(promotion.reason).toMatch(/promoted b \(priority 2, lag 10 s\)$/);
   });
 
@@ -671,7 +679,12 @@ describe('sync gate: maxPositionLag', () => {
   it('makes a node exactly at the limit eligible, and the write re-checks the lowest acceptable position', () => {
     expect(given(withPositions(900), gated).at(NOW).eligibility('b').eligible).toBe(true);
     const promotion = asPromotion(given(withPositions(900), gated).at(NOW).decide());
-    expect(promotion).toMatchObject({ to: 'b', guards: { minPosition: 900 } });
+    expect(promotion.to).toBe('b');
+    // The write re-checks the position: b falling back to 899 (101 behind) fails it.
+    const state = stateOf(withPositions(900));
+    const write = (changed: ClusterState) => holds(guardsCondition(promotion.guards, NOW), changed);
+    expect(write(state)).toBe(true);
+    expect(write(stateOf(withPositions(899)))).toBe(false);
   });
 
   it('makes a node that reports no position not eligible', () => {
@@ -749,7 +762,8 @@ describe('versions', () => {
       reason: 'b runs version 1.3.0, the active runs 1.2.3',
     });
     const promotion = asPromotion(given(g, strict).at(NOW).decide());
-    expect(promotion).toMatchObject({ to: 'c', guards: { version: '1.2.3' } });
+    expect(promotion.to).toBe('c');
+    expect(promotion.guards).toContainEqual({ rule: 'version', node: 'c', active: 'a', version: '1.2.3' });
   });
 
   it('makes a node that reports no version not eligible under requireSameVersion', () => {
@@ -928,12 +942,11 @@ describe('switchover (planManual)', () => {
       expectedEpoch: 4,
       by: 'local',
     });
-    expect(promotion.guards).toEqual({
-      activeDown: false,
-      activeHealthy: false,
-      candidateOk: false,
-      notPaused: false,
-    });
+    // Forced: the write re-checks only that the epoch is unchanged and c is alive.
+    expect(promotion.guards).toEqual([
+      { rule: 'epoch', epoch: 4 },
+      { rule: 'alive', node: 'c', leaseMs: LEASE },
+    ]);
     expect(promotion.reason).toBe('switchover requested by local (drill); promoted c (priority 3) (forced)');
   });
 
@@ -965,12 +978,11 @@ describe('switchover (planManual)', () => {
         .planManual(switchover({ to: 'c' })),
     );
     expect(promotion).toMatchObject({ cause: 'switchover', from: 'a', to: 'c', expectedEpoch: 4 });
-    expect(promotion.guards).toEqual({
-      activeDown: false,
-      activeHealthy: false,
-      candidateOk: true,
-      notPaused: false,
-    });
+    expect(promotion.guards).toEqual([
+      { rule: 'epoch', epoch: 4 },
+      { rule: 'alive', node: 'c', leaseMs: LEASE },
+      { rule: 'ok', node: 'c' },
+    ]);
     expect(promotion.reason).toBe('switchover requested by local; promoted c (priority 3)');
   });
 
@@ -1058,6 +1070,9 @@ describe('decide: properties over arbitrary HA states', () => {
           ...(n.upFor === undefined ? {} : { upSince: -n.upFor }),
           ...(n.lagSeconds === undefined ? {} : { lagSeconds: n.lagSeconds }),
           ...(n.position === undefined ? {} : { position: n.position }),
+          ...(n.position === undefined || positionKey(n.position) === undefined
+            ? {}
+            : { positionKey: positionKey(n.position) }),
           ...(n.version === undefined ? {} : { version: n.version }),
         }),
       ),
@@ -1112,7 +1127,7 @@ describe('decide: properties over arbitrary HA states', () => {
         expect(decision.to).not.toBe(state.active);
         // Only a maintenance handover (planned, like a release) goes ahead while paused.
         if (decision.cause !== 'maintenance') expect(state.paused).toBeNull();
-        expect(decision.guards.notPaused).toBe(decision.cause !== 'maintenance');
+        expect(checksPause(decision, state, s.now)).toBe(decision.cause !== 'maintenance');
         if (AUTOMATIC.has(decision.cause)) {
           const lastHour = state.recentAutomatic.filter((t) => s.now - t < HOUR).length;
           expect(lastHour).toBeLessThan(cluster.maxAutoFailoversPerHour);

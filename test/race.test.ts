@@ -7,10 +7,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
-import type { HeartbeatResult, SweepReport } from '../shared/control-plane.js';
-import { type ClusterState, decide, isHealthy, type NodeStatus } from '../shared/core.js';
-import { DynamoStateStore } from '../shared/dynamo-store.js';
-import type { PromoteDecision } from '../shared/store.js';
+import type { HeartbeatResult, SweepReport } from '../shared/control-plane/control-plane.js';
+import { decide, type Promotion as PromoteDecision } from '../shared/core/decide.js';
+import { isHealthy } from '../shared/core/eligibility.js';
+import type { ClusterState, NodeStatus } from '../shared/core/state.js';
+import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import {
   FakeClock,
   FakeTarget,
@@ -393,10 +394,13 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
       from: 'a',
       to: 'b',
       expectedEpoch: 1,
-      aliveSince: now - LEASE_MS,
-      leaseMs: LEASE_MS,
       reason: 'test',
-      guards: { activeDown: true, activeHealthy: false, candidateOk: true, notPaused: true },
+      guards: [
+        { rule: 'epoch', epoch: 1 },
+        { rule: 'failover', active: 'a', leaseMs: LEASE_MS },
+        { rule: 'alive', node: 'b', leaseMs: LEASE_MS },
+        { rule: 'ok', node: 'b' },
+      ],
       recentAutomatic: [now],
     });
 

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
-import type { Beat, ClusterEvent } from '../shared/core.js';
-import { targetsDue } from '../shared/core.js';
-import { DynamoStateStore } from '../shared/dynamo-store.js';
+import { targetsDue } from '../shared/core/serving.js';
+import type { Beat, ClusterEvent } from '../shared/core/state.js';
+import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import {
   countCommands,
   FakeClock,

@@ -1,7 +1,7 @@
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { ClusterConfig, Config, TargetConfig } from '../config.js';
-import { assertNever } from '../core.js';
+import { assertNever } from '../core/state.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { LogTarget } from './log.js';

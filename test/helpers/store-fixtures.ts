@@ -4,10 +4,10 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type ClusterConfig, type Config, parseConfig } from '../../shared/config.js';
-import { ControlPlane } from '../../shared/control-plane.js';
-import { DynamoStateStore } from '../../shared/dynamo-store.js';
+import { ControlPlane } from '../../shared/control-plane/control-plane.js';
 import { silentLogger } from '../../shared/logger.js';
-import type { StateStore } from '../../shared/store.js';
+import { DynamoStateStore } from '../../shared/store/dynamo-store.js';
+import type { StateStore } from '../../shared/store/port.js';
 import type { Target, TargetChange } from '../../shared/targets/index.js';
 import { mintToken } from '../../shared/tokens.js';
 

@@ -1,8 +1,6 @@
-import type { ClusterConfig } from './config.js';
-import type { Beat, ClusterEvent, ClusterState, Decision, Pause, TargetState } from './core.js';
-
-export type PromoteDecision = Extract<Decision, { type: 'promote' }>;
-export type HoldDecision = Extract<Decision, { type: 'hold' }>;
+import type { ClusterConfig } from '../config.js';
+import type { HoldDecision, Promotion } from '../core/decide.js';
+import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../core/state.js';
 
 /**
  * Where cluster state lives. Every method that changes state is a compare-and-set: it
@@ -13,10 +11,13 @@ export interface StateStore {
   recordHeartbeat(cluster: ClusterConfig, node: string, beat: Beat, now: number): Promise<ClusterState>;
   /** Strongly consistent read of one cluster (absent clusters read as the empty state). */
   load(clusterId: string): Promise<ClusterState>;
-  /** Eventually consistent read of many clusters, in batches (for the sweep). */
-  loadMany(clusterIds: readonly string[]): Promise<ClusterState[]>;
-  /** The promotion, if its preconditions still hold at write time; else null. */
-  commitPromotion(decision: PromoteDecision, clusterId: string, now: number): Promise<ClusterState | null>;
+  /**
+   * Eventually consistent read of many clusters, in batches (for the sweep), in the order
+   * asked; null for a cluster that could not be read (throttled past the retries).
+   */
+  loadMany(clusterIds: readonly string[]): Promise<Array<ClusterState | null>>;
+  /** The promotion, if every one of its guards still holds at write time (on `now`); else null. */
+  commitPromotion(decision: Promotion, clusterId: string, now: number): Promise<ClusterState | null>;
   /** Records a new hold (and its event) unless the same hold is already recorded. */
   commitHold(decision: HoldDecision, clusterId: string): Promise<ClusterState | null>;
   /** Clears a hold once the cluster is steady again. */
@@ -41,11 +42,16 @@ export interface StateStore {
   ): Promise<boolean>;
   /**
    * Records the outcome of an apply for `epoch` (and, in active-active mode, the serving
-   * version in `result`). If a newer record is there already,
-   * this apply ran late and may have overwritten newer traffic settings: the newer record
-   * is marked `stale` so the next sweep applies it again (safety property 4).
+   * version in `result`). `superseded`: a newer record was there already, so this apply
+   * ran late and may have overwritten newer traffic settings; the newer record is marked
+   * `stale` so the next sweep applies it again (safety property 4). `overtaken`: another
+   * worker finished this version after our claim expired; nothing was written.
    */
-  finishTarget(clusterId: string, targetId: string, result: TargetState): Promise<'recorded' | 'superseded'>;
+  finishTarget(
+    clusterId: string,
+    targetId: string,
+    result: TargetState,
+  ): Promise<'recorded' | 'superseded' | 'overtaken'>;
   /**
    * A target applied for `epoch` was observed elsewhere: mark it stale (so it is applied
    * again) and record the drift event, unless the epoch or the record moved on meanwhile.

@@ -1,0 +1,88 @@
+/**
+ * Planned changes: a switchover asked for by an operator, or a release asked for by the
+ * active node itself. They work while paused and past the flap guard: a human decided.
+ */
+import type { ClusterConfig, NodeConfig } from '../config.js';
+import { describeCandidate, type Promotion, promotion } from './decide.js';
+import { bestCandidate, candidateGuards, eligibility, isAlive } from './eligibility.js';
+import type { ClusterState } from './state.js';
+
+export interface ManualRequest {
+  kind: 'switchover' | 'release';
+  /** switchover: the node to promote (default: the best eligible standby). */
+  to?: string;
+  /** switchover: promote `to` even if it is not eligible (it must still be alive). */
+  force?: boolean;
+  /** release: the node asking to hand over. */
+  node?: string;
+  by: string;
+  reason?: string;
+}
+
+export type ManualOutcome =
+  | Promotion
+  /** Nothing to do, and that is fine (a standby's release). */
+  | { type: 'noop'; message: string }
+  /** Illegal now; the message says why (HTTP 409). */
+  | { type: 'refused'; message: string };
+
+export function planManual(
+  state: ClusterState,
+  cluster: ClusterConfig,
+  request: ManualRequest,
+  now: number,
+): ManualOutcome {
+  if (request.kind === 'release') {
+    if (state.active !== request.node) {
+      return {
+        type: 'noop',
+        message: `${request.node} is not active (active: ${state.active ?? 'none'}); nothing to release`,
+      };
+    }
+  } else if (request.to !== undefined) {
+    if (!cluster.nodes.some((n) => n.id === request.to))
+      return { type: 'refused', message: `unknown node '${request.to}'` };
+    if (request.to === state.active)
+      return { type: 'refused', message: `${request.to} is already active (epoch ${state.epoch})` };
+  }
+
+  let target: NodeConfig | undefined;
+  let force = false;
+  if (request.kind === 'switchover' && request.to !== undefined) {
+    target = cluster.nodes.find((n) => n.id === request.to);
+    const check = eligibility(state, cluster, request.to, now);
+    if (!check.eligible) {
+      if (!request.force) return { type: 'refused', message: `${check.reason}; use force to override` };
+      if (!isAlive(state.nodes[request.to], cluster, now)) {
+        return {
+          type: 'refused',
+          message: `${check.reason}; a node that is not alive cannot be promoted, even with force`,
+        };
+      }
+      force = true;
+    }
+  } else {
+    const { candidate, refusals } = bestCandidate(state, cluster, now, state.active);
+    if (candidate === undefined) {
+      const detail = refusals.length === 0 ? 'the cluster has no other node' : refusals.join('; ');
+      return { type: 'refused', message: `no standby can take over (${detail})` };
+    }
+    target = candidate;
+  }
+  const to = target as NodeConfig;
+  const what =
+    request.kind === 'release'
+      ? `${request.node} released the role`
+      : `switchover requested by ${request.by}`;
+  const note = request.reason ? ` (${request.reason})` : '';
+  return promotion(state, now, {
+    cause: request.kind,
+    to: to.id,
+    reason: `${what}${note}; promoted ${describeCandidate(state, cluster, to)}${force ? ' (forced)' : ''}`,
+    // Forced: only liveness is re-checked (an operator overrode the other rules).
+    guards: force
+      ? [{ rule: 'alive', node: to.id, leaseMs: cluster.leaseMs }]
+      : candidateGuards(state, cluster, to.id),
+    by: request.by,
+  });
+}

@@ -1,0 +1,150 @@
+/**
+ * The cluster record as plain data: what the store holds for each cluster, and what the
+ * core reads and decides on. Nothing here does I/O; time is always data (ms).
+ */
+
+export type NodeStatus = 'ok' | 'failing' | 'maintenance';
+export type Role = 'active' | 'standby';
+export type Position = string | number;
+
+/** What a heartbeat may carry; every field is optional (an empty body means "alive, ok"). */
+export interface Beat {
+  status?: NodeStatus;
+  version?: string;
+  position?: Position;
+  lagSeconds?: number;
+  role?: Role;
+  epoch?: number;
+}
+
+export interface NodeState {
+  /** Control-plane time of the last heartbeat; absent until the node's first beat. */
+  lastSeen?: number;
+  /** Since when the node has been continuously alive and `ok` (absent while it is not). */
+  upSince?: number;
+  beats: number;
+  status: NodeStatus;
+  version?: string;
+  position?: Position;
+  /**
+   * `position` as a fixed-width sortable string (see `positionKey`), present exactly when
+   * the position is comparable: what the promoting write compares, since DynamoDB can
+   * order neither LSNs nor digit strings by value.
+   */
+  positionKey?: string;
+  lagSeconds?: number;
+  /** The role and epoch the agent said it believed it held at its last beat. */
+  claimedRole?: Role;
+  claimedEpoch?: number;
+  /** Set while the node claims to be active but is not (a "two actives" collision). */
+  collision?: { since: number; claimedEpoch: number | null };
+}
+
+/** Progress of one target towards the cluster's epoch. */
+export interface TargetState {
+  epoch: number;
+  state: 'applying' | 'applied' | 'failed' | 'stale';
+  at: number;
+  /** While `applying`: the claim expires at this time and another worker may retry. */
+  until?: number;
+  error?: string;
+  attempts: number;
+  /** What the target reported about the applied change (e.g. a Route 53 change id and status). */
+  detail?: Record<string, string>;
+  /** Active-active: the serving-set version this record is about (0 in active-passive). */
+  servingVersion?: number;
+}
+
+export type EventKind = 'promoted' | 'held' | 'drift' | 'collision' | 'paused' | 'resumed' | 'serving';
+
+/** An immutable record of something the control plane did or declined to do. */
+export interface ClusterEvent {
+  cluster: string;
+  kind: EventKind;
+  epoch: number;
+  at: number;
+  active: string | null;
+  previous: string | null;
+  reason: string;
+  /** Who asked, for operator actions (an IAM ARN, `local`, or `node:<id>`). */
+  by?: string;
+  /** What the event is about, when not the whole cluster (a target id, a node id). */
+  subject?: string;
+}
+
+export type HoldCode = 'no-candidate' | 'flap-guard' | 'paused';
+
+export interface Hold {
+  /** Stable code, so repeated sweeps of the same situation raise one event, not one per sweep. */
+  code: HoldCode;
+  reason: string;
+  since: number;
+}
+
+export interface Pause {
+  since: number;
+  by: string;
+  reason: string;
+}
+
+export interface ClusterState {
+  cluster: string;
+  /** Fencing token: +1 at every change of active node; 0 = never had an active. */
+  epoch: number;
+  active: string | null;
+  activeSince: number | null;
+  nodes: Record<string, NodeState>;
+  targets: Record<string, TargetState>;
+  hold: Hold | null;
+  /** Automation paused by an operator: no automatic failover or failback. */
+  paused: Pause | null;
+  /** Times of the automatic changes of the last hour (the flap guard's memory). */
+  recentAutomatic: number[];
+  /** Active-active: the nodes targets point to, in priority order (empty in active-passive). */
+  serving: string[];
+  /** Active-active: +1 at every change of `serving`; orders target records within an epoch. */
+  servingVersion: number;
+  /** The promotion that opened the current epoch (what targets are told). */
+  lastTransition: ClusterEvent | null;
+  /**
+   * Events committed with a transition but not yet copied to the event log (transactional
+   * outbox), by `eventId`.
+   */
+  outbox: Record<string, ClusterEvent>;
+}
+
+export function emptyState(cluster: string): ClusterState {
+  return {
+    cluster,
+    epoch: 0,
+    active: null,
+    activeSince: null,
+    nodes: {},
+    targets: {},
+    hold: null,
+    paused: null,
+    recentAutomatic: [],
+    serving: [],
+    servingVersion: 0,
+    lastTransition: null,
+    outbox: {},
+  };
+}
+
+export function assertNever(value: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(value)}`);
+}
+
+/**
+ * A cluster record read from storage (or after an in-memory update), with every absent
+ * field at its empty value: absent attributes read as null, empty maps and lists.
+ */
+export function withDefaults(
+  cluster: string,
+  raw: Partial<Record<keyof ClusterState, unknown>>,
+): ClusterState {
+  const empty = emptyState(cluster);
+  const out: Record<string, unknown> = { ...empty };
+  for (const [key, value] of Object.entries(raw)) if (value !== undefined && value !== null) out[key] = value;
+  return out as unknown as ClusterState;
+}

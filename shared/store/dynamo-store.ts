@@ -1,0 +1,339 @@
+/**
+ * DynamoDB adapter for StateStore. One table, two kinds of item:
+ *
+ *   pk = CLUSTER#<id>, sk = STATE          the cluster: epoch, active, nodes.<id>, targets.<id>, hold, outbox
+ *   pk = CLUSTER#<id>, sk = EVENT#<epoch>#… the immutable event log (`event-log.ts`), TTL `expiresAt`
+ *
+ * Node records are nested in the cluster item so that a heartbeat is one UpdateItem whose
+ * ALL_NEW result is the whole cluster: the heartbeat path reads nothing.
+ */
+import {
+  BatchGetItemCommand,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import type { ClusterConfig } from '../config.js';
+import type { HoldDecision, Promotion } from '../core/decide.js';
+import { eventId } from '../core/events.js';
+import { positionKey } from '../core/positions.js';
+import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../core/state.js';
+import * as transitions from '../core/transitions.js';
+import { sleep } from '../time.js';
+import { decodeState } from './codec.js';
+import { flushOutbox, listEvents } from './event-log.js';
+import { conditional, stateKey, stateUpdate, type Table, transitionInput } from './expressions.js';
+import type { StateStore } from './port.js';
+import * as records from './target-records.js';
+
+/** BatchGetItem rounds for keys DynamoDB left unprocessed (throttling) before giving up on them. */
+const UNPROCESSED_ATTEMPTS = 6;
+
+export class DynamoStateStore implements StateStore {
+  private readonly table: Table;
+
+  constructor(client: DynamoDBClient, tableName: string) {
+    this.table = { client, name: tableName };
+  }
+
+  /**
+   * The normal path is one UpdateItem whose condition says "this node was already up and
+   * ok"; it keeps `upSince`. Only when that fails (the node comes back, turns ok, or beats
+   * for the first time) does a second write set `upSince` (and, for a brand-new cluster or
+   * node, create the maps first). A beat that is not `ok` clears `upSince` in one write.
+   */
+  async recordHeartbeat(
+    cluster: ClusterConfig,
+    node: string,
+    beat: Beat,
+    now: number,
+  ): Promise<ClusterState> {
+    const status = beat.status ?? 'ok';
+    const fields: Record<string, unknown> = {
+      version: beat.version,
+      position: beat.position,
+      positionKey: beat.position === undefined ? undefined : positionKey(beat.position),
+      lagSeconds: beat.lagSeconds,
+    };
+    const given = Object.keys(fields).filter((f) => fields[f] !== undefined);
+    // Position and lag describe the beat they came with: a beat without them clears them, so
+    // the sync gate never judges a stale value. The version is kept until it changes.
+    const perBeat = ['position', 'positionKey', 'lagSeconds'].filter((f) => fields[f] === undefined);
+    const set = [
+      '#nodes.#n.#lastSeen = :now',
+      '#nodes.#n.#status = :status',
+      '#nodes.#n.#beats = if_not_exists(#nodes.#n.#beats, :zero) + :one',
+      ...given.map((f) => `#nodes.#n.#${f} = :${f}`),
+      ...(beat.role === undefined ? [] : ['#nodes.#n.#claimedRole = :role']),
+      ...(beat.epoch === undefined ? [] : ['#nodes.#n.#claimedEpoch = :epoch']),
+    ];
+    const remove = [
+      ...perBeat.map((f) => `#nodes.#n.#${f}`),
+      ...(beat.role === undefined ? ['#nodes.#n.#claimedRole'] : []),
+      ...(beat.epoch === undefined ? ['#nodes.#n.#claimedEpoch'] : []),
+    ];
+    const write = (extraSet: string[], extraRemove: string[], condition: string) =>
+      stateUpdate(this.table, cluster.id, {
+        UpdateExpression: [
+          `SET ${[...set, ...extraSet].join(', ')}`,
+          ...([...remove, ...extraRemove].length ? [`REMOVE ${[...remove, ...extraRemove].join(', ')}`] : []),
+        ].join(' '),
+        ConditionExpression: condition,
+        names: { '#n': node },
+        values: {
+          ':now': now,
+          ':status': status,
+          ':zero': 0,
+          ':one': 1,
+          ...Object.fromEntries(given.map((f) => [`:${f}`, fields[f]])),
+          ':role': beat.role,
+          ':epoch': beat.epoch,
+          ...(condition.includes(':aliveSince') ? { ':aliveSince': now - cluster.leaseMs, ':ok': 'ok' } : {}),
+        },
+        ReturnValues: 'ALL_NEW',
+      });
+    const send = async (input: UpdateItemCommandInput) =>
+      decodeState(cluster.id, (await this.table.client.send(new UpdateItemCommand(input))).Attributes);
+    // The item and this node's map exist once the cluster has been initialised.
+    const exists = 'attribute_exists(#nodes.#n)';
+    const fallback =
+      status === 'ok'
+        ? write(['#nodes.#n.#upSince = :now'], [], exists)
+        : write([], ['#nodes.#n.#upSince'], exists);
+    const attempts =
+      status === 'ok'
+        ? [
+            write(
+              [],
+              [],
+              'attribute_exists(#nodes.#n.#upSince) AND #nodes.#n.#lastSeen >= :aliveSince AND #nodes.#n.#status = :ok',
+            ),
+            fallback,
+          ]
+        : [fallback];
+    for (const input of attempts) {
+      try {
+        return await send(input);
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    }
+    // First beat of this cluster or node: create the missing maps, then beat again.
+    await this.initialise(cluster.id, node);
+    return send(fallback);
+  }
+
+  /** Creates the cluster item (and the node's map) if missing; safe to race. */
+  private async initialise(clusterId: string, node?: string): Promise<void> {
+    await this.table.client.send(
+      new UpdateItemCommand(
+        stateUpdate(this.table, clusterId, {
+          UpdateExpression:
+            'SET #cluster = if_not_exists(#cluster, :id), #epoch = if_not_exists(#epoch, :zero), ' +
+            '#nodes = if_not_exists(#nodes, :empty), #targets = if_not_exists(#targets, :empty), ' +
+            '#outbox = if_not_exists(#outbox, :empty)',
+          values: { ':id': clusterId, ':zero': 0, ':empty': {} },
+        }),
+      ),
+    );
+    if (node === undefined) return;
+    await this.table.client.send(
+      new UpdateItemCommand(
+        stateUpdate(this.table, clusterId, {
+          UpdateExpression: 'SET #nodes.#n = if_not_exists(#nodes.#n, :node)',
+          names: { '#n': node },
+          values: { ':node': { beats: 0, status: 'ok' } },
+        }),
+      ),
+    );
+  }
+
+  async load(clusterId: string): Promise<ClusterState> {
+    const out = await this.table.client.send(
+      new GetItemCommand({ TableName: this.table.name, Key: stateKey(clusterId), ConsistentRead: true }),
+    );
+    return decodeState(clusterId, out.Item);
+  }
+
+  async loadMany(clusterIds: readonly string[]): Promise<Array<ClusterState | null>> {
+    const found = new Map<string, ClusterState>();
+    const unread = new Set<string>();
+    for (let i = 0; i < clusterIds.length; i += 100) {
+      const batch = clusterIds.slice(i, i + 100);
+      let keys = batch.map(stateKey);
+      for (let attempt = 0; keys.length > 0 && attempt < UNPROCESSED_ATTEMPTS; attempt++) {
+        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
+        const out = await this.table.client.send(
+          // Eventually consistent (half the read cost): every write the sweep makes re-checks
+          // its condition against the item itself, so a slightly old read is never acted on blindly.
+          new BatchGetItemCommand({
+            RequestItems: { [this.table.name]: { Keys: keys, ConsistentRead: false } },
+          }),
+        );
+        for (const item of out.Responses?.[this.table.name] ?? []) {
+          const state = decodeState('', item);
+          found.set(state.cluster, state);
+        }
+        keys = out.UnprocessedKeys?.[this.table.name]?.Keys ?? [];
+      }
+      // What is still unprocessed is reported as unread, so the sweep counts it as an error.
+      for (const key of keys) unread.add(String(key.pk?.S ?? '').replace(/^CLUSTER#/, ''));
+    }
+    return clusterIds.map((id) => (unread.has(id) ? null : (found.get(id) ?? decodeState(id, undefined))));
+  }
+
+  /**
+   * Timeline of the race this guards against: sweep S and heartbeat H both read epoch 4
+   * with `a` expired; both decide to promote `b`. S's write lands first (epoch 5); H's
+   * write finds epoch 5 ≠ 4 and changes nothing. If instead `a` beat again between the
+   * read and the write, `a`'s lastSeen is fresh and both writes fail. What the write
+   * checks is the decision's guards, on this write's clock (`now`).
+   */
+  async commitPromotion(decision: Promotion, clusterId: string, now: number): Promise<ClusterState | null> {
+    return this.commit(clusterId, transitions.promotion(decision, clusterId, now));
+  }
+
+  async commitHold(decision: HoldDecision, clusterId: string): Promise<ClusterState | null> {
+    return this.commit(clusterId, transitions.hold(decision, clusterId));
+  }
+
+  private async commit(clusterId: string, transition: transitions.Transition): Promise<ClusterState | null> {
+    try {
+      const input = transitionInput(this.table, clusterId, transition.update, transition.condition);
+      const out = await this.table.client.send(new UpdateItemCommand(input));
+      return decodeState(clusterId, out.Attributes);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return null;
+      throw err;
+    }
+  }
+
+  async clearHold(clusterId: string, expectedEpoch: number): Promise<boolean> {
+    return conditional(
+      this.table,
+      stateUpdate(this.table, clusterId, {
+        UpdateExpression: 'REMOVE #hold',
+        ConditionExpression: 'attribute_exists(#hold) AND #epoch = :expected',
+        values: { ':expected': expectedEpoch },
+      }),
+    );
+  }
+
+  flushOutbox(state: ClusterState): Promise<void> {
+    return flushOutbox(this.table, state);
+  }
+
+  listEvents(clusterId: string, limit: number): Promise<ClusterEvent[]> {
+    return listEvents(this.table, clusterId, limit);
+  }
+
+  claimTarget(
+    clusterId: string,
+    targetId: string,
+    epoch: number,
+    now: number,
+    until: number,
+    servingVersion = 0,
+  ) {
+    return records.claimTarget(this.table, clusterId, targetId, epoch, now, until, servingVersion);
+  }
+
+  finishTarget(clusterId: string, targetId: string, result: TargetState) {
+    return records.finishTarget(this.table, clusterId, targetId, result);
+  }
+
+  markTargetDrift(
+    clusterId: string,
+    targetId: string,
+    epoch: number,
+    event: ClusterEvent,
+    servingVersion = 0,
+  ) {
+    return records.markTargetDrift(this.table, clusterId, targetId, epoch, event, servingVersion);
+  }
+
+  recordTargetDetail(
+    clusterId: string,
+    targetId: string,
+    epoch: number,
+    detail: Record<string, string>,
+    servingVersion = 0,
+  ) {
+    return records.recordTargetDetail(this.table, clusterId, targetId, epoch, detail, servingVersion);
+  }
+
+  /** Active-active: records a new serving set (and its event), unless another worker changed it first. */
+  async commitServing(clusterId: string, state: ClusterState, serving: string[], event: ClusterEvent) {
+    return conditional(
+      this.table,
+      stateUpdate(this.table, clusterId, {
+        UpdateExpression: 'SET #serving = :serving, #servingVersion = :next, #outbox.#event = :event',
+        ConditionExpression: records.servingCondition(state.servingVersion),
+        names: { '#event': eventId(event) },
+        values: {
+          ':serving': serving,
+          ':next': state.servingVersion + 1,
+          ':epoch': state.epoch,
+          ':sv': state.servingVersion,
+          ':event': event,
+        },
+      }),
+    );
+  }
+
+  /** Pauses automation, unless it is paused already (then false). */
+  async setPause(clusterId: string, pause: Pause, event: ClusterEvent): Promise<boolean> {
+    await this.initialise(clusterId);
+    return conditional(
+      this.table,
+      stateUpdate(this.table, clusterId, {
+        UpdateExpression: 'SET #paused = :pause, #outbox.#event = :event',
+        ConditionExpression: 'attribute_not_exists(#paused)',
+        names: { '#event': eventId(event) },
+        values: { ':pause': pause, ':event': event },
+      }),
+    );
+  }
+
+  /** Resumes automation, unless it was not paused (then false). */
+  async clearPause(clusterId: string, event: ClusterEvent): Promise<boolean> {
+    return conditional(
+      this.table,
+      stateUpdate(this.table, clusterId, {
+        UpdateExpression: 'SET #outbox.#event = :event REMOVE #paused',
+        ConditionExpression: 'attribute_exists(#paused)',
+        names: { '#event': eventId(event) },
+        values: { ':event': event },
+      }),
+    );
+  }
+
+  /** Starts a collision episode for a node (one event per episode), or ends it. */
+  async setCollision(
+    clusterId: string,
+    nodeId: string,
+    change: { start: { since: number; claimedEpoch: number | null }; event: ClusterEvent } | null,
+  ): Promise<boolean> {
+    if (change === null) {
+      return conditional(
+        this.table,
+        stateUpdate(this.table, clusterId, {
+          UpdateExpression: 'REMOVE #nodes.#n.#collision',
+          ConditionExpression: 'attribute_exists(#nodes.#n.#collision)',
+          names: { '#n': nodeId },
+        }),
+      );
+    }
+    return conditional(
+      this.table,
+      stateUpdate(this.table, clusterId, {
+        UpdateExpression: 'SET #nodes.#n.#collision = :collision, #outbox.#event = :event',
+        ConditionExpression: 'attribute_exists(#nodes.#n) AND attribute_not_exists(#nodes.#n.#collision)',
+        names: { '#n': nodeId, '#event': eventId(change.event) },
+        values: { ':collision': change.start, ':event': change.event },
+      }),
+    );
+  }
+}
