@@ -8,11 +8,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { bearerToken, createApiHandler, MAX_BODY_BYTES } from '../shared/api.js';
 import type { Config } from '../shared/config.js';
 import { ControlPlane, type SweepReport } from '../shared/control-plane.js';
 import { DynamoStateStore } from '../shared/dynamo-store.js';
 import { AuthError, ConfigError } from '../shared/errors.js';
+import { bearerToken, createApiHandler, MAX_BODY_BYTES } from '../shared/http/api.js';
 import type { Logger } from '../shared/logger.js';
 import { buildTargets } from '../shared/targets/index.js';
 import { tokenMatches } from '../shared/tokens.js';

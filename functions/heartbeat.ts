@@ -1,6 +1,7 @@
 /** Lambda behind the node routes (heartbeat). Authenticated by node token in the handler. */
-import { createApiHandler } from '../shared/api.js';
+
 import { AuthError } from '../shared/errors.js';
+import { createApiHandler } from '../shared/http/api.js';
 import { createRuntime } from './runtime.js';
 
 const { controlPlane, logger } = createRuntime();

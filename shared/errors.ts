@@ -1,5 +1,5 @@
 /**
- * Domain errors. Each maps to one HTTP status in `shared/api.ts`; messages are safe to
+ * Domain errors. Each maps to one HTTP status in `shared/http/api.ts`; messages are safe to
  * show to the caller (they never contain tokens or stack traces).
  */
 export class FailoverError extends Error {

@@ -5,7 +5,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
-import type { ControlPlane } from './control-plane.js';
+import type { ControlPlane } from '../control-plane.js';
 import {
   AuthError,
   ConflictError,
@@ -14,8 +14,8 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ValidationError,
-} from './errors.js';
-import type { Logger } from './logger.js';
+} from '../errors.js';
+import type { Logger } from '../logger.js';
 
 export const MAX_BODY_BYTES = 4096;
 
