@@ -26,6 +26,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { type Config, serializeConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
+import { ROUTES } from '../shared/http/routes.js';
 import { targetPolicies } from './target-policies.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -215,15 +216,22 @@ export class FailoverControlPlane extends Construct {
         ),
       },
     });
-    // Node routes (heartbeat, release, the node's own role) go to the heartbeat function.
-    const nodeIntegration = new HttpLambdaIntegration('HeartbeatIntegration', heartbeat.f);
-    const nodeRoutes = [
-      { path: '/v1/clusters/{cluster}/nodes/{node}/heartbeat', method: HttpMethod.POST },
-      { path: '/v1/clusters/{cluster}/nodes/{node}/release', method: HttpMethod.POST },
-      { path: '/v1/clusters/{cluster}/nodes/{node}', method: HttpMethod.GET },
-    ];
-    for (const { path, method } of nodeRoutes) {
-      for (const route of this.api.addRoutes({ path, methods: [method], integration: nodeIntegration })) {
+    // Exactly the routes the handler serves: node routes go to the heartbeat function, which
+    // checks the node's token; admin routes to the admin function, behind IAM.
+    const integrations = {
+      node: new HttpLambdaIntegration('HeartbeatIntegration', heartbeat.f),
+      admin: new HttpLambdaIntegration('AdminIntegration', admin.f),
+    };
+    const iam = new HttpIamAuthorizer();
+    for (const { group, method, path } of ROUTES) {
+      const added = this.api.addRoutes({
+        path,
+        methods: [HttpMethod[method]],
+        integration: integrations[group],
+        ...(group === 'admin' ? { authorizer: iam } : {}),
+      });
+      if (group !== 'node') continue;
+      for (const route of added) {
         Validations.of(route).acknowledge({
           id: 'AwsSolutions-APIG4',
           reason:
@@ -231,18 +239,6 @@ export class FailoverControlPlane extends Construct {
             'in constant time; IAM credentials on every host would defeat the curl-friendly design.',
         });
       }
-    }
-    const adminIntegration = new HttpLambdaIntegration('AdminIntegration', admin.f);
-    const iam = new HttpIamAuthorizer();
-    const adminRoutes = [
-      { path: '/v1/clusters/{cluster}', method: HttpMethod.GET },
-      { path: '/v1/clusters/{cluster}/events', method: HttpMethod.GET },
-      { path: '/v1/clusters/{cluster}/switchover', method: HttpMethod.POST },
-      { path: '/v1/clusters/{cluster}/pause', method: HttpMethod.POST },
-      { path: '/v1/clusters/{cluster}/resume', method: HttpMethod.POST },
-    ];
-    for (const { path, method } of adminRoutes) {
-      this.api.addRoutes({ path, methods: [method], integration: adminIntegration, authorizer: iam });
     }
 
     // The sweep: the safety net. The inline path in heartbeats is what makes failover fast.

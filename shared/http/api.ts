@@ -1,10 +1,11 @@
 /**
  * HTTP API v1, in API Gateway HTTP API (payload v2) terms. The Lambda handlers and the
  * local server both call `createApiHandler`, so what the tests prove about one holds for
- * the other.
+ * the other. The routes themselves are listed once, in `routes.ts`.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
+import type { ClusterConfig, NodeConfig } from '../config.js';
 import type { ControlPlane } from '../control-plane.js';
 import {
   AuthError,
@@ -16,6 +17,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { type PathParams, ROUTES, type Route, type RouteGroup } from './routes.js';
 
 export const MAX_BODY_BYTES = 4096;
 
@@ -46,8 +48,6 @@ const SwitchoverSchema = z.strictObject({
 const PauseSchema = z.strictObject({ reason });
 const EmptySchema = z.strictObject({});
 
-export type RouteGroup = 'node' | 'admin';
-
 export interface ApiOptions {
   controlPlane: ControlPlane;
   logger: Logger;
@@ -57,134 +57,93 @@ export interface ApiOptions {
   authorizeAdmin: (event: APIGatewayProxyEventV2) => string;
 }
 
-type Handler = (event: APIGatewayProxyEventV2, params: readonly string[]) => Promise<unknown>;
-interface Route {
-  group: RouteGroup;
-  pattern: RegExp;
-  methods: Record<string, Handler>;
+/** Who called, as the check of the route's group established it. */
+interface Callers {
+  node: { cluster: ClusterConfig; node: NodeConfig };
+  admin: { by: string };
 }
 
-const SEGMENT = '([^/]+)';
+interface Request<R extends Route> {
+  event: APIGatewayProxyEventV2;
+  params: Record<PathParams<R['path']>, string>;
+  /** The raw body, within MAX_BODY_BYTES and not yet parsed. */
+  body: string;
+  caller: Callers[R['group']];
+}
+
+/** One handler per route name: a route without a handler, or a handler without a route, does not compile. */
+type Handlers = { [R in Route as R['name']]: (request: Request<R>) => Promise<unknown> };
 
 export function createApiHandler(options: ApiOptions) {
   const { controlPlane, logger } = options;
-  /** Node routes: the bearer token is checked (in constant time) before the body is read. */
-  const node = (event: APIGatewayProxyEventV2, [clusterId, nodeId]: readonly string[]) =>
-    controlPlane.authenticateNode(clusterId as string, nodeId as string, bearerToken(event));
-  const allRoutes: Route[] = [
-    {
-      group: 'node',
-      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/nodes/${SEGMENT}/heartbeat$`),
-      methods: {
-        POST: async (event, params) => {
-          const body = readBody(event);
-          const { cluster, node: self } = node(event, params);
-          return controlPlane.heartbeat(cluster, self, parseBody(body, BeatSchema));
-        },
-      },
+  const handlers: Handlers = {
+    heartbeat: async ({ caller, body }) =>
+      controlPlane.heartbeat(caller.cluster, caller.node, parseBody(body, BeatSchema)),
+    release: async ({ caller, body }) => {
+      parseBody(body, EmptySchema);
+      return controlPlane.release(caller.cluster, caller.node);
     },
-    {
-      group: 'node',
-      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/nodes/${SEGMENT}/release$`),
-      methods: {
-        POST: async (event, params) => {
-          const body = readBody(event);
-          const { cluster, node: self } = node(event, params);
-          parseBody(body, EmptySchema);
-          return controlPlane.release(cluster, self);
-        },
-      },
+    nodeRole: async ({ caller }) => controlPlane.nodeRole(caller.cluster, caller.node),
+    status: async ({ params }) => controlPlane.status(params.cluster),
+    events: async ({ event, params }) => {
+      const limit = parseLimit(event.queryStringParameters?.limit);
+      return { cluster: params.cluster, events: await controlPlane.events(params.cluster, limit) };
     },
-    {
-      group: 'node',
-      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/nodes/${SEGMENT}$`),
-      methods: {
-        GET: async (event, params) => {
-          const { cluster, node: self } = node(event, params);
-          return controlPlane.nodeRole(cluster, self);
-        },
-      },
+    switchover: async ({ params, body, caller }) =>
+      controlPlane.switchover(params.cluster, parseBody(body, SwitchoverSchema), caller.by),
+    pause: async ({ params, body, caller }) => {
+      const { reason } = parseBody(body, PauseSchema);
+      return controlPlane.pause(params.cluster, reason ?? 'no reason given', caller.by);
     },
-    {
-      group: 'admin',
-      pattern: new RegExp(`^/v1/clusters/${SEGMENT}$`),
-      methods: {
-        GET: async (event, [clusterId]) => {
-          options.authorizeAdmin(event);
-          return controlPlane.status(clusterId as string);
-        },
-      },
+    resume: async ({ params, body, caller }) => {
+      parseBody(body, EmptySchema);
+      return controlPlane.resume(params.cluster, caller.by);
     },
-    {
-      group: 'admin',
-      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/events$`),
-      methods: {
-        GET: async (event, [clusterId]) => {
-          options.authorizeAdmin(event);
-          const limit = parseLimit(event.queryStringParameters?.limit);
-          return { cluster: clusterId, events: await controlPlane.events(clusterId as string, limit) };
-        },
-      },
-    },
-    {
-      group: 'admin',
-      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/switchover$`),
-      methods: {
-        POST: async (event, [clusterId]) => {
-          const body = readBody(event);
-          const by = options.authorizeAdmin(event);
-          const request = parseBody(body, SwitchoverSchema);
-          return controlPlane.switchover(clusterId as string, request, by);
-        },
-      },
-    },
-    {
-      group: 'admin',
-      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/pause$`),
-      methods: {
-        POST: async (event, [clusterId]) => {
-          const body = readBody(event);
-          const by = options.authorizeAdmin(event);
-          const { reason } = parseBody(body, PauseSchema);
-          return controlPlane.pause(clusterId as string, reason ?? 'no reason given', by);
-        },
-      },
-    },
-    {
-      group: 'admin',
-      pattern: new RegExp(`^/v1/clusters/${SEGMENT}/resume$`),
-      methods: {
-        POST: async (event, [clusterId]) => {
-          const body = readBody(event);
-          const by = options.authorizeAdmin(event);
-          parseBody(body, EmptySchema);
-          return controlPlane.resume(clusterId as string, by);
-        },
-      },
-    },
-  ];
+  };
 
-  const routes = allRoutes.filter((r) => options.groups.includes(r.group));
+  /** The check of the route's group; node tokens are compared in constant time. */
+  const callerOf = (
+    group: RouteGroup,
+    event: APIGatewayProxyEventV2,
+    params: Record<string, string>,
+  ): Callers[RouteGroup] =>
+    group === 'node'
+      ? controlPlane.authenticateNode(params.cluster ?? '', params.node ?? '', bearerToken(event))
+      : { by: options.authorizeAdmin(event) };
+
+  const routes = ROUTES.filter((route) => options.groups.includes(route.group)).map((route) => ({
+    route,
+    match: compileTemplate(route.path),
+  }));
 
   return async function handle(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
     const method = event.requestContext.http.method.toUpperCase();
     const path = event.rawPath;
     try {
-      for (const route of routes) {
-        const match = route.pattern.exec(path);
-        if (match === null) continue;
-        const handler = route.methods[method];
-        if (handler === undefined) {
-          const allow = Object.keys(route.methods);
-          throw new MethodNotAllowedError(
-            `method ${method} not allowed on ${path} (allowed: ${allow.join(', ')})`,
-            allow,
-          );
-        }
-        const params = match.slice(1).map(decodeSegment);
-        return json(200, await handler(event, params));
+      const matches = routes.flatMap(({ route, match }) => {
+        const params = match(path);
+        return params === null ? [] : [{ route, params }];
+      });
+      const found = matches.find(({ route }) => route.method === method);
+      if (found === undefined) {
+        if (matches.length === 0) throw new NotFoundError(`no route for ${method} ${path}`);
+        const allow = matches.map(({ route }) => route.method);
+        throw new MethodNotAllowedError(
+          `method ${method} not allowed on ${path} (allowed: ${allow.join(', ')})`,
+          allow,
+        );
       }
-      throw new NotFoundError(`no route for ${method} ${path}`);
+      const { route } = found;
+      const params = Object.fromEntries(
+        Object.entries(found.params).map(([name, segment]) => [name, decodeSegment(segment)]),
+      );
+      // The size limit first, then the caller, and only then is the body parsed: a caller
+      // without valid credentials learns nothing from a bad body.
+      const body = readBody(event);
+      const caller = callerOf(route.group, event, params);
+      // The route's template gave exactly its params; TypeScript cannot follow a route chosen at run time.
+      const handler = handlers[route.name] as (request: Request<Route>) => Promise<unknown>;
+      return json(200, await handler({ event, params: params as Request<Route>['params'], body, caller }));
     } catch (err) {
       return errorResponse(err, logger, { method, path });
     }
@@ -293,4 +252,30 @@ function decodeSegment(segment: string): string {
   } catch {
     throw new ValidationError(`malformed path segment '${segment}'`);
   }
+}
+
+/**
+ * Compiles an API Gateway path template (literal segments and whole-segment `{param}`s) into
+ * a matcher that returns the still-encoded params, or null.
+ */
+function compileTemplate(template: string): (path: string) => Record<string, string> | null {
+  const segments = template.split('/').map((segment) => ({
+    literal: segment,
+    param: /^\{(\w+)\}$/.exec(segment)?.[1],
+  }));
+  return (path) => {
+    const parts = path.split('/');
+    if (parts.length !== segments.length) return null;
+    const params: Record<string, string> = {};
+    for (const [i, { literal, param }] of segments.entries()) {
+      const part = parts[i] as string;
+      if (param === undefined) {
+        if (part !== literal) return null;
+      } else {
+        if (part === '') return null;
+        params[param] = part;
+      }
+    }
+    return params;
+  };
 }
