@@ -21,17 +21,35 @@ import { type PathParams, ROUTES, type Route, type RouteGroup } from './routes.j
 
 export const MAX_BODY_BYTES = 4096;
 
-const nonNegative = z.number().check(z.minimum(0, 'must be a non-negative number'));
+// Numbers go to DynamoDB, whose marshaller throws on numbers beyond 2^53 (and JSON.parse reads
+// 1e400 as Infinity, which z.number() refuses): each numeric field is bounded so that a bad
+// value is a 400 naming the field, not a 500 from the store. A numeric position may have a
+// fraction (e.g. a timestamp in seconds).
+const positionRange = `a number from 0 to ${Number.MAX_SAFE_INTEGER}`;
+const positionNumber = `must be ${positionRange} (send larger positions as a string)`;
+const positionString = 'must be a string of 1-128 characters';
+const position = z.union(
+  [
+    z
+      .number(positionNumber)
+      .check(z.minimum(0, positionNumber), z.maximum(Number.MAX_SAFE_INTEGER, positionNumber)),
+    z.string().check(z.minLength(1, positionString), z.maxLength(128, positionString)),
+  ],
+  { error: `must be ${positionRange} or a string of 1-128 characters` },
+);
+/** About 32 years: no replica is really that far behind, and the cap keeps lag far below 2^53. */
+const MAX_LAG_SECONDS = 1e9;
+const lagSecondsRange = `must be a number from 0 to ${MAX_LAG_SECONDS}`;
+const lagSeconds = z
+  .number(lagSecondsRange)
+  .check(z.minimum(0, lagSecondsRange), z.maximum(MAX_LAG_SECONDS, lagSecondsRange));
 const BeatSchema = z.strictObject({
   status: z.optional(z.enum(['ok', 'failing', 'maintenance'], "must be 'ok', 'failing' or 'maintenance'")),
   version: z.optional(z.string().check(z.minLength(1), z.maxLength(64, 'must be at most 64 characters'))),
-  position: z.optional(
-    z.union([nonNegative, z.string().check(z.minLength(1), z.maxLength(128))], {
-      error: 'must be a non-negative number or a string of 1-128 characters',
-    }),
-  ),
-  lagSeconds: z.optional(nonNegative),
+  position: z.optional(position),
+  lagSeconds: z.optional(lagSeconds),
   role: z.optional(z.enum(['active', 'standby'], "must be 'active' or 'standby'")),
+  // z.int() is a safe integer: at most 2^53 - 1.
   epoch: z.optional(
     z.int('must be a non-negative integer').check(z.minimum(0, 'must be a non-negative integer')),
   ),
