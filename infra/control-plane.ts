@@ -247,12 +247,11 @@ export class FailoverControlPlane extends Construct {
       targets: [new LambdaFunction(sweep.f, { retryAttempts: 0 })],
     });
 
-    // Metrics from the structured logs (no extra calls on the hot path).
-    this.logMetric('Failovers', 'promoted', [heartbeat.logGroup, sweep.logGroup]);
-    const applyFailures = this.logMetric('TargetApplyFailures', 'target-apply-failed', [
-      heartbeat.logGroup,
-      sweep.logGroup,
-    ]);
+    // Metrics from the structured logs (no extra calls on the hot path). Every function
+    // promotes and applies targets: heartbeat and sweep on failover, admin on switchover.
+    const logGroups = [heartbeat.logGroup, sweep.logGroup, admin.logGroup];
+    this.logMetric('Failovers', 'promoted', logGroups);
+    const applyFailures = this.logMetric('TargetApplyFailures', 'target-apply-failed', logGroups);
     this.alarm(
       'SweepErrors',
       sweep.f.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),

@@ -209,6 +209,28 @@ describe('FailoverControlPlane', () => {
     });
   });
 
+  it("counts failovers and target apply failures in all three functions' logs (admin switches over too)", () => {
+    const filters = Object.values(template.findResources('AWS::Logs::MetricFilter'));
+    for (const [metric, event] of [
+      ['Failovers', 'promoted'],
+      ['TargetApplyFailures', 'target-apply-failed'],
+    ]) {
+      const logGroups = filters
+        .filter(
+          (f) =>
+            f.Properties.FilterPattern === `{ $.event = "${event}" }` &&
+            f.Properties.MetricTransformations[0].MetricName === metric,
+        )
+        .map((f) => String(f.Properties.LogGroupName.Ref).replace(/[0-9A-F]{8}$/, ''))
+        .sort();
+      expect(logGroups, metric).toEqual([
+        'ControlPlaneAdminLogs',
+        'ControlPlaneHeartbeatLogs',
+        'ControlPlaneSweepLogs',
+      ]);
+    }
+  });
+
   it('publishes transitions to EventBridge with permission on that bus only', () => {
     const fns = Object.values(template.findResources('AWS::Lambda::Function'));
     expect(
