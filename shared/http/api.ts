@@ -248,7 +248,7 @@ function parseBody<T>(body: string, schema: z.ZodMiniType<T>): T {
     const field =
       issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.map(String).join('.') || 'body';
     const message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
-    throw new ValidationError(`invalid field ${field}: ${message}`, { field });
+    throw new ValidationError(`invalid field ${field}: ${message}`);
   }
   return result.data;
 }
@@ -257,9 +257,7 @@ function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return 50;
   const limit = Number(raw);
   if (!/^\d+$/.test(raw) || limit < 1 || limit > 500) {
-    throw new ValidationError(`invalid query parameter limit: must be an integer from 1 to 500`, {
-      field: 'limit',
-    });
+    throw new ValidationError(`invalid query parameter limit: must be an integer from 1 to 500`);
   }
   return limit;
 }
