@@ -128,7 +128,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   };
 }
 
-/** Reads at most MAX_BODY_BYTES + 1 bytes; answers 413 itself and returns null past that. */
+/** Reads the body until it passes MAX_BODY_BYTES; past that, answers 413 itself and returns null. */
 async function readLimited(req: IncomingMessage, res: ServerResponse): Promise<Buffer | null> {
   const declared = Number(req.headers['content-length'] ?? 0);
   const chunks: Buffer[] = [];

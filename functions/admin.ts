@@ -1,4 +1,7 @@
-/** Lambda behind the admin routes (status, events). API Gateway authorises callers with IAM. */
+/**
+ * Lambda behind the admin routes (status, events, switchover, pause, resume). API Gateway
+ * authorises callers with IAM.
+ */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { AuthError } from '../shared/errors.js';
 import { createApiHandler } from '../shared/http/api.js';

@@ -1,4 +1,7 @@
-/** Lambda behind the node routes (heartbeat). Authenticated by node token in the handler. */
+/**
+ * Lambda behind the node routes (heartbeat, release, the node's own role). Authenticated by
+ * node token in the handler.
+ */
 
 import { AuthError } from '../shared/errors.js';
 import { createApiHandler } from '../shared/http/api.js';

@@ -5,7 +5,7 @@
  * Environment:
  *   FAILOVER_CONFIG_FILE  the cluster config (same schema as failover.config.json), shipped in the bundle
  *   FAILOVER_TABLE    the DynamoDB table name
- *   FAILOVER_EVENT_BUS  optional: EventBridge bus that receives promotions and holds
+ *   FAILOVER_EVENT_BUS  optional: EventBridge bus that receives every cluster event (DETAIL_TYPES)
  *   FAILOVER_APPLY_BUDGET_MS  optional: how long one invocation may spend applying targets
  *                     (a whole number of ms from 100 to 60000; default 4000)
  *   plus the standard AWS variables (region, credentials, AWS_ENDPOINT_URL_DYNAMODB, …)

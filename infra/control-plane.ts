@@ -49,7 +49,10 @@ export interface FailoverControlPlaneProps {
    * `secretEnv` must be here (e.g. a Secrets Manager dynamic reference). @default none
    */
   readonly targetEnvironment?: Readonly<Record<string, string>>;
-  /** Where promotions and holds are published. @default the account's default event bus */
+  /**
+   * Where cluster events (promotions, holds, drift repairs, collisions, pauses, serving-set
+   * changes) are published. @default the account's default event bus
+   */
   readonly eventBus?: IEventBus;
   /** Alarm notifications go here. @default alarms without actions */
   readonly alarmTopic?: ITopic;
