@@ -8,10 +8,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { bearerToken, createApiHandler, MAX_BODY_BYTES } from '../shared/api.js';
 import type { Config } from '../shared/config.js';
 import { ControlPlane, type SweepReport } from '../shared/control-plane/control-plane.js';
 import { AuthError, ConfigError } from '../shared/errors.js';
+import { bearerToken, createApiHandler, MAX_BODY_BYTES } from '../shared/http/api.js';
 import type { Logger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
@@ -128,7 +128,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   };
 }
 
-/** Reads at most MAX_BODY_BYTES + 1 bytes; answers 413 itself and returns null past that. */
+/** Reads the body until it passes MAX_BODY_BYTES; past that, answers 413 itself and returns null. */
 async function readLimited(req: IncomingMessage, res: ServerResponse): Promise<Buffer | null> {
   const declared = Number(req.headers['content-length'] ?? 0);
   const chunks: Buffer[] = [];

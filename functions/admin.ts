@@ -1,7 +1,10 @@
-/** Lambda behind the admin routes (status, events). API Gateway authorises callers with IAM. */
+/**
+ * Lambda behind the admin routes (status, events, switchover, pause, resume). API Gateway
+ * authorises callers with IAM.
+ */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { createApiHandler } from '../shared/api.js';
 import { AuthError } from '../shared/errors.js';
+import { createApiHandler } from '../shared/http/api.js';
 import { createRuntime } from './runtime.js';
 
 const { controlPlane, logger } = createRuntime();

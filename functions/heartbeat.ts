@@ -1,6 +1,10 @@
-/** Lambda behind the node routes (heartbeat). Authenticated by node token in the handler. */
-import { createApiHandler } from '../shared/api.js';
+/**
+ * Lambda behind the node routes (heartbeat, release, the node's own role). Authenticated by
+ * node token in the handler.
+ */
+
 import { AuthError } from '../shared/errors.js';
+import { createApiHandler } from '../shared/http/api.js';
 import { createRuntime } from './runtime.js';
 
 const { controlPlane, logger } = createRuntime();

@@ -5,7 +5,9 @@
  * Environment:
  *   FAILOVER_CONFIG_FILE  the cluster config (same schema as failover.config.json), shipped in the bundle
  *   FAILOVER_TABLE    the DynamoDB table name
- *   FAILOVER_EVENT_BUS  optional: EventBridge bus that receives promotions and holds
+ *   FAILOVER_EVENT_BUS  optional: EventBridge bus that receives every cluster event (DETAIL_TYPES)
+ *   FAILOVER_APPLY_BUDGET_MS  optional: how long one invocation may spend applying targets
+ *                     (a whole number of ms from 100 to 60000; default 4000)
  *   plus the standard AWS variables (region, credentials, AWS_ENDPOINT_URL_DYNAMODB, …)
  */
 
@@ -28,14 +30,19 @@ export interface Runtime {
 export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
   const config = loadConfigFile(required(env, 'FAILOVER_CONFIG_FILE'));
   const table = required(env, 'FAILOVER_TABLE');
+  // Leave room inside the function timeout for the writes after the apply.
+  const applyBudgetMs = wholeMilliseconds(env, 'FAILOVER_APPLY_BUDGET_MS', {
+    min: 100,
+    max: 60_000,
+    fallback: 4_000,
+  });
   const logger = structuredLogger(new PowertoolsLogger({ serviceName: 'failover' }));
   const controlPlane = new ControlPlane({
     config,
     store: new DynamoStateStore(new DynamoDBClient({}), table),
     targets: buildTargets(config, logger, env),
     logger,
-    // Leave room inside the function timeout for the writes after the apply.
-    applyBudgetMs: Number(env.FAILOVER_APPLY_BUDGET_MS ?? 4_000),
+    applyBudgetMs,
     ...(env.FAILOVER_EVENT_BUS ? { publish: eventBridgePublisher(env.FAILOVER_EVENT_BUS) } : {}),
   });
   return { controlPlane, logger };
@@ -98,4 +105,21 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
   if (!value) throw new ConfigError(`environment variable ${name} is not set`);
   return value;
+}
+
+/** An optional whole number of milliseconds; unset or empty means `fallback`. */
+function wholeMilliseconds(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  { min, max, fallback }: { min: number; max: number; fallback: number },
+): number {
+  const value = env[name];
+  if (!value) return fallback;
+  const ms = Number(value);
+  if (!/^\d+$/.test(value) || ms < min || ms > max) {
+    throw new ConfigError(
+      `environment variable ${name} must be a whole number of milliseconds from ${min} to ${max}, not '${value}'`,
+    );
+  }
+  return ms;
 }

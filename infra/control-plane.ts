@@ -26,6 +26,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { type Config, serializeConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
+import { ROUTES } from '../shared/http/routes.js';
 import { targetPolicies } from './target-policies.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,7 +49,10 @@ export interface FailoverControlPlaneProps {
    * `secretEnv` must be here (e.g. a Secrets Manager dynamic reference). @default none
    */
   readonly targetEnvironment?: Readonly<Record<string, string>>;
-  /** Where promotions and holds are published. @default the account's default event bus */
+  /**
+   * Where cluster events (promotions, holds, drift repairs, collisions, pauses, serving-set
+   * changes) are published. @default the account's default event bus
+   */
   readonly eventBus?: IEventBus;
   /** Alarm notifications go here. @default alarms without actions */
   readonly alarmTopic?: ITopic;
@@ -215,15 +219,22 @@ export class FailoverControlPlane extends Construct {
         ),
       },
     });
-    // Node routes (heartbeat, release, the node's own role) go to the heartbeat function.
-    const nodeIntegration = new HttpLambdaIntegration('HeartbeatIntegration', heartbeat.f);
-    const nodeRoutes = [
-      { path: '/v1/clusters/{cluster}/nodes/{node}/heartbeat', method: HttpMethod.POST },
-      { path: '/v1/clusters/{cluster}/nodes/{node}/release', method: HttpMethod.POST },
-      { path: '/v1/clusters/{cluster}/nodes/{node}', method: HttpMethod.GET },
-    ];
-    for (const { path, method } of nodeRoutes) {
-      for (const route of this.api.addRoutes({ path, methods: [method], integration: nodeIntegration })) {
+    // Exactly the routes the handler serves: node routes go to the heartbeat function, which
+    // checks the node's token; admin routes to the admin function, behind IAM.
+    const integrations = {
+      node: new HttpLambdaIntegration('HeartbeatIntegration', heartbeat.f),
+      admin: new HttpLambdaIntegration('AdminIntegration', admin.f),
+    };
+    const iam = new HttpIamAuthorizer();
+    for (const { group, method, path } of ROUTES) {
+      const added = this.api.addRoutes({
+        path,
+        methods: [HttpMethod[method]],
+        integration: integrations[group],
+        ...(group === 'admin' ? { authorizer: iam } : {}),
+      });
+      if (group !== 'node') continue;
+      for (const route of added) {
         Validations.of(route).acknowledge({
           id: 'AwsSolutions-APIG4',
           reason:
@@ -232,18 +243,6 @@ export class FailoverControlPlane extends Construct {
         });
       }
     }
-    const adminIntegration = new HttpLambdaIntegration('AdminIntegration', admin.f);
-    const iam = new HttpIamAuthorizer();
-    const adminRoutes = [
-      { path: '/v1/clusters/{cluster}', method: HttpMethod.GET },
-      { path: '/v1/clusters/{cluster}/events', method: HttpMethod.GET },
-      { path: '/v1/clusters/{cluster}/switchover', method: HttpMethod.POST },
-      { path: '/v1/clusters/{cluster}/pause', method: HttpMethod.POST },
-      { path: '/v1/clusters/{cluster}/resume', method: HttpMethod.POST },
-    ];
-    for (const { path, method } of adminRoutes) {
-      this.api.addRoutes({ path, methods: [method], integration: adminIntegration, authorizer: iam });
-    }
 
     // The sweep: the safety net. The inline path in heartbeats is what makes failover fast.
     new Rule(this, 'SweepSchedule', {
@@ -251,12 +250,11 @@ export class FailoverControlPlane extends Construct {
       targets: [new LambdaFunction(sweep.f, { retryAttempts: 0 })],
     });
 
-    // Metrics from the structured logs (no extra calls on the hot path).
-    this.logMetric('Failovers', 'promoted', [heartbeat.logGroup, sweep.logGroup]);
-    const applyFailures = this.logMetric('TargetApplyFailures', 'target-apply-failed', [
-      heartbeat.logGroup,
-      sweep.logGroup,
-    ]);
+    // Metrics from the structured logs (no extra calls on the hot path). Every function
+    // promotes and applies targets: heartbeat and sweep on failover, admin on switchover.
+    const logGroups = [heartbeat.logGroup, sweep.logGroup, admin.logGroup];
+    this.logMetric('Failovers', 'promoted', logGroups);
+    const applyFailures = this.logMetric('TargetApplyFailures', 'target-apply-failed', logGroups);
     this.alarm(
       'SweepErrors',
       sweep.f.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),

@@ -1,15 +1,9 @@
 /**
- * Domain errors. Each maps to one HTTP status in `shared/api.ts`; messages are safe to
+ * Domain errors. Each maps to one HTTP status in `shared/http/api.ts`; messages are safe to
  * show to the caller (they never contain tokens or stack traces).
  */
 export class FailoverError extends Error {
-  constructor(
-    message: string,
-    readonly context: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'FailoverError';
-  }
+  override name = 'FailoverError';
 }
 
 /** The configuration file (or environment) is invalid; raised at start-up and at synth. */
@@ -41,7 +35,7 @@ export class MethodNotAllowedError extends FailoverError {
     message: string,
     readonly allow: readonly string[],
   ) {
-    super(message, { allow });
+    super(message);
   }
 }
 
@@ -60,8 +54,7 @@ export class TargetApplyError extends FailoverError {
   constructor(
     message: string,
     readonly retryable: boolean,
-    context: Record<string, unknown> = {},
   ) {
-    super(message, context);
+    super(message);
   }
 }

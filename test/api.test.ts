@@ -158,6 +158,31 @@ describe('400: bad bodies are rejected with the problem named, changing nothing'
     await expectRejected(() => viaFetch(heartbeat('a', JSON.stringify(value))), 400, message);
   });
 
+  // Numbers DynamoDB's marshaller refuses (beyond 2^53, or Infinity: JSON.parse reads 1e400
+  // as Infinity) must be a 400 naming the field, never a 500 from the store.
+  it.each([
+    [
+      '{"position":1e20}',
+      /^invalid field position: must be a number from 0 to 9007199254740991 \(send larger positions as a string\)$/,
+    ],
+    [
+      '{"position":9007199254740992}',
+      /^invalid field position: must be a number from 0 to 9007199254740991 /,
+    ],
+    ['{"position":-1}', /^invalid field position: must be a number from 0 to 9007199254740991 /],
+    ['{"position":1e400}', /^invalid field position: /],
+    [
+      '{"lagSeconds":1152921504606846976}',
+      /^invalid field lagSeconds: must be a number from 0 to 1000000000$/,
+    ],
+    ['{"lagSeconds":1000000000.5}', /^invalid field lagSeconds: /],
+    ['{"lagSeconds":1e400}', /^invalid field lagSeconds: /],
+    ['{"epoch":1152921504606846976}', /^invalid field epoch: /],
+    ['{"epoch":1e400}', /^invalid field epoch: /],
+  ])('rejects the heartbeat %s and names the field, changing nothing', async (text, message) => {
+    await expectRejected(() => viaFetch(heartbeat('a', text)), 400, message);
+  });
+
   it('rejects a heartbeat with an unknown field and names it, changing nothing', async () => {
     await expectRejected(
       () => viaFetch(heartbeat('a', '{"status":"ok","foo":1}')),
@@ -321,6 +346,21 @@ describe('valid heartbeats', () => {
     const after = await snapshot();
     expect(after.nodes.find((n) => n.id === 'b')?.heartbeats).toBe(heartbeats() + 3);
     expect(after).toMatchObject({ epoch: before.epoch, active: before.active });
+  });
+});
+
+describe('the largest numbers a heartbeat may carry', () => {
+  it('accepts position 2^53 - 1, a fractional position, a longer one as a digit string, lagSeconds 1e9 and epoch 2^53 - 1', async () => {
+    for (const text of [
+      '{"position":9007199254740991}',
+      '{"position":1712345678.25}',
+      '{"position":"100000000000000000000"}',
+      '{"lagSeconds":1000000000}',
+      '{"epoch":9007199254740991}',
+    ]) {
+      const res = await heartbeat('b', text);
+      expect(res.status, text).toBe(200);
+    }
   });
 });
 

@@ -14,6 +14,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailoverControlPlane, type FailoverControlPlaneProps } from '../infra/control-plane.js';
 import { type ConfigInput, loadConfigFile, parseConfig, parseConfigText } from '../shared/config.js';
+import { ROUTES } from '../shared/http/routes.js';
 import { mintToken } from '../shared/tokens.js';
 
 const work = mkdtempSync(join(tmpdir(), 'failover-infra-'));
@@ -149,6 +150,28 @@ describe('FailoverControlPlane', () => {
     });
   });
 
+  it('adds exactly the routes table: one route per entry, node routes to the heartbeat function and admin routes to the admin function behind IAM', () => {
+    const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => {
+      const integration = integrations[r.Properties.Target['Fn::Join'][1][1].Ref];
+      return {
+        key: r.Properties.RouteKey,
+        authorization: r.Properties.AuthorizationType,
+        function: integration?.Properties.IntegrationUri['Fn::GetAtt'][0],
+      };
+    });
+    expect(routes).toHaveLength(ROUTES.length);
+    for (const route of ROUTES) {
+      const key = `${route.method} ${route.path}`;
+      const added = routes.filter((r) => r.key === key);
+      expect(added, key).toHaveLength(1);
+      expect(added[0]?.authorization, key).toBe(route.group === 'admin' ? 'AWS_IAM' : 'NONE');
+      expect(added[0]?.function, key).toMatch(
+        route.group === 'admin' ? /^ControlPlaneAdmin[0-9A-F]{8}$/ : /^ControlPlaneHeartbeat[0-9A-F]{8}$/,
+      );
+    }
+  });
+
   it('throttles the stage (configurable) and writes access logs', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
@@ -184,6 +207,28 @@ describe('FailoverControlPlane', () => {
     template.hasResourceProperties('AWS::Logs::MetricFilter', {
       FilterPattern: '{ $.event = "target-apply-failed" }',
     });
+  });
+
+  it("counts failovers and target apply failures in all three functions' logs (admin switches over too)", () => {
+    const filters = Object.values(template.findResources('AWS::Logs::MetricFilter'));
+    for (const [metric, event] of [
+      ['Failovers', 'promoted'],
+      ['TargetApplyFailures', 'target-apply-failed'],
+    ]) {
+      const logGroups = filters
+        .filter(
+          (f) =>
+            f.Properties.FilterPattern === `{ $.event = "${event}" }` &&
+            f.Properties.MetricTransformations[0].MetricName === metric,
+        )
+        .map((f) => String(f.Properties.LogGroupName.Ref).replace(/[0-9A-F]{8}$/, ''))
+        .sort();
+      expect(logGroups, metric).toEqual([
+        'ControlPlaneAdminLogs',
+        'ControlPlaneHeartbeatLogs',
+        'ControlPlaneSweepLogs',
+      ]);
+    }
   });
 
   it('publishes transitions to EventBridge with permission on that bus only', () => {

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
+import { createRuntime } from '../functions/runtime.js';
 import { parseConfig } from '../shared/config.js';
+import { ConfigError } from '../shared/errors.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { mintToken } from '../shared/tokens.js';
 
@@ -145,5 +147,23 @@ describe('Lambda handlers', () => {
     );
     expect(body(res)).toMatchObject({ active: 'b', epoch: 2 });
     expect(body(res).targets).toEqual([expect.objectContaining({ id: 'log', epoch: 2, state: 'applied' })]);
+  });
+});
+
+describe('cold start', () => {
+  const withBudget = (value: string | undefined) => ({ ...process.env, FAILOVER_APPLY_BUDGET_MS: value });
+
+  it.each(['abc', '4s', '1.5', '1e3', '-1', ' 4000', 'NaN', 'Infinity', '99', '60001'])(
+    'fails with a ConfigError naming FAILOVER_APPLY_BUDGET_MS=%j',
+    (value) => {
+      expect(() => createRuntime(withBudget(value))).toThrow(ConfigError);
+      expect(() => createRuntime(withBudget(value))).toThrow(
+        /^environment variable FAILOVER_APPLY_BUDGET_MS must be a whole number of milliseconds from 100 to 60000/,
+      );
+    },
+  );
+
+  it.each([undefined, '', '100', '4000', '60000'])('starts with FAILOVER_APPLY_BUDGET_MS=%j', (value) => {
+    expect(() => createRuntime(withBudget(value))).not.toThrow();
   });
 });

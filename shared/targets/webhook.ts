@@ -70,9 +70,7 @@ export class WebhookTarget implements Target {
       if (now() + backoff >= deadline) break;
       await sleep(backoff);
     }
-    throw new TargetApplyError(`webhook ${this.id} not delivered: ${lastError}`, true, {
-      url: this.options.url,
-    });
+    throw new TargetApplyError(`webhook ${this.id} not delivered: ${lastError}`, true);
   }
 }
 

@@ -1,0 +1,297 @@
+/**
+ * HTTP API v1, in API Gateway HTTP API (payload v2) terms. The Lambda handlers and the
+ * local server both call `createApiHandler`, so what the tests prove about one holds for
+ * the other. The routes themselves are listed once, in `routes.ts`.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import * as z from 'zod/mini';
+import type { ClusterConfig, NodeConfig } from '../config.js';
+import type { ControlPlane } from '../control-plane/control-plane.js';
+import {
+  AuthError,
+  ConflictError,
+  FailoverError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from '../errors.js';
+import type { Logger } from '../logger.js';
+import { type PathParams, ROUTES, type Route, type RouteGroup } from './routes.js';
+
+export const MAX_BODY_BYTES = 4096;
+
+// Numbers go to DynamoDB, whose marshaller throws on numbers beyond 2^53 (and JSON.parse reads
+// 1e400 as Infinity, which z.number() refuses): each numeric field is bounded so that a bad
+// value is a 400 naming the field, not a 500 from the store. A numeric position may have a
+// fraction (e.g. a timestamp in seconds).
+const positionRange = `a number from 0 to ${Number.MAX_SAFE_INTEGER}`;
+const positionNumber = `must be ${positionRange} (send larger positions as a string)`;
+const positionString = 'must be a string of 1-128 characters';
+const position = z.union(
+  [
+    z
+      .number(positionNumber)
+      .check(z.minimum(0, positionNumber), z.maximum(Number.MAX_SAFE_INTEGER, positionNumber)),
+    z.string().check(z.minLength(1, positionString), z.maxLength(128, positionString)),
+  ],
+  { error: `must be ${positionRange} or a string of 1-128 characters` },
+);
+/** About 32 years: no replica is really that far behind, and the cap keeps lag far below 2^53. */
+const MAX_LAG_SECONDS = 1e9;
+const lagSecondsRange = `must be a number from 0 to ${MAX_LAG_SECONDS}`;
+const lagSeconds = z
+  .number(lagSecondsRange)
+  .check(z.minimum(0, lagSecondsRange), z.maximum(MAX_LAG_SECONDS, lagSecondsRange));
+const BeatSchema = z.strictObject({
+  status: z.optional(z.enum(['ok', 'failing', 'maintenance'], "must be 'ok', 'failing' or 'maintenance'")),
+  version: z.optional(z.string().check(z.minLength(1), z.maxLength(64, 'must be at most 64 characters'))),
+  position: z.optional(position),
+  lagSeconds: z.optional(lagSeconds),
+  role: z.optional(z.enum(['active', 'standby'], "must be 'active' or 'standby'")),
+  // z.int() is a safe integer: at most 2^53 - 1.
+  epoch: z.optional(
+    z.int('must be a non-negative integer').check(z.minimum(0, 'must be a non-negative integer')),
+  ),
+});
+
+const reason = z.optional(
+  z.string('must be a string').check(z.minLength(1), z.maxLength(256, 'must be at most 256 characters')),
+);
+const SwitchoverSchema = z.strictObject({
+  to: z.optional(z.string('must be a node id').check(z.minLength(1), z.maxLength(63))),
+  force: z.optional(z.boolean('must be true or false')),
+  reason,
+});
+const PauseSchema = z.strictObject({ reason });
+const EmptySchema = z.strictObject({});
+
+export interface ApiOptions {
+  controlPlane: ControlPlane;
+  logger: Logger;
+  /** Which routes this handler serves (each Lambda serves one group; the local server both). */
+  groups: readonly RouteGroup[];
+  /** Throws AuthError unless the caller may use admin routes; returns who the caller is (for the audit trail). */
+  authorizeAdmin: (event: APIGatewayProxyEventV2) => string;
+}
+
+/** Who called, as the check of the route's group established it. */
+interface Callers {
+  node: { cluster: ClusterConfig; node: NodeConfig };
+  admin: { by: string };
+}
+
+interface Request<R extends Route> {
+  event: APIGatewayProxyEventV2;
+  params: Record<PathParams<R['path']>, string>;
+  /** The raw body, within MAX_BODY_BYTES and not yet parsed. */
+  body: string;
+  caller: Callers[R['group']];
+}
+
+/** One handler per route name: a route without a handler, or a handler without a route, does not compile. */
+type Handlers = { [R in Route as R['name']]: (request: Request<R>) => Promise<unknown> };
+
+export function createApiHandler(options: ApiOptions) {
+  const { controlPlane, logger } = options;
+  const handlers: Handlers = {
+    heartbeat: async ({ caller, body }) =>
+      controlPlane.heartbeat(caller.cluster, caller.node, parseBody(body, BeatSchema)),
+    release: async ({ caller, body }) => {
+      parseBody(body, EmptySchema);
+      return controlPlane.release(caller.cluster, caller.node);
+    },
+    nodeRole: async ({ caller }) => controlPlane.nodeRole(caller.cluster, caller.node),
+    status: async ({ params }) => controlPlane.status(params.cluster),
+    events: async ({ event, params }) => {
+      const limit = parseLimit(event.queryStringParameters?.limit);
+      return { cluster: params.cluster, events: await controlPlane.events(params.cluster, limit) };
+    },
+    switchover: async ({ params, body, caller }) =>
+      controlPlane.switchover(params.cluster, parseBody(body, SwitchoverSchema), caller.by),
+    pause: async ({ params, body, caller }) => {
+      const { reason } = parseBody(body, PauseSchema);
+      return controlPlane.pause(params.cluster, reason ?? 'no reason given', caller.by);
+    },
+    resume: async ({ params, body, caller }) => {
+      parseBody(body, EmptySchema);
+      return controlPlane.resume(params.cluster, caller.by);
+    },
+  };
+
+  /** The check of the route's group; node tokens are compared in constant time. */
+  const callerOf = (
+    group: RouteGroup,
+    event: APIGatewayProxyEventV2,
+    params: Record<string, string>,
+  ): Callers[RouteGroup] =>
+    group === 'node'
+      ? controlPlane.authenticateNode(params.cluster ?? '', params.node ?? '', bearerToken(event))
+      : { by: options.authorizeAdmin(event) };
+
+  const routes = ROUTES.filter((route) => options.groups.includes(route.group)).map((route) => ({
+    route,
+    match: compileTemplate(route.path),
+  }));
+
+  return async function handle(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+    const method = event.requestContext.http.method.toUpperCase();
+    const path = event.rawPath;
+    try {
+      const matches = routes.flatMap(({ route, match }) => {
+        const params = match(path);
+        return params === null ? [] : [{ route, params }];
+      });
+      const found = matches.find(({ route }) => route.method === method);
+      if (found === undefined) {
+        if (matches.length === 0) throw new NotFoundError(`no route for ${method} ${path}`);
+        const allow = matches.map(({ route }) => route.method);
+        throw new MethodNotAllowedError(
+          `method ${method} not allowed on ${path} (allowed: ${allow.join(', ')})`,
+          allow,
+        );
+      }
+      const { route } = found;
+      const params = Object.fromEntries(
+        Object.entries(found.params).map(([name, segment]) => [name, decodeSegment(segment)]),
+      );
+      // The size limit first, then the caller, and only then is the body parsed: a caller
+      // without valid credentials learns nothing from a bad body.
+      const body = readBody(event);
+      const caller = callerOf(route.group, event, params);
+      // The route's template gave exactly its params; TypeScript cannot follow a route chosen at run time.
+      const handler = handlers[route.name] as (request: Request<Route>) => Promise<unknown>;
+      return json(200, await handler({ event, params: params as Request<Route>['params'], body, caller }));
+    } catch (err) {
+      return errorResponse(err, logger, { method, path });
+    }
+  };
+}
+
+/** One table from domain errors to HTTP statuses. */
+function errorResponse(
+  err: unknown,
+  logger: Logger,
+  request: Record<string, string>,
+): APIGatewayProxyStructuredResultV2 {
+  if (err instanceof FailoverError) {
+    const status = statusOf(err);
+    const headers: Record<string, string> =
+      err instanceof MethodNotAllowedError
+        ? { allow: err.allow.join(', ') }
+        : err instanceof AuthError
+          ? { 'www-authenticate': 'Bearer' }
+          : {};
+    return json(status, { error: err.name.replace(/Error$/, ''), message: err.message }, headers);
+  }
+  logger.error('unhandled error', {
+    ...request,
+    error: (err as Error)?.name,
+    message: (err as Error)?.message,
+  });
+  return json(500, { error: 'Internal', message: 'internal error; see the control plane log' });
+}
+
+function statusOf(err: FailoverError): number {
+  if (err instanceof ValidationError) return 400;
+  if (err instanceof AuthError) return 401;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof MethodNotAllowedError) return 405;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof PayloadTooLargeError) return 413;
+  return 500;
+}
+
+function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+function readBody(event: APIGatewayProxyEventV2): string {
+  const raw = event.body ?? '';
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.length > MAX_BODY_BYTES) {
+    throw new PayloadTooLargeError(`body is ${bytes.length} bytes; the limit is ${MAX_BODY_BYTES}`);
+  }
+  return bytes.toString('utf8');
+}
+
+export function bearerToken(event: APIGatewayProxyEventV2): string | undefined {
+  const header = event.headers?.authorization ?? event.headers?.Authorization;
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** Parses an optional JSON object body against a strict schema; the error names the field. */
+function parseBody<T>(body: string, schema: z.ZodMiniType<T>): T {
+  let value: unknown = {};
+  if (body.trim() !== '') {
+    try {
+      value = JSON.parse(body);
+    } catch (err) {
+      throw new ValidationError(`body is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationError('body must be a JSON object');
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0] as z.core.$ZodIssue;
+    const field =
+      issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.map(String).join('.') || 'body';
+    const message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+    throw new ValidationError(`invalid field ${field}: ${message}`);
+  }
+  return result.data;
+}
+
+function parseLimit(raw: string | undefined): number {
+  if (raw === undefined) return 50;
+  const limit = Number(raw);
+  if (!/^\d+$/.test(raw) || limit < 1 || limit > 500) {
+    throw new ValidationError(`invalid query parameter limit: must be an integer from 1 to 500`);
+  }
+  return limit;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ValidationError(`malformed path segment '${segment}'`);
+  }
+}
+
+/**
+ * Compiles an API Gateway path template (literal segments and whole-segment `{param}`s) into
+ * a matcher that returns the still-encoded params, or null.
+ */
+function compileTemplate(template: string): (path: string) => Record<string, string> | null {
+  const segments = template.split('/').map((segment) => ({
+    literal: segment,
+    param: /^\{(\w+)\}$/.exec(segment)?.[1],
+  }));
+  return (path) => {
+    const parts = path.split('/');
+    if (parts.length !== segments.length) return null;
+    const params: Record<string, string> = {};
+    for (const [i, { literal, param }] of segments.entries()) {
+      const part = parts[i] as string;
+      if (param === undefined) {
+        if (part !== literal) return null;
+      } else {
+        if (part === '') return null;
+        params[param] = part;
+      }
+    }
+    return params;
+  };
+}
