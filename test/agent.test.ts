@@ -1,6 +1,7 @@
 /** The agent's pure rules: its beat cadence, its self-demotion margin, its command line. */
 import { describe, expect, it } from 'vitest';
-import { marginFor, nextSlot, parseAgentArgs } from '../cli/agent.js';
+import { parseAgentArgs } from '../cli/agent/args.js';
+import { marginFor, nextSlot } from '../cli/agent.js';
 import { UsageError } from '../cli/usage.js';
 
 describe('self-demotion margin', () => {
