@@ -9,12 +9,12 @@
  * the two clocks' rates differ by less than the margin. Wall-clock time is only used for
  * log timestamps.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HeartbeatResult } from '../shared/control-plane.js';
 import type { Role } from '../shared/core.js';
 import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './agent/args.js';
+import { Hooks, runCommand } from './agent/hooks.js';
 
 /** Interval until the control plane has told us its own. */
 const FIRST_INTERVAL_MS = 1_000;
@@ -87,9 +87,7 @@ export class Agent {
   private readonly beatUrl: string;
   private readonly problems: ProblemLog;
   private readonly warned = new Set<string>();
-  /** Hooks run one after another: each waits for the previous one. */
-  private hooks: Promise<void> = Promise.resolve();
-  private hookChild: ChildProcess | null = null;
+  private readonly hooks: Hooks;
   private lastStatus: string | null = null;
 
   constructor(
@@ -99,6 +97,7 @@ export class Agent {
     const path = `/v1/clusters/${encodeURIComponent(options.cluster)}/nodes/${encodeURIComponent(options.node)}/heartbeat`;
     this.beatUrl = `${options.url}${path}`;
     this.problems = new ProblemLog(log, REPEAT_ERROR_EVERY_MS);
+    this.hooks = new Hooks(options, log, this.stopping.signal);
   }
 
   async run(): Promise<void> {
@@ -115,7 +114,7 @@ export class Agent {
     }
     clearTimeout(this.demoteTimer);
     if (this.role === 'active' && this.options.releaseOnExit !== false) await this.release();
-    await this.waitForHook();
+    await this.hooks.waitOnShutdown(HOOK_GRACE_MS);
   }
 
   /** Planned downtime: hand the role to the best standby now instead of after the lease. */
@@ -259,7 +258,7 @@ export class Agent {
     this.confirmedSentAt = null;
     clearTimeout(this.demoteTimer);
     this.log(`role: ${role} (epoch ${epoch}, ${detail})`);
-    this.queueHook(role, epoch, active);
+    this.hooks.enqueue({ role, epoch, active });
   }
 
   /** How long after a confirmed beat was sent this node may still act as active. */
@@ -297,62 +296,6 @@ export class Agent {
         `margin ${secs(leaseMs - allowed)}): demoting self`,
     );
     this.changeRole('standby', this.epoch as number, null, 'self-demoted');
-  }
-
-  private queueHook(role: Role, epoch: number, active: string | null): void {
-    const command = role === 'active' ? this.options.onActive : this.options.onStandby;
-    if (command === undefined) return;
-    const { FAILOVER_TOKEN: _secret, ...inherited } = process.env; // hooks never see the token
-    const env = {
-      ...inherited,
-      FAILOVER_ROLE: role,
-      FAILOVER_EPOCH: String(epoch),
-      FAILOVER_ACTIVE: active ?? '',
-      FAILOVER_CLUSTER: this.options.cluster,
-      FAILOVER_NODE: this.options.node,
-    };
-    this.hooks = this.hooks.then(() => this.runHook(`--on-${role}`, command, env));
-  }
-
-  /** Runs one hook to completion; resolves (never rejects) when it exits. */
-  private runHook(name: string, command: string, env: NodeJS.ProcessEnv): Promise<void> {
-    if (this.stopping.signal.aborted && name !== '--on-standby') {
-      this.log(`shutting down: skipping ${name} hook`);
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const child = spawn(command, { shell: true, stdio: 'inherit', env });
-      this.hookChild = child;
-      let finished = false;
-      const finish = (problem?: string) => {
-        if (finished) return;
-        finished = true;
-        this.hookChild = null;
-        if (problem) this.log(`${name} hook ${problem}`);
-        resolve();
-      };
-      child.once('error', (err) => finish(`could not start: ${err.message}`));
-      child.once('exit', (code, signal) => {
-        if (code === 0) finish();
-        else finish(code === null ? `killed by ${signal}` : `exited with code ${code}`);
-      });
-    });
-  }
-
-  /** On shutdown: give a running hook a few seconds, then leave it running on its own. */
-  private async waitForHook(): Promise<void> {
-    // Waits for the queue, not only a running child: a release may have just queued --on-standby.
-    const grace = new AbortController();
-    const finished = await Promise.race([
-      this.hooks.then(() => true),
-      sleep(HOOK_GRACE_MS, false, { signal: grace.signal }).catch(() => true),
-    ]);
-    grace.abort();
-    const child = this.hookChild;
-    if (!finished && child !== null) {
-      this.log(`hook (pid ${child.pid}) still running after ${secs(HOOK_GRACE_MS)}; exiting without it`);
-      child.unref();
-    }
   }
 
   private warnOnce(message: string): void {
@@ -445,23 +388,4 @@ class ProblemLog {
 
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
-}
-
-/** Runs a shell command with a timeout; resolves with its exit code (124 on timeout) and stdout. */
-function runCommand(command: string, timeoutMs: number): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    const { FAILOVER_TOKEN: _secret, ...env } = process.env; // checks never see the token
-    const child = spawn(command, {
-      shell: true,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env,
-      timeout: timeoutMs,
-    });
-    let stdout = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      if (stdout.length < 4096) stdout += chunk;
-    });
-    child.once('error', () => resolve({ code: 127, stdout }));
-    child.once('close', (code, signal) => resolve({ code: signal ? 124 : (code ?? 1), stdout }));
-  });
 }
