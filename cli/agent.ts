@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { HeartbeatResult } from '../shared/control-plane.js';
 import type { Role } from '../shared/core.js';
 import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './agent/args.js';
+import { BeatClient, ProblemLog } from './agent/beat-client.js';
 import { Hooks, runCommand } from './agent/hooks.js';
 
 /** Interval until the control plane has told us its own. */
@@ -84,7 +85,7 @@ export class Agent {
   private confirmedSentAt: number | null = null;
   private demoteTimer: NodeJS.Timeout | undefined;
   private readonly stopping = new AbortController();
-  private readonly beatUrl: string;
+  private readonly client: BeatClient;
   private readonly problems: ProblemLog;
   private readonly warned = new Set<string>();
   private readonly hooks: Hooks;
@@ -94,9 +95,8 @@ export class Agent {
     private readonly options: AgentOptions,
     private readonly log: (message: string) => void,
   ) {
-    const path = `/v1/clusters/${encodeURIComponent(options.cluster)}/nodes/${encodeURIComponent(options.node)}/heartbeat`;
-    this.beatUrl = `${options.url}${path}`;
-    this.problems = new ProblemLog(log, REPEAT_ERROR_EVERY_MS);
+    this.client = new BeatClient(options);
+    this.problems = new ProblemLog(log, REPEAT_ERROR_EVERY_MS, clock);
     this.hooks = new Hooks(options, log, this.stopping.signal);
   }
 
@@ -119,28 +119,13 @@ export class Agent {
 
   /** Planned downtime: hand the role to the best standby now instead of after the lease. */
   private async release(): Promise<void> {
-    const url = this.beatUrl.replace(/\/heartbeat$/, '/release');
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.options.token}` },
-        signal: AbortSignal.timeout(this.timeoutMs() + 3_000),
-      });
-      const text = await res.text();
-      const body =
-        res.status === 200
-          ? (JSON.parse(text) as { role: Role; epoch: number; active: string | null })
-          : null;
-      if (body === null) {
-        this.log(
-          `release refused (${res.status}): ${serverMessage(text)}; the role moves when the lease expires`,
-        );
-        return;
-      }
-      this.changeRole(body.role, body.epoch, body.active, `released; active ${body.active ?? 'none'}`);
-    } catch (err) {
-      this.log(`release failed: ${this.describeFailure(err)}; the role moves when the lease expires`);
+    const outcome = await this.client.release(this.timeoutMs());
+    if (outcome.kind === 'problem') {
+      this.log(`${outcome.message}; the role moves when the lease expires`);
+      return;
     }
+    const { role, epoch, active } = outcome.answer;
+    this.changeRole(role, epoch, active, `released; active ${active ?? 'none'}`);
   }
 
   stop(reason: string): void {
@@ -161,28 +146,14 @@ export class Agent {
   private async beat(): Promise<void> {
     const body = await this.beatBody();
     const sentAt = clock();
-    let status: number;
-    let text: string;
-    try {
-      const res = await fetch(this.beatUrl, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs()), this.stopping.signal]),
-      });
-      status = res.status;
-      text = await res.text();
-    } catch (err) {
-      if (!this.stopping.signal.aborted) this.problems.report(this.describeFailure(err));
-      return;
-    }
-    const result = status === 200 ? parseResult(text) : null;
-    if (result === null) {
-      this.problems.report(describeRejection(status, text));
+    const outcome = await this.client.beat(body, this.timeoutMs(), this.stopping.signal);
+    if (outcome.kind === 'stopped') return;
+    if (outcome.kind === 'problem') {
+      this.problems.report(outcome.message);
       return;
     }
     this.problems.recovered();
-    this.onAnswer(result, sentAt);
+    this.onAnswer(outcome.result, sentAt);
   }
 
   /** What the node believes it holds, so the control plane can show disagreements. */
@@ -302,87 +273,6 @@ export class Agent {
     if (this.warned.has(message)) return;
     this.warned.add(message);
     this.log(`warning: ${message}`);
-  }
-
-  private describeFailure(err: unknown): string {
-    if ((err as Error)?.name === 'TimeoutError') return `heartbeat timed out after ${secs(this.timeoutMs())}`;
-    const cause = (err as { cause?: unknown })?.cause;
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
-    return `heartbeat failed: ${(err as Error)?.message ?? String(err)}${detail}`;
-  }
-}
-
-function describeRejection(status: number, text: string): string {
-  if (status === 401) return "token rejected (401): check --token and the node's tokenSha256";
-  const message = serverMessage(text);
-  if (status === 200) return `unexpected heartbeat answer: ${message}`;
-  if (status === 400 || status === 404) return `heartbeat rejected (${status}): ${message}`;
-  if (status >= 500) return `control plane error (${status}): ${message}`;
-  return `unexpected response (${status}): ${message}`;
-}
-
-/** The `message` of the API's error body, or the start of whatever came back. */
-function serverMessage(text: string): string {
-  try {
-    const body = JSON.parse(text) as { message?: unknown };
-    if (typeof body.message === 'string') return body.message;
-  } catch {
-    // not JSON: show it as text
-  }
-  return text.trim().slice(0, 200) || '(empty body)';
-}
-
-/** A 200 answer, checked before it is believed; null if it is not one. */
-function parseResult(text: string): HeartbeatResult | null {
-  let value: Partial<HeartbeatResult>;
-  try {
-    value = JSON.parse(text) as Partial<HeartbeatResult>;
-  } catch {
-    return null;
-  }
-  const ok =
-    typeof value === 'object' &&
-    value !== null &&
-    (value.role === 'active' || value.role === 'standby') &&
-    Number.isSafeInteger(value.epoch) &&
-    (value.active === null || typeof value.active === 'string') &&
-    typeof value.leaseMs === 'number' &&
-    value.leaseMs > 0 &&
-    typeof value.intervalMs === 'number' &&
-    value.intervalMs > 0;
-  return ok ? (value as HeartbeatResult) : null;
-}
-
-/**
- * Logs each distinct problem at most once per `everyMs`, saying how many repeats it held
- * back, and logs once when heartbeats succeed again.
- */
-class ProblemLog {
-  private readonly lastLogged = new Map<string, { at: number; heldBack: number }>();
-  private failures = 0;
-
-  constructor(
-    private readonly log: (message: string) => void,
-    private readonly everyMs: number,
-  ) {}
-
-  report(message: string): void {
-    this.failures += 1;
-    const previous = this.lastLogged.get(message);
-    if (previous !== undefined && clock() - previous.at < this.everyMs) {
-      previous.heldBack += 1;
-      return;
-    }
-    const repeats = previous?.heldBack ? ` (${previous.heldBack} more since last logged)` : '';
-    this.lastLogged.set(message, { at: clock(), heldBack: 0 });
-    this.log(`${message}${repeats}`);
-  }
-
-  recovered(): void {
-    if (this.failures === 0) return;
-    this.log(`heartbeats ok again after ${this.failures} failed`);
-    this.failures = 0;
-    this.lastLogged.clear();
   }
 }
 
