@@ -1,27 +1,20 @@
 /**
  * The node agent: sends one node's heartbeats, runs hooks when its role changes, and
- * demotes itself when it cannot renew its lease (safety property 5).
- *
- * Why self-demotion is safe: the control plane promotes another node only once
- * now − lastSeen > lease on its own clock, and lastSeen is stamped when a beat arrives,
- * so never before the agent sent it. The agent demotes itself at send time + lease − margin
- * of its last confirmed beat, measured on its monotonic clock: that comes first as long as
- * the two clocks' rates differ by less than the margin. Wall-clock time is only used for
- * log timestamps.
+ * demotes itself when it cannot renew its lease (safety property 5). The LeaseKeeper
+ * decides the role and the deadline; this class only wires it to the network, the
+ * timers, the hooks and the log. Wall-clock time is only used for log timestamps.
  */
 import { existsSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { HeartbeatResult } from '../shared/control-plane.js';
-import type { Role } from '../shared/core.js';
+import { formatSeconds, sleep } from '../shared/time.js';
 import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './agent/args.js';
 import { BeatClient, ProblemLog } from './agent/beat-client.js';
 import { Hooks, runCommand } from './agent/hooks.js';
+import { LeaseKeeper, type LeaseTerms, type RoleChange, type SelfDemotion } from './agent/lease-keeper.js';
 
 /** Interval until the control plane has told us its own. */
 const FIRST_INTERVAL_MS = 1_000;
 const MAX_DEFAULT_TIMEOUT_MS = 2_000;
-const MIN_MARGIN_MS = 500;
-const MARGIN_SHARE_OF_LEASE = 0.2;
 /** The same error is logged at most this often, so a long outage does not flood the log. */
 const REPEAT_ERROR_EVERY_MS = 5_000;
 /** How long shutdown waits for a running hook. */
@@ -61,28 +54,10 @@ export function nextSlot(previousSlot: number, intervalMs: number, now: number):
   return Math.max(previousSlot + intervalMs, now);
 }
 
-/** The self-demotion margin for a lease: the flag, or 20% of the lease but at least 0.5 s. */
-export function marginFor(
-  leaseMs: number,
-  flagMs: number | undefined,
-): { marginMs: number; warning?: string } {
-  const marginMs = flagMs ?? Math.max(MIN_MARGIN_MS, MARGIN_SHARE_OF_LEASE * leaseMs);
-  if (marginMs < leaseMs) return { marginMs };
-  // A margin as long as the lease would demote on every beat: halve the lease instead.
-  return {
-    marginMs: leaseMs / 2,
-    warning: `--margin ${secs(marginMs)} is not below the lease (${secs(leaseMs)}); using ${secs(leaseMs / 2)}`,
-  };
-}
-
 export class Agent {
-  /** What this node believes it holds; null until the first answer. */
-  private role: Role | null = null;
-  private epoch: number | null = null;
-  private leaseMs: number | null = null;
+  private readonly keeper: LeaseKeeper;
   private serverIntervalMs: number | null = null;
-  /** Monotonic send time of the last beat the control plane answered with `active`. */
-  private confirmedSentAt: number | null = null;
+  /** Wakes at the keeper's deadline, so self-demotion does not wait for the next beat. */
   private demoteTimer: NodeJS.Timeout | undefined;
   private readonly stopping = new AbortController();
   private readonly client: BeatClient;
@@ -95,6 +70,7 @@ export class Agent {
     private readonly options: AgentOptions,
     private readonly log: (message: string) => void,
   ) {
+    this.keeper = new LeaseKeeper({ clock, marginFlagMs: options.marginMs });
     this.client = new BeatClient(options);
     this.problems = new ProblemLog(log, REPEAT_ERROR_EVERY_MS, clock);
     this.hooks = new Hooks(options, log, this.stopping.signal);
@@ -102,18 +78,20 @@ export class Agent {
 
   async run(): Promise<void> {
     const interval = this.options.intervalMs
-      ? `every ${secs(this.options.intervalMs)}`
+      ? `every ${formatSeconds(this.options.intervalMs)}`
       : "at the server's interval";
     this.log(`starting: heartbeats to ${this.options.url} ${interval}`);
     let slot = clock();
     while (!this.stopping.signal.aborted) {
-      await sleep(Math.max(0, slot - clock()), undefined, { signal: this.stopping.signal }).catch(() => {});
+      await sleep(Math.max(0, slot - clock()), this.stopping.signal);
       if (this.stopping.signal.aborted) break;
       await this.beat();
       slot = nextSlot(slot, this.intervalMs(), clock());
     }
     clearTimeout(this.demoteTimer);
-    if (this.role === 'active' && this.options.releaseOnExit !== false) await this.release();
+    // A deadline that passed as the loop ended still demotes (and queues --on-standby).
+    this.demoteIfExpired();
+    if (this.keeper.view().role === 'active' && this.options.releaseOnExit !== false) await this.release();
     await this.hooks.waitOnShutdown(HOOK_GRACE_MS);
   }
 
@@ -124,8 +102,7 @@ export class Agent {
       this.log(`${outcome.message}; the role moves when the lease expires`);
       return;
     }
-    const { role, epoch, active } = outcome.answer;
-    this.changeRole(role, epoch, active, `released; active ${active ?? 'none'}`);
+    this.announce(this.keeper.release(outcome.answer));
   }
 
   stop(reason: string): void {
@@ -163,11 +140,12 @@ export class Agent {
       if (this.lastStatus !== null || status !== 'ok') this.log(`reporting status ${status}`);
       this.lastStatus = status;
     }
+    const { role, epoch } = this.keeper.view();
     return {
       status,
       ...(await this.reported()),
-      ...(this.role === null ? {} : { role: this.role }),
-      ...(this.epoch === null ? {} : { epoch: this.epoch }),
+      ...(role === null ? {} : { role }),
+      ...(epoch === null ? {} : { epoch }),
     };
   }
 
@@ -207,66 +185,52 @@ export class Agent {
   }
 
   private onAnswer(result: HeartbeatResult, sentAt: number): void {
-    this.leaseMs = result.leaseMs;
     this.serverIntervalMs = result.intervalMs;
-    if (result.role === 'active' && clock() - sentAt > this.demoteAfterMs()) {
+    const outcome = this.keeper.answer(result, sentAt);
+    if (result.role === 'active') this.warnAboutTerms(outcome.terms);
+    if (!outcome.believed) {
       // The lease this beat renewed may be about to expire: do not act on it.
-      this.log(`ignoring a confirmation that took ${secs(clock() - sentAt)} to arrive`);
+      this.log(`ignoring a confirmation that took ${formatSeconds(outcome.tookMs)} to arrive`);
       return;
     }
-    if (result.role !== this.role || result.epoch !== this.epoch) {
-      this.changeRole(result.role, result.epoch, result.active, `active ${result.active ?? 'none'}`);
-    }
-    if (result.role === 'active') {
-      this.confirmedSentAt = sentAt;
-      this.armDemotion();
-    }
+    if (outcome.change !== null) this.announce(outcome.change);
+    this.armDemotion();
   }
 
-  private changeRole(role: Role, epoch: number, active: string | null, detail: string): void {
-    this.role = role;
-    this.epoch = epoch;
-    this.confirmedSentAt = null;
-    clearTimeout(this.demoteTimer);
-    this.log(`role: ${role} (epoch ${epoch}, ${detail})`);
-    this.hooks.enqueue({ role, epoch, active });
+  private announce(change: RoleChange): void {
+    this.log(`role: ${change.role} (epoch ${change.epoch}, ${change.detail})`);
+    this.hooks.enqueue(change);
   }
 
-  /** How long after a confirmed beat was sent this node may still act as active. */
-  private demoteAfterMs(): number {
-    const leaseMs = this.leaseMs as number;
-    const { marginMs, warning } = marginFor(leaseMs, this.options.marginMs);
-    if (warning) this.warnOnce(warning);
-    if (leaseMs - marginMs <= this.intervalMs()) {
+  private warnAboutTerms(terms: LeaseTerms): void {
+    if (terms.warning) this.warnOnce(terms.warning);
+    if (terms.windowMs <= this.intervalMs()) {
       this.warnOnce(
-        `lease ${secs(leaseMs)} − margin ${secs(marginMs)} is not longer than the interval ` +
-          `(${secs(this.intervalMs())}): expect self-demotion between beats`,
+        `lease ${formatSeconds(terms.leaseMs)} − margin ${formatSeconds(terms.marginMs)} is not longer than ` +
+          `the interval (${formatSeconds(this.intervalMs())}): expect self-demotion between beats`,
       );
     }
-    return leaseMs - marginMs;
   }
 
-  /** Arms the self-demotion timer for the exact deadline of the last confirmation. */
   private armDemotion(): void {
     clearTimeout(this.demoteTimer);
-    const deadline = (this.confirmedSentAt as number) + this.demoteAfterMs();
-    this.demoteTimer = setTimeout(() => this.demoteIfExpired(), Math.max(0, deadline - clock()));
+    const at = this.keeper.nextDemotionAt();
+    if (at === null) return;
+    this.demoteTimer = setTimeout(
+      () => {
+        if (!this.demoteIfExpired()) this.armDemotion(); // the timer fired a fraction of a millisecond early
+      },
+      Math.max(0, at - clock()),
+    );
   }
 
-  private demoteIfExpired(): void {
-    if (this.role !== 'active' || this.confirmedSentAt === null) return;
-    const sinceConfirmed = clock() - this.confirmedSentAt;
-    const allowed = this.demoteAfterMs();
-    if (sinceConfirmed <= allowed) {
-      this.armDemotion(); // the timer fired a fraction of a millisecond early
-      return;
-    }
-    const leaseMs = this.leaseMs as number;
-    this.log(
-      `no confirmed renewal for ${secs(sinceConfirmed)} (lease ${secs(leaseMs)}, ` +
-        `margin ${secs(leaseMs - allowed)}): demoting self`,
-    );
-    this.changeRole('standby', this.epoch as number, null, 'self-demoted');
+  /** Returns whether this node just demoted itself. */
+  private demoteIfExpired(): boolean {
+    const demotion = this.keeper.demoteIfExpired();
+    if (demotion === null) return false;
+    this.log(describeDemotion(demotion));
+    this.announce(demotion.change);
+    return true;
   }
 
   private warnOnce(message: string): void {
@@ -276,6 +240,9 @@ export class Agent {
   }
 }
 
-function secs(ms: number): string {
-  return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
+function describeDemotion({ unconfirmedMs, terms }: SelfDemotion): string {
+  return (
+    `no confirmed renewal for ${formatSeconds(unconfirmedMs)} (lease ${formatSeconds(terms.leaseMs)}, ` +
+    `margin ${formatSeconds(terms.marginMs)}): demoting self`
+  );
 }
