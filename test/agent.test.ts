@@ -1,7 +1,7 @@
 /** The agent's pure rules: its beat cadence and its command line (the margin: lease-keeper.test.ts). */
 import { describe, expect, it } from 'vitest';
+import { nextSlot } from '../cli/agent/agent.js';
 import { parseAgentArgs } from '../cli/agent/args.js';
-import { nextSlot } from '../cli/agent.js';
 import { UsageError } from '../cli/usage.js';
 
 describe('beat cadence', () => {

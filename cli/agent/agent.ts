@@ -4,13 +4,13 @@
  * decides the role and the deadline; this class only wires it to the network, the
  * timers, the hooks and the log. Wall-clock time is only used for log timestamps.
  */
-import { existsSync } from 'node:fs';
-import type { HeartbeatResult } from '../shared/control-plane.js';
-import { formatSeconds, sleep } from '../shared/time.js';
-import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './agent/args.js';
-import { BeatClient, ProblemLog } from './agent/beat-client.js';
-import { Hooks, runCommand } from './agent/hooks.js';
-import { LeaseKeeper, type LeaseTerms, type RoleChange, type SelfDemotion } from './agent/lease-keeper.js';
+import type { HeartbeatResult } from '../../shared/control-plane.js';
+import { formatSeconds, sleep } from '../../shared/time.js';
+import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './args.js';
+import { BeatClient, ProblemLog } from './beat-client.js';
+import { Hooks } from './hooks.js';
+import { LeaseKeeper, type LeaseTerms, type RoleChange, type SelfDemotion } from './lease-keeper.js';
+import { SelfReport } from './self-report.js';
 
 /** Interval until the control plane has told us its own. */
 const FIRST_INTERVAL_MS = 1_000;
@@ -64,7 +64,7 @@ export class Agent {
   private readonly problems: ProblemLog;
   private readonly warned = new Set<string>();
   private readonly hooks: Hooks;
-  private lastStatus: string | null = null;
+  private readonly selfReport: SelfReport;
 
   constructor(
     private readonly options: AgentOptions,
@@ -74,6 +74,7 @@ export class Agent {
     this.client = new BeatClient(options);
     this.problems = new ProblemLog(log, REPEAT_ERROR_EVERY_MS, clock);
     this.hooks = new Hooks(options, log, this.stopping.signal);
+    this.selfReport = new SelfReport(options, log, (message) => this.problems.report(message));
   }
 
   async run(): Promise<void> {
@@ -133,50 +134,11 @@ export class Agent {
     this.onAnswer(outcome.result, sentAt);
   }
 
-  /** What the node believes it holds, so the control plane can show disagreements. */
+  /** The node's own report, plus what it believes it holds, so the control plane can show disagreements. */
   private async beatBody(): Promise<Record<string, unknown>> {
-    const status = await this.localStatus();
-    if (status !== this.lastStatus) {
-      if (this.lastStatus !== null || status !== 'ok') this.log(`reporting status ${status}`);
-      this.lastStatus = status;
-    }
+    const report = await this.selfReport.collect(this.commandTimeoutMs());
     const { role, epoch } = this.keeper.view();
-    return {
-      status,
-      ...(await this.reported()),
-      ...(role === null ? {} : { role }),
-      ...(epoch === null ? {} : { epoch }),
-    };
-  }
-
-  /** maintenance while the file exists; else the check's verdict; else ok. */
-  private async localStatus(): Promise<'ok' | 'failing' | 'maintenance'> {
-    if (this.options.maintenanceFile && existsSync(this.options.maintenanceFile)) return 'maintenance';
-    if (!this.options.check) return 'ok';
-    const { code } = await runCommand(this.options.check, this.commandTimeoutMs());
-    return code === 0 ? 'ok' : 'failing';
-  }
-
-  /** position / lagSeconds / version from --report; anything malformed is left out, with a warning. */
-  private async reported(): Promise<Record<string, unknown>> {
-    if (!this.options.report) return {};
-    const { code, stdout } = await runCommand(this.options.report, this.commandTimeoutMs());
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(stdout);
-    } catch {
-      parsed = null;
-    }
-    if (code !== 0 || typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      this.problems.report(`--report exited ${code} or printed no JSON object; reporting no position or lag`);
-      return {};
-    }
-    const p = parsed as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    if (typeof p.position === 'number' || typeof p.position === 'string') out.position = p.position;
-    if (typeof p.lagSeconds === 'number' && p.lagSeconds >= 0) out.lagSeconds = p.lagSeconds;
-    if (typeof p.version === 'string' && p.version !== '') out.version = p.version;
-    return out;
+    return { ...report, ...(role === null ? {} : { role }), ...(epoch === null ? {} : { epoch }) };
   }
 
   /** Local commands must not delay the beat past its slot. */
