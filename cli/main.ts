@@ -28,7 +28,7 @@ type Command = (argv: string[]) => number | Promise<number>;
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serve,
-  agent: async () => (await import('./agent.js')).agent,
+  agent: async () => (await import('./agent/agent.js')).agent,
   status: async () => (await import('./status.js')).status,
   events: async () => (await import('./status.js')).events,
   switchover: async () => (await import('./operate.js')).switchover,

@@ -1,27 +1,8 @@
-/** The agent's pure rules: its beat cadence, its self-demotion margin, its command line. */
+/** The agent's pure rules: its beat cadence and its command line (the margin: lease-keeper.test.ts). */
 import { describe, expect, it } from 'vitest';
-import { marginFor, nextSlot, parseAgentArgs } from '../cli/agent.js';
+import { nextSlot } from '../cli/agent/agent.js';
+import { parseAgentArgs } from '../cli/agent/args.js';
 import { UsageError } from '../cli/usage.js';
-
-describe('self-demotion margin', () => {
-  it('defaults to 20% of the lease, so a 15 s lease demotes 12 s after the last confirmed send', () => {
-    expect(marginFor(15_000, undefined)).toEqual({ marginMs: 3_000 });
-  });
-
-  it('never goes below half a second for short leases', () => {
-    expect(marginFor(2_000, undefined)).toEqual({ marginMs: 500 });
-  });
-
-  it('takes the --margin flag when it is below the lease', () => {
-    expect(marginFor(15_000, 5_000)).toEqual({ marginMs: 5_000 });
-  });
-
-  it('halves the lease, with a warning, when --margin is not below it (it would demote on every beat)', () => {
-    const { marginMs, warning } = marginFor(3_000, 3_000);
-    expect(marginMs).toBe(1_500);
-    expect(warning).toBe('--margin 3 s is not below the lease (3 s); using 1.5 s');
-  });
-});
 
 describe('beat cadence', () => {
   it('schedules the next beat one interval after the previous slot, not after the request', () => {

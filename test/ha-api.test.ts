@@ -918,7 +918,7 @@ describe('GET node role through the control plane (fake clock)', () => {
 });
 
 describe('collisions on transitions (fake clock)', () => {
-  // An agent sends the role and epoch it believes it holds with every beat (cli/agent.ts
+  // An agent sends the role and epoch it believes it holds with every beat (cli/agent/agent.ts
   // beatBody). After a planned switchover the old active learns its new role from the
   // answer to its next beat: that beat necessarily still claims the old epoch. It is the
   // expected "told on its next beat" of issue 5 item 2, not a two-actives collision.

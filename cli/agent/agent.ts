@@ -1,0 +1,210 @@
+/**
+ * The node agent: sends one node's heartbeats, runs hooks when its role changes, and
+ * demotes itself when it cannot renew its lease (safety property 5). The LeaseKeeper
+ * decides the role and the deadline; this class only wires it to the network, the
+ * timers, the hooks and the log. Wall-clock time is only used for log timestamps.
+ */
+import type { HeartbeatResult } from '../../shared/control-plane/control-plane.js';
+import { formatSeconds, sleep } from '../../shared/time.js';
+import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './args.js';
+import { BeatClient, ProblemLog } from './beat-client.js';
+import { Hooks } from './hooks.js';
+import { LeaseKeeper, type LeaseTerms, type RoleChange, type SelfDemotion } from './lease-keeper.js';
+import { SelfReport } from './self-report.js';
+
+/** Interval until the control plane has told us its own. */
+const FIRST_INTERVAL_MS = 1_000;
+const MAX_DEFAULT_TIMEOUT_MS = 2_000;
+/** The same error is logged at most this often, so a long outage does not flood the log. */
+const REPEAT_ERROR_EVERY_MS = 5_000;
+/** How long shutdown waits for a running hook. */
+const HOOK_GRACE_MS = 5_000;
+
+/** Monotonic milliseconds: immune to wall-clock steps (NTP, manual changes). */
+const clock = () => performance.now();
+
+export async function agent(argv: string[]): Promise<number> {
+  const options = parseAgentArgs(argv, process.env);
+  if (options === 'help') {
+    process.stdout.write(AGENT_HELP);
+    return 0;
+  }
+  const prefix = `[${options.cluster}/${options.node}]`;
+  const runner = new Agent(options, (message) => {
+    process.stdout.write(`${new Date().toISOString()} ${prefix} ${message}\n`);
+  });
+  const onSignal = (signal: NodeJS.Signals) => runner.stop(signal);
+  // `once`: a second Ctrl-C falls through to Node's default and ends the process at once.
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await runner.run();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return 0;
+}
+
+/**
+ * The next beat's time: one interval after the previous slot, so request time does not
+ * stretch the cadence. If a beat overran its slot, the next one goes at once.
+ */
+export function nextSlot(previousSlot: number, intervalMs: number, now: number): number {
+  return Math.max(previousSlot + intervalMs, now);
+}
+
+export class Agent {
+  private readonly keeper: LeaseKeeper;
+  private serverIntervalMs: number | null = null;
+  /** Wakes at the keeper's deadline, so self-demotion does not wait for the next beat. */
+  private demoteTimer: NodeJS.Timeout | undefined;
+  private readonly stopping = new AbortController();
+  private readonly client: BeatClient;
+  private readonly problems: ProblemLog;
+  private readonly warned = new Set<string>();
+  private readonly hooks: Hooks;
+  private readonly selfReport: SelfReport;
+
+  constructor(
+    private readonly options: AgentOptions,
+    private readonly log: (message: string) => void,
+  ) {
+    this.keeper = new LeaseKeeper({ clock, marginFlagMs: options.marginMs });
+    this.client = new BeatClient(options);
+    this.problems = new ProblemLog(log, REPEAT_ERROR_EVERY_MS, clock);
+    this.hooks = new Hooks(options, log, this.stopping.signal);
+    this.selfReport = new SelfReport(options, log, (message) => this.problems.report(message));
+  }
+
+  async run(): Promise<void> {
+    const interval = this.options.intervalMs
+      ? `every ${formatSeconds(this.options.intervalMs)}`
+      : "at the server's interval";
+    this.log(`starting: heartbeats to ${this.options.url} ${interval}`);
+    let slot = clock();
+    while (!this.stopping.signal.aborted) {
+      await sleep(Math.max(0, slot - clock()), this.stopping.signal);
+      if (this.stopping.signal.aborted) break;
+      await this.beat();
+      slot = nextSlot(slot, this.intervalMs(), clock());
+    }
+    clearTimeout(this.demoteTimer);
+    // A deadline that passed as the loop ended still demotes (and queues --on-standby).
+    this.demoteIfExpired();
+    if (this.keeper.view().role === 'active' && this.options.releaseOnExit !== false) await this.release();
+    await this.hooks.waitOnShutdown(HOOK_GRACE_MS);
+  }
+
+  /** Planned downtime: hand the role to the best standby now instead of after the lease. */
+  private async release(): Promise<void> {
+    const outcome = await this.client.release(this.timeoutMs());
+    if (outcome.kind === 'problem') {
+      this.log(`${outcome.message}; the role moves when the lease expires`);
+      return;
+    }
+    this.announce(this.keeper.release(outcome.answer));
+  }
+
+  stop(reason: string): void {
+    if (this.stopping.signal.aborted) return;
+    this.log(`${reason}: stopping heartbeats`);
+    this.stopping.abort();
+  }
+
+  private intervalMs(): number {
+    return this.options.intervalMs ?? this.serverIntervalMs ?? FIRST_INTERVAL_MS;
+  }
+
+  private timeoutMs(): number {
+    return this.options.timeoutMs ?? Math.min(this.intervalMs(), MAX_DEFAULT_TIMEOUT_MS);
+  }
+
+  /** One heartbeat; never throws. Failures only get logged: self-demotion handles their effect. */
+  private async beat(): Promise<void> {
+    const body = await this.beatBody();
+    const sentAt = clock();
+    const outcome = await this.client.beat(body, this.timeoutMs(), this.stopping.signal);
+    if (outcome.kind === 'stopped') return;
+    if (outcome.kind === 'problem') {
+      this.problems.report(outcome.message);
+      return;
+    }
+    this.problems.recovered();
+    this.onAnswer(outcome.result, sentAt);
+  }
+
+  /** The node's own report, plus what it believes it holds, so the control plane can show disagreements. */
+  private async beatBody(): Promise<Record<string, unknown>> {
+    const report = await this.selfReport.collect(this.commandTimeoutMs());
+    const { role, epoch } = this.keeper.view();
+    return { ...report, ...(role === null ? {} : { role }), ...(epoch === null ? {} : { epoch }) };
+  }
+
+  /** Local commands must not delay the beat past its slot. */
+  private commandTimeoutMs(): number {
+    return Math.max(200, Math.min(this.intervalMs() / 2, 5_000));
+  }
+
+  private onAnswer(result: HeartbeatResult, sentAt: number): void {
+    this.serverIntervalMs = result.intervalMs;
+    const outcome = this.keeper.answer(result, sentAt);
+    if (result.role === 'active') this.warnAboutTerms(outcome.terms);
+    if (!outcome.believed) {
+      // The lease this beat renewed may be about to expire: do not act on it.
+      this.log(`ignoring a confirmation that took ${formatSeconds(outcome.tookMs)} to arrive`);
+      return;
+    }
+    if (outcome.change !== null) this.announce(outcome.change);
+    this.armDemotion();
+  }
+
+  private announce(change: RoleChange): void {
+    this.log(`role: ${change.role} (epoch ${change.epoch}, ${change.detail})`);
+    this.hooks.enqueue(change);
+  }
+
+  private warnAboutTerms(terms: LeaseTerms): void {
+    if (terms.warning) this.warnOnce(terms.warning);
+    if (terms.windowMs <= this.intervalMs()) {
+      this.warnOnce(
+        `lease ${formatSeconds(terms.leaseMs)} − margin ${formatSeconds(terms.marginMs)} is not longer than ` +
+          `the interval (${formatSeconds(this.intervalMs())}): expect self-demotion between beats`,
+      );
+    }
+  }
+
+  private armDemotion(): void {
+    clearTimeout(this.demoteTimer);
+    const at = this.keeper.nextDemotionAt();
+    if (at === null) return;
+    this.demoteTimer = setTimeout(
+      () => {
+        if (!this.demoteIfExpired()) this.armDemotion(); // the timer fired a fraction of a millisecond early
+      },
+      Math.max(0, at - clock()),
+    );
+  }
+
+  /** Returns whether this node just demoted itself. */
+  private demoteIfExpired(): boolean {
+    const demotion = this.keeper.demoteIfExpired();
+    if (demotion === null) return false;
+    this.log(describeDemotion(demotion));
+    this.announce(demotion.change);
+    return true;
+  }
+
+  private warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    this.log(`warning: ${message}`);
+  }
+}
+
+function describeDemotion({ unconfirmedMs, terms }: SelfDemotion): string {
+  return (
+    `no confirmed renewal for ${formatSeconds(unconfirmedMs)} (lease ${formatSeconds(terms.leaseMs)}, ` +
+    `margin ${formatSeconds(terms.marginMs)}): demoting self`
+  );
+}

@@ -1,0 +1,129 @@
+/** The agent's command line: its help, its options, and their checks. */
+import { parseArgs } from 'node:util';
+import { UsageError } from '../usage.js';
+
+export const AGENT_HELP = `Usage: failover agent --url URL --cluster ID --node ID [options]
+
+Sends this node's heartbeats to the control plane and runs a hook whenever its role or
+epoch changes. If it cannot renew its lease, it demotes itself (and runs --on-standby)
+before the control plane could promote another node.
+
+Options:
+  --url URL          control plane base URL, e.g. http://127.0.0.1:8787
+  --cluster ID       the cluster
+  --node ID          this node
+  --token TOKEN      the node's token; better: set FAILOVER_TOKEN, which keeps it out of ps
+  --interval SECS    time between heartbeats (default: the control plane's interval)
+  --timeout SECS     per-request timeout (default: the interval, at most 2 s)
+  --margin SECS      how long before the lease could expire on the control plane to demote
+                     itself (default: 20% of the lease, at least 0.5 s)
+  --on-active CMD    shell command to run on becoming active
+  --on-standby CMD   shell command to run on becoming standby (including at start-up and
+                     on self-demotion)
+  --keep-role-on-exit  on SIGTERM/SIGINT, just stop beating; by default an active agent
+                     first releases the role so the best standby takes over at once
+  --check CMD        health check run before each beat (sh -c): exit 0 reports ok,
+                     anything else reports failing (an active that fails is replaced at once)
+  --report CMD       run before each beat; prints a JSON object with any of position,
+                     lagSeconds, version (e.g. replication position and lag for the sync gate)
+  --maintenance-file FILE  while FILE exists, report maintenance (an active hands over;
+                     the node is never promoted)
+  -h, --help         show this help
+
+Hooks run one at a time, in order, with sh -c, and get FAILOVER_ROLE, FAILOVER_EPOCH,
+FAILOVER_ACTIVE (the active node's id; empty if none or unknown), FAILOVER_CLUSTER and
+FAILOVER_NODE in their environment (but not FAILOVER_TOKEN). A hook also runs when the
+epoch changes while the role stays the same (another node took over). SIGINT/SIGTERM
+stop the heartbeats (an active agent releases the role first and runs --on-standby)
+and wait up to 5 s for a running hook.
+`;
+
+export interface AgentOptions {
+  url: string;
+  cluster: string;
+  node: string;
+  token: string;
+  /** Fixed interval; otherwise the control plane's. */
+  intervalMs?: number;
+  timeoutMs?: number;
+  marginMs?: number;
+  onActive?: string;
+  onStandby?: string;
+  /** On SIGTERM/SIGINT while active, hand the role over at once (planned downtime). Default true. */
+  releaseOnExit?: boolean;
+  /** Health check run before each beat: exit 0 → `ok`, otherwise `failing`. */
+  check?: string;
+  /** Run before each beat; its stdout is a JSON object with any of position, lagSeconds, version. */
+  report?: string;
+  /** While this file exists the node reports `maintenance`. */
+  maintenanceFile?: string;
+}
+
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      cluster: { type: 'string' },
+      node: { type: 'string' },
+      token: { type: 'string' },
+      interval: { type: 'string' },
+      timeout: { type: 'string' },
+      margin: { type: 'string' },
+      'on-active': { type: 'string' },
+      'on-standby': { type: 'string' },
+      'keep-role-on-exit': { type: 'boolean', default: false },
+      check: { type: 'string' },
+      report: { type: 'string' },
+      'maintenance-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const token = values.token ?? env.FAILOVER_TOKEN;
+  if (!token) throw new UsageError('missing token: set FAILOVER_TOKEN (or pass --token)');
+  return {
+    url: baseUrl(required(values.url, '--url')),
+    cluster: required(values.cluster, '--cluster'),
+    node: required(values.node, '--node'),
+    token,
+    intervalMs: seconds(values.interval, '--interval'),
+    timeoutMs: seconds(values.timeout, '--timeout'),
+    marginMs: seconds(values.margin, '--margin'),
+    onActive: values['on-active'],
+    onStandby: values['on-standby'],
+    releaseOnExit: !values['keep-role-on-exit'],
+    check: values.check,
+    report: values.report,
+    maintenanceFile: values['maintenance-file'],
+  };
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (!value) throw new UsageError(`missing ${flag}`);
+  return value;
+}
+
+function baseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL, got '${raw}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--url must be an http(s) URL, got '${raw}'`);
+  }
+  // Keep any path prefix (an API Gateway stage, a reverse proxy's path).
+  return raw.replace(/\/+$/, '');
+}
+
+function seconds(raw: string | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0 || value > 86_400) {
+    throw new UsageError(`${flag} must be a positive number of seconds, got '${raw}'`);
+  }
+  return value * 1000;
+}

@@ -1,0 +1,160 @@
+/**
+ * The agent's HTTP side: one heartbeat or release per call, a 200 answer checked before it
+ * is believed, and every failure put into words for the log.
+ */
+import type { HeartbeatResult } from '../../shared/control-plane/control-plane.js';
+import { formatSeconds } from '../../shared/time.js';
+
+/** A release may commit a promotion and repoint targets: it gets longer than a beat. */
+const RELEASE_EXTRA_MS = 3_000;
+
+export interface BeatTarget {
+  url: string;
+  cluster: string;
+  node: string;
+  token: string;
+}
+
+/** What the control plane says this node holds, as far as hooks and logs need it. */
+export type RoleAnswer = Pick<HeartbeatResult, 'role' | 'epoch' | 'active'>;
+
+export type BeatOutcome =
+  | { kind: 'answer'; result: HeartbeatResult }
+  | { kind: 'problem'; message: string }
+  /** The agent stopped while the beat was in flight: nothing to report. */
+  | { kind: 'stopped' };
+
+export type ReleaseOutcome = { kind: 'answer'; answer: RoleAnswer } | { kind: 'problem'; message: string };
+
+export class BeatClient {
+  private readonly nodeUrl: string;
+
+  constructor(private readonly target: BeatTarget) {
+    const { url, cluster, node } = target;
+    this.nodeUrl = `${url}/v1/clusters/${encodeURIComponent(cluster)}/nodes/${encodeURIComponent(node)}`;
+  }
+
+  /** Sends one heartbeat; never throws. */
+  async beat(body: Record<string, unknown>, timeoutMs: number, stopping: AbortSignal): Promise<BeatOutcome> {
+    let status: number;
+    let text: string;
+    try {
+      const res = await fetch(`${this.nodeUrl}/heartbeat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.target.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping]),
+      });
+      status = res.status;
+      text = await res.text();
+    } catch (err) {
+      if (stopping.aborted) return { kind: 'stopped' };
+      return { kind: 'problem', message: describeFailure(err, timeoutMs) };
+    }
+    const result = status === 200 ? parseResult(text) : null;
+    if (result === null) return { kind: 'problem', message: describeRejection(status, text) };
+    return { kind: 'answer', result };
+  }
+
+  /** Asks the control plane to hand this node's role to the best standby now; never throws. */
+  async release(timeoutMs: number): Promise<ReleaseOutcome> {
+    try {
+      const res = await fetch(`${this.nodeUrl}/release`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.target.token}` },
+        signal: AbortSignal.timeout(timeoutMs + RELEASE_EXTRA_MS),
+      });
+      const text = await res.text();
+      if (res.status !== 200) {
+        return { kind: 'problem', message: `release refused (${res.status}): ${serverMessage(text)}` };
+      }
+      return { kind: 'answer', answer: JSON.parse(text) as RoleAnswer };
+    } catch (err) {
+      return { kind: 'problem', message: `release failed: ${describeFailure(err, timeoutMs)}` };
+    }
+  }
+}
+
+/** A 200 answer, checked before it is believed; null if it is not one. */
+export function parseResult(text: string): HeartbeatResult | null {
+  let value: Partial<HeartbeatResult>;
+  try {
+    value = JSON.parse(text) as Partial<HeartbeatResult>;
+  } catch {
+    return null;
+  }
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    (value.role === 'active' || value.role === 'standby') &&
+    Number.isSafeInteger(value.epoch) &&
+    (value.active === null || typeof value.active === 'string') &&
+    typeof value.leaseMs === 'number' &&
+    value.leaseMs > 0 &&
+    typeof value.intervalMs === 'number' &&
+    value.intervalMs > 0;
+  return ok ? (value as HeartbeatResult) : null;
+}
+
+export function describeRejection(status: number, text: string): string {
+  if (status === 401) return "token rejected (401): check --token and the node's tokenSha256";
+  const message = serverMessage(text);
+  if (status === 200) return `unexpected heartbeat answer: ${message}`;
+  if (status === 400 || status === 404) return `heartbeat rejected (${status}): ${message}`;
+  if (status >= 500) return `control plane error (${status}): ${message}`;
+  return `unexpected response (${status}): ${message}`;
+}
+
+/** The `message` of the API's error body, or the start of whatever came back. */
+export function serverMessage(text: string): string {
+  try {
+    const body = JSON.parse(text) as { message?: unknown };
+    if (typeof body.message === 'string') return body.message;
+  } catch {
+    // not JSON: show it as text
+  }
+  return text.trim().slice(0, 200) || '(empty body)';
+}
+
+/** A request that got no answer: a timeout, or the network error and its cause. */
+export function describeFailure(err: unknown, timeoutMs: number): string {
+  if ((err as Error)?.name === 'TimeoutError') return `heartbeat timed out after ${formatSeconds(timeoutMs)}`;
+  const cause = (err as { cause?: unknown })?.cause;
+  const detail = cause instanceof Error ? `: ${cause.message}` : '';
+  return `heartbeat failed: ${(err as Error)?.message ?? String(err)}${detail}`;
+}
+
+/**
+ * Logs each distinct problem at most once per `everyMs`, saying how many repeats it held
+ * back, and logs once when heartbeats succeed again.
+ */
+export class ProblemLog {
+  private readonly lastLogged = new Map<string, { at: number; heldBack: number }>();
+  private failures = 0;
+
+  constructor(
+    private readonly log: (message: string) => void,
+    private readonly everyMs: number,
+    private readonly clock: () => number,
+  ) {}
+
+  report(message: string): void {
+    this.failures += 1;
+    const now = this.clock();
+    const previous = this.lastLogged.get(message);
+    if (previous !== undefined && now - previous.at < this.everyMs) {
+      previous.heldBack += 1;
+      return;
+    }
+    const repeats = previous?.heldBack ? ` (${previous.heldBack} more since last logged)` : '';
+    this.lastLogged.set(message, { at: now, heldBack: 0 });
+    this.log(`${message}${repeats}`);
+  }
+
+  recovered(): void {
+    if (this.failures === 0) return;
+    this.log(`heartbeats ok again after ${this.failures} failed`);
+    this.failures = 0;
+    this.lastLogged.clear();
+  }
+}
