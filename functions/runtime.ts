@@ -57,6 +57,7 @@ export const DETAIL_TYPES: Record<ClusterEvent['kind'], string> = {
   paused: 'Failover Automation Paused',
   resumed: 'Failover Automation Resumed',
   serving: 'Failover Serving Set Changed',
+  failsafe: 'Failover Failsafe Episode Reported',
 };
 
 /** Publishes to EventBridge; the SDK package loads on the first transition, not at cold start. */

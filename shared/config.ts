@@ -54,6 +54,10 @@ const NodeSchema = z.strictObject({
   targetId: z.optional(z.string({ error: 'must be a string' }).check(z.minLength(1), z.maxLength(255))),
   /** For `elbv2-weights`: this node's own target group behind the listener or rule. */
   targetGroupArn: z.optional(targetGroupArn),
+  /** Failsafe: where peers reach this node's agent (`--peer-listen`); default http://address:peerPort. */
+  peerUrl: z.optional(
+    z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).check(z.maxLength(512)),
+  ),
 });
 
 const WebhookTargetSchema = z.strictObject({
@@ -212,6 +216,14 @@ const ClusterSchema = z
     ),
     /** A node whose reported version differs from the active's is not eligible. */
     requireSameVersion: z._default(z.boolean({ error: 'must be true or false' }), false),
+    /**
+     * Static stability: while the control plane cannot be reached, an active keeps its role
+     * as long as every other node confirms it cannot reach it either (see the README).
+     * Takes effect with two or more nodes; one node has nobody to ask.
+     */
+    failsafe: z._default(z.boolean({ error: 'must be true or false' }), true),
+    /** Failsafe: the port of each agent's peer endpoint, unless a node gives its own peerUrl. */
+    peerPort: z._default(int(1, 65_535), 7788),
     nodes: z.array(NodeSchema).check(z.minLength(1, 'a cluster needs at least one node'), z.maxLength(64)),
     targets: z._default(z.array(TargetSchema).check(z.maxLength(16)), []),
   })
@@ -321,6 +333,13 @@ export function loadConfigFile(path: string): Config {
     throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
   }
   return parseConfigText(text, path);
+}
+
+/** Where the other agents of a cluster reach `node`'s failsafe endpoint. */
+export function peerUrl(cluster: ClusterConfig, node: NodeConfig): string {
+  if (node.peerUrl !== undefined) return node.peerUrl.replace(/\/+$/, '');
+  const host = isIP(node.address) === 6 ? `[${node.address}]` : node.address;
+  return `http://${host}:${cluster.peerPort}`;
 }
 
 export function findCluster(config: Config, clusterId: string): ClusterConfig | undefined {

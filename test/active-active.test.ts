@@ -8,7 +8,14 @@ import { parseConfig } from '../shared/config.js';
 import { servingChange, targetMembers } from '../shared/core/serving.js';
 import { emptyState } from '../shared/core/state.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
-import { FakeClock, FakeTarget, makeCluster, makeControlPlane, nodeOf } from './helpers/store-fixtures.js';
+import {
+  FakeClock,
+  FakeTarget,
+  makeCluster,
+  makeControlPlane,
+  nodeOf,
+  passWhileBeating,
+} from './helpers/store-fixtures.js';
 
 const LEASE_MS = 3_000;
 let dynamo: LocalDynamo;
@@ -68,7 +75,7 @@ describe('active-active serving set', () => {
     await beat('a');
     await beat('b');
     await beat('c');
-    clock.advance(LEASE_MS + 1);
+    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b'));
     await beat('b');
     await beat('c');
     const status = await cp.status(tc.cluster.id);

@@ -146,6 +146,7 @@ describe('decide: the first active', () => {
         { rule: 'not-paused' },
         { rule: 'alive', node: 'a', leaseMs: LEASE },
         { rule: 'ok', node: 'a' },
+        { rule: 'no-promise', node: 'a' },
       ],
       recentAutomatic: [],
     });

@@ -18,7 +18,14 @@ import { ConflictError } from '../shared/errors.js';
 import { silentLogger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { mintToken } from '../shared/tokens.js';
-import { countCommands, FakeClock, freshId, makeControlPlane, nodeOf } from './helpers/store-fixtures.js';
+import {
+  countCommands,
+  FakeClock,
+  freshId,
+  makeControlPlane,
+  nodeOf,
+  passWhileBeating,
+} from './helpers/store-fixtures.js';
 
 type ClusterInput = ConfigInput['clusters'][number];
 
@@ -182,13 +189,20 @@ function plane(extra: Partial<ClusterInput> = {}, nodeIds: readonly string[] = [
   const clock = new FakeClock();
   const cp = makeControlPlane({ config, cluster, tokens: {}, address: {} }, store, clock);
   const id = cluster.id;
+  const beat = (node: string, body: Beat = {}) => cp.heartbeat(cluster, nodeOf(cluster, node), body);
+  /** Lets `ms` pass while `beating` keep beating every interval (see passWhileBeating). */
+  const pass = (ms: number, beating: readonly string[], body: Beat = {}) =>
+    passWhileBeating(clock, ms, INTERVAL_MS, async () => {
+      for (const node of beating) await beat(node, body);
+    });
   return {
     id,
     cluster,
     clock,
     cp,
     t0: clock.t,
-    beat: (node: string, body: Beat = {}) => cp.heartbeat(cluster, nodeOf(cluster, node), body),
+    beat,
+    pass,
     status: () => cp.status(id),
     events: () => cp.events(id, 500),
     node: async (node: string) => view(await cp.status(id), node),
@@ -348,6 +362,12 @@ describe('POST /v1/clusters/{c}/nodes/{n}/release', () => {
       intervalMs: HOUR,
       released: true,
       message: 'a released the role; promoted b (priority 2)',
+      // Failsafe is on by default: a node learns where to reach its peers from every answer.
+      peers: [
+        { node: 'b', url: 'http://192.0.2.11:7788' },
+        { node: 'c', url: 'http://192.0.2.12:7788' },
+        { node: 'd', url: 'http://192.0.2.13:7788' },
+      ],
     });
     expect((await events(c))[0]).toMatchObject({
       kind: 'promoted',
@@ -625,12 +645,12 @@ describe('pause with an expired active (fake clock)', () => {
 
 describe('flap guard (fake clock)', () => {
   it('holds the second automatic failover within an hour with a flap-guard event, while a switchover still works', async () => {
-    const { cp, id, clock, beat, status, events } = plane({ maxAutoFailoversPerHour: 1 });
+    const { cp, id, clock, beat, status, events, pass } = plane({ maxAutoFailoversPerHour: 1 });
     await beat('a');
     await beat('b');
 
     // First automatic failover: a goes silent, b takes over (epoch 2).
-    clock.advance(LEASE_MS + 1);
+    await pass(LEASE_MS + 1, ['b']);
     expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
     await beat('a'); // a is back, as a standby
 
@@ -660,14 +680,18 @@ describe('flap guard (fake clock)', () => {
   });
 
   it('lets automation act again once the counted change is an hour old', async () => {
-    const { cp, clock, beat, status, t0 } = plane({ maxAutoFailoversPerHour: 1 });
+    const { cp, clock, beat, status, t0, pass } = plane({ maxAutoFailoversPerHour: 1 });
     await beat('a');
     await beat('b');
-    clock.advance(LEASE_MS + 1);
+    await pass(LEASE_MS + 1, ['b']);
     await beat('b'); // failover to b, counted at t0 + lease + 1
     const counted = t0 + LEASE_MS + 1;
 
-    clock.t = counted + HOUR - 1;
+    // a's first beat after an hour in which nobody beat starts a grace (the control plane
+    // looks as if it was away); a then beats every second until the hour is up.
+    clock.t = counted + HOUR - 10 * SECOND;
+    await beat('a');
+    await pass(10 * SECOND - 1, ['a']);
     expect(await beat('a')).toMatchObject({ role: 'standby', epoch: 2 });
     expect(await status()).toMatchObject({ flapGuard: { holding: true }, hold: { code: 'flap-guard' } });
     clock.t = counted + HOUR;
@@ -680,7 +704,7 @@ describe('flap guard (fake clock)', () => {
 
 describe('preferred failback (fake clock)', () => {
   it('gives the role back to a once it has been up for the hold-down, and not a millisecond before', async () => {
-    const { cp, clock, beat, status, events, node } = plane({
+    const { cp, clock, beat, status, events, node, pass } = plane({
       failback: 'preferred',
       failbackHoldDownSeconds: 10,
     });
@@ -688,7 +712,7 @@ describe('preferred failback (fake clock)', () => {
     await beat('b');
 
     // a fails (goes silent); b takes over.
-    clock.advance(LEASE_MS + 1);
+    await pass(LEASE_MS + 1, ['b']);
     expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
 
     // a returns at T and beats with b every second.
@@ -719,10 +743,10 @@ describe('preferred failback (fake clock)', () => {
   });
 
   it('lets the sweep do the failback when the hold-down ends between beats', async () => {
-    const { cp, clock, beat, status } = plane({ failback: 'preferred', failbackHoldDownSeconds: 2 });
+    const { cp, clock, beat, status, pass } = plane({ failback: 'preferred', failbackHoldDownSeconds: 2 });
     await beat('a');
     await beat('b');
-    clock.advance(LEASE_MS + 1);
+    await pass(LEASE_MS + 1, ['b']);
     await beat('b');
     const T = clock.t;
     await beat('a');
@@ -736,10 +760,13 @@ describe('preferred failback (fake clock)', () => {
   });
 
   it('does not fail back while paused', async () => {
-    const { cp, id, clock, beat, status } = plane({ failback: 'preferred', failbackHoldDownSeconds: 2 });
+    const { cp, id, clock, beat, status, pass } = plane({
+      failback: 'preferred',
+      failbackHoldDownSeconds: 2,
+    });
     await beat('a');
     await beat('b');
-    clock.advance(LEASE_MS + 1);
+    await pass(LEASE_MS + 1, ['b']);
     await beat('b');
     await beat('a');
     await cp.pause(id, 'hands off', 'ops');
@@ -853,7 +880,7 @@ describe('node status through the control plane', () => {
 
 describe('sync gate end to end', () => {
   it('does not promote b, 42 s behind with a limit of 10 s, and the held event and status say exactly why', async () => {
-    const { clock, beat, status, events, node } = plane({ maxLagSeconds: 10 });
+    const { clock, beat, status, events, node, pass } = plane({ maxLagSeconds: 10 });
     await beat('a', { lagSeconds: 0 });
     await beat('b', { lagSeconds: 42 });
     expect(await node('b')).toMatchObject({
@@ -862,7 +889,7 @@ describe('sync gate end to end', () => {
       lagSeconds: 42,
     });
 
-    clock.advance(LEASE_MS + 1);
+    await pass(LEASE_MS + 1, ['b'], { lagSeconds: 42 });
     expect(await beat('b', { lagSeconds: 42 })).toMatchObject({ role: 'standby', epoch: 1, active: 'a' });
 
     const s = await status();

@@ -245,6 +245,7 @@ describe('failback policy', () => {
       { rule: 'up-for', node: 'a', ms: HOLD_DOWN },
       { rule: 'alive', node: 'a', leaseMs: LEASE },
       { rule: 'ok', node: 'a' },
+      { rule: 'no-promise', node: 'a' },
     ]);
   });
 });
@@ -982,6 +983,7 @@ describe('switchover (planManual)', () => {
       { rule: 'epoch', epoch: 4 },
       { rule: 'alive', node: 'c', leaseMs: LEASE },
       { rule: 'ok', node: 'c' },
+      { rule: 'no-promise', node: 'c' },
     ]);
     expect(promotion.reason).toBe('switchover requested by local; promoted c (priority 3)');
   });

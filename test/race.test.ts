@@ -400,6 +400,7 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
         { rule: 'failover', active: 'a', leaseMs: LEASE_MS },
         { rule: 'alive', node: 'b', leaseMs: LEASE_MS },
         { rule: 'ok', node: 'b' },
+        { rule: 'no-promise', node: 'b' },
       ],
       recentAutomatic: [now],
     });

@@ -18,6 +18,7 @@ import {
   makeCluster,
   makeControlPlane,
   nodeOf,
+  passWhileBeating,
   type TestCluster,
 } from './helpers/store-fixtures.js';
 
@@ -68,6 +69,10 @@ describe('heartbeat → state', () => {
       active: 'a',
       leaseMs: LEASE_MS,
       intervalMs: 1_000,
+      peers: [
+        { node: 'b', url: `http://${tc.address.b}:7788` },
+        { node: 'c', url: `http://${tc.address.c}:7788` },
+      ],
     });
 
     clock.advance(500);
@@ -231,7 +236,15 @@ describe('failover', () => {
     expect(held[0]).toMatchObject({ kind: 'held', epoch: 1, active: 'a', reason: s.hold?.reason });
     expect(log.map((e) => e.kind)).toEqual(['held', 'promoted']);
 
-    // b comes back: it is promoted and the hold is cleared.
+    // b comes back after a gap in which nobody beat: from inside, that is the control plane's
+    // own absence, so b waits one lease (grace) for a to renew; then it is promoted.
+    expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 1 });
+    const grace = (await status()).hold;
+    expect(grace).toMatchObject({ code: 'grace', until: new Date(clock.t + LEASE_MS).toISOString() });
+    expect(grace?.reason).toMatch(/^the control plane was away: no beat recorded from any node for 5\.1 s/);
+    await passWhileBeating(clock, LEASE_MS - 1, 1_000, () => beat('b'));
+    expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 1 });
+    clock.advance(1);
     expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
     expect(await status()).toMatchObject({ epoch: 2, active: 'b', hold: null });
   });
@@ -293,7 +306,7 @@ describe('targets', () => {
     ]);
 
     await beat('b');
-    clock.advance(LEASE_MS + 1);
+    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b'));
     await beat('b');
     const s = await status();
     expect(target.calls[1]).toEqual({
@@ -355,7 +368,7 @@ describe('targets', () => {
     await cp.sweep();
     expect(target.epochs()).toEqual([1]);
 
-    clock.advance(LEASE_MS + 1);
+    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b'));
     await beat('b');
     await cp.sweep();
     clock.advance(100);
@@ -396,7 +409,7 @@ describe('targets', () => {
     // A worker claims the target for epoch 1 and is slow.
     expect(await store.claimTarget(id, 'dns', 1, t1, t1 + 10_000)).toBe(true);
 
-    clock.advance(LEASE_MS + 1);
+    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b'));
     expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
     const t2 = clock.t;
     // Nobody may start an apply for an epoch that is no longer current.
@@ -439,8 +452,9 @@ describe('persistence', () => {
         const cp = makeControlPlane(tc, new DynamoStateStore(local.client, local.table), clock);
         await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'a'), {});
         await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'b'), {});
-        clock.advance(LEASE_MS + 1);
-        await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'b'), {});
+        const beatB = () => cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'b'), {});
+        await passWhileBeating(clock, LEASE_MS + 1, 1_000, beatB);
+        await beatB();
       } finally {
         await local.close();
       }
@@ -452,7 +466,7 @@ describe('persistence', () => {
         expect(s).toMatchObject({ epoch: 2, active: 'b' });
         expect(s.nodes.map((n) => [n.id, n.heartbeats])).toEqual([
           ['a', 1],
-          ['b', 2],
+          ['b', 5],
         ]);
         expect(promotions(await cp.events(tc.cluster.id, 10)).map((e) => e.epoch)).toEqual([2, 1]);
       } finally {

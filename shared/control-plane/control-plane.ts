@@ -8,6 +8,7 @@ import type { ClusterConfig, Config, NodeConfig } from '../config.js';
 import { findCluster } from '../config.js';
 import { decide } from '../core/decide.js';
 import { clusterEvent, collisionChange } from '../core/events.js';
+import { failsafeEvent, failsafePeers, type Peer } from '../core/failsafe.js';
 import { type ManualOutcome, planManual } from '../core/manual.js';
 import { servingChange } from '../core/serving.js';
 import type { Beat, ClusterEvent, ClusterState, Role } from '../core/state.js';
@@ -50,6 +51,8 @@ export interface HeartbeatResult {
   active: string | null;
   leaseMs: number;
   intervalMs: number;
+  /** Failsafe: the other agents to ask while the control plane is away; absent when off. */
+  peers?: Peer[];
 }
 
 export interface SweepReport {
@@ -117,6 +120,11 @@ export class ControlPlane {
     let state = await this.store.recordHeartbeat(cluster, node.id, beat, now);
     state = (await this.reconcile(cluster, state, now, 'heartbeat')).state;
     await this.trackCollision(cluster, state, node.id, now);
+    if (beat.failsafe !== undefined) {
+      await this.announcer.event(cluster.id, failsafeEvent(state, node.id, beat.failsafe, now), {
+        node: node.id,
+      });
+    }
     return this.roleOf(cluster, state, node.id);
   }
 
@@ -256,6 +264,7 @@ export class ControlPlane {
   }
 
   private roleOf(cluster: ClusterConfig, state: ClusterState, nodeId: string): HeartbeatResult {
+    const peers = failsafePeers(cluster, nodeId);
     return {
       cluster: cluster.id,
       node: nodeId,
@@ -264,6 +273,7 @@ export class ControlPlane {
       active: state.active,
       leaseMs: cluster.leaseMs,
       intervalMs: cluster.intervalMs,
+      ...(peers === null ? {} : { peers }),
     };
   }
 

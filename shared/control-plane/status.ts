@@ -21,7 +21,7 @@ export interface ClusterStatus {
   paused: { since: string; by: string; reason: string } | null;
   flapGuard: { limitPerHour: number; lastHour: number; holding: boolean };
   syncGate: { maxLagSeconds: number | null; maxPositionLag: number | null; requireSameVersion: boolean };
-  hold: { code: string; reason: string; since: string } | null;
+  hold: { code: string; reason: string; since: string; until?: string } | null;
   lastTransition: ClusterEvent | null;
   nodes: NodeView[];
   targets: Array<{
@@ -63,7 +63,12 @@ export function presentStatus(
       maxPositionLag: cluster.maxPositionLag ?? null,
       requireSameVersion: cluster.requireSameVersion,
     },
-    hold: state.hold && { ...state.hold, since: iso(state.hold.since) as string },
+    hold: state.hold && {
+      code: state.hold.code,
+      reason: state.hold.reason,
+      since: iso(state.hold.since) as string,
+      ...(state.hold.until === undefined ? {} : { until: iso(state.hold.until) as string }),
+    },
     lastTransition: state.lastTransition,
     nodes: nodeViews(state, cluster, now),
     targets: targets.map((t) => {

@@ -13,6 +13,7 @@ import {
   isHealthy,
   isInMaintenance,
 } from './eligibility.js';
+import { graceHold } from './grace.js';
 import type { Guard } from './guards.js';
 import { assertNever, type ClusterState, type Hold, type HoldCode, type NodeState } from './state.js';
 
@@ -59,7 +60,8 @@ export type Decision =
  * 3. Otherwise (no active yet, lease expired, `failing` or `maintenance`), the best
  *    eligible standby is promoted: most up to date first, then priority.
  * 4. With no eligible standby, or past the flap guard, the cluster holds and says why;
- *    the current active (if any) keeps the role.
+ *    the current active (if any) keeps the role. So it does for one lease after the
+ *    control plane returns from an absence (`grace.ts`), when a lease ran out unrecorded.
  */
 export function decide(state: ClusterState, cluster: ClusterConfig, now: number): Decision {
   const active = state.active === null ? undefined : state.nodes[state.active];
@@ -90,6 +92,9 @@ export function decide(state: ClusterState, cluster: ClusterConfig, now: number)
   }
 
   const cause = promotionCause(state, active, cluster, now);
+  // A lease that expired only because the control plane was away is no failure (see grace.ts).
+  const grace = cause === 'lease-expired' ? graceHold(state, cluster, now) : null;
+  if (grace !== null) return { type: 'hold', expectedEpoch: state.epoch, active: state.active, hold: grace };
   const { candidate, refusals } = bestCandidate(state, cluster, now, state.active);
   const why = describeCause(cause, state, cluster, now);
   if (candidate === undefined) {
@@ -102,7 +107,10 @@ export function decide(state: ClusterState, cluster: ClusterConfig, now: number)
   const ruleGuards: Guard[] =
     state.active === null
       ? [{ rule: 'no-active' }, { rule: 'not-paused' }]
-      : [{ rule: 'failover', active: state.active, leaseMs: cluster.leaseMs }];
+      : [
+          { rule: 'failover', active: state.active, leaseMs: cluster.leaseMs },
+          ...(cause === 'lease-expired' ? [{ rule: 'no-grace' } as const] : []),
+        ];
   return promotion(state, now, {
     cause,
     to: candidate.id,

@@ -44,6 +44,7 @@ export function candidateGuards(state: ClusterState, cluster: ClusterConfig, nod
   const guards: Guard[] = [
     { rule: 'alive', node: nodeId, leaseMs: cluster.leaseMs },
     { rule: 'ok', node: nodeId },
+    { rule: 'no-promise', node: nodeId },
   ];
   if (cluster.maxLagSeconds !== undefined)
     guards.push({ rule: 'lag', node: nodeId, max: cluster.maxLagSeconds });

@@ -49,7 +49,11 @@ export type Guard =
   /** Preferred failback: the node has been up and ok for the hold-down. */
   | { rule: 'up-for'; node: string; ms: number }
   /** Automation is not paused. */
-  | { rule: 'not-paused' };
+  | { rule: 'not-paused' }
+  /** No hold forbids automatic promotions until a later time (the return-from-absence grace). */
+  | { rule: 'no-grace' }
+  /** Failsafe: the node has no outstanding promise to a peer not to act as active. */
+  | { rule: 'no-promise'; node: string };
 
 export type Rule = Guard['rule'];
 
@@ -141,6 +145,15 @@ const GUARDS: Table = {
   'active-healthy': { condition: (g, now) => healthy(g.active, g.leaseMs, now) },
   'up-for': { condition: (g, now) => compare(nodePath(g.node, 'upSince'), '<=', now - g.ms) },
   'not-paused': { condition: () => notPaused },
+  'no-grace': {
+    condition: (_g, now) => or(missing(['hold', 'until']), compare(['hold', 'until'], '<=', now)),
+  },
+  'no-promise': {
+    condition: (g, now) =>
+      or(missing(nodePath(g.node, 'promisedUntil')), compare(nodePath(g.node, 'promisedUntil'), '<=', now)),
+    refusal: (g, state, now) =>
+      `promised a peer not to act as active for another ${formatSeconds((state.nodes[g.node]?.promisedUntil ?? now) - now)} (failsafe)`,
+  },
 };
 
 /**

@@ -15,11 +15,33 @@ export interface Beat {
   lagSeconds?: number;
   role?: Role;
   epoch?: number;
+  /**
+   * Failsafe: how much longer this node has promised a peer not to act as active (ms,
+   * counted from when the beat was sent). Until then it must not be promoted.
+   */
+  promiseMs?: number;
+  /** Failsafe: an episode this (active) node ran through while the control plane was away. */
+  failsafe?: FailsafeReport;
+}
+
+/** What an active agent ran through while it kept its role without the control plane. */
+export interface FailsafeReport {
+  /** The epoch it kept. */
+  epoch: number;
+  /** How long ago, at the time of the beat, the episode began and ended (ms). */
+  startedMsAgo: number;
+  endedMsAgo: number;
+  /** The peers whose confirmations kept the role. */
+  confirmedBy: string[];
 }
 
 export interface NodeState {
   /** Control-plane time of the last heartbeat; absent until the node's first beat. */
   lastSeen?: number;
+  /** `lastSeen` before the last heartbeat: a gap between the two is a return (see `grace.ts`). */
+  prevSeen?: number;
+  /** Failsafe: the node promised a peer not to act as active until then; not promotable before. */
+  promisedUntil?: number;
   /** Since when the node has been continuously alive and `ok` (absent while it is not). */
   upSince?: number;
   beats: number;
@@ -55,7 +77,15 @@ export interface TargetState {
   servingVersion?: number;
 }
 
-export type EventKind = 'promoted' | 'held' | 'drift' | 'collision' | 'paused' | 'resumed' | 'serving';
+export type EventKind =
+  | 'promoted'
+  | 'held'
+  | 'drift'
+  | 'collision'
+  | 'paused'
+  | 'resumed'
+  | 'serving'
+  | 'failsafe';
 
 /** An immutable record of something the control plane did or declined to do. */
 export interface ClusterEvent {
@@ -72,13 +102,15 @@ export interface ClusterEvent {
   subject?: string;
 }
 
-export type HoldCode = 'no-candidate' | 'flap-guard' | 'paused';
+export type HoldCode = 'no-candidate' | 'flap-guard' | 'paused' | 'grace';
 
 export interface Hold {
   /** Stable code, so repeated sweeps of the same situation raise one event, not one per sweep. */
   code: HoldCode;
   reason: string;
   since: number;
+  /** No automatic promotion before this time, whatever the state (the return-from-absence grace). */
+  until?: number;
 }
 
 export interface Pause {

@@ -43,15 +43,32 @@ const lagSecondsRange = `must be a number from 0 to ${MAX_LAG_SECONDS}`;
 const lagSeconds = z
   .number(lagSecondsRange)
   .check(z.minimum(0, lagSecondsRange), z.maximum(MAX_LAG_SECONDS, lagSecondsRange));
+// z.int() is a safe integer: at most 2^53 - 1.
+const nonNegativeInt = z
+  .int('must be a non-negative integer')
+  .check(z.minimum(0, 'must be a non-negative integer'));
+const DAY_MS = 86_400_000;
+const msUpTo = (max: number) => {
+  const range = `must be a whole number of milliseconds from 0 to ${max}`;
+  return z.int(range).check(z.minimum(0, range), z.maximum(max, range));
+};
 const BeatSchema = z.strictObject({
   status: z.optional(z.enum(['ok', 'failing', 'maintenance'], "must be 'ok', 'failing' or 'maintenance'")),
   version: z.optional(z.string().check(z.minLength(1), z.maxLength(64, 'must be at most 64 characters'))),
   position: z.optional(position),
   lagSeconds: z.optional(lagSeconds),
   role: z.optional(z.enum(['active', 'standby'], "must be 'active' or 'standby'")),
-  // z.int() is a safe integer: at most 2^53 - 1.
-  epoch: z.optional(
-    z.int('must be a non-negative integer').check(z.minimum(0, 'must be a non-negative integer')),
+  epoch: z.optional(nonNegativeInt),
+  promiseMs: z.optional(msUpTo(DAY_MS)),
+  failsafe: z.optional(
+    z.strictObject({
+      epoch: nonNegativeInt,
+      startedMsAgo: msUpTo(30 * DAY_MS),
+      endedMsAgo: msUpTo(30 * DAY_MS),
+      confirmedBy: z
+        .array(z.string('must be a node id').check(z.minLength(1), z.maxLength(63)))
+        .check(z.maxLength(32, 'must list at most 32 nodes')),
+    }),
   ),
 });
 

@@ -15,6 +15,8 @@ const position = z.union([number, string]);
 
 const NodeStateSchema = z.looseObject({
   lastSeen: z.optional(number),
+  prevSeen: z.optional(number),
+  promisedUntil: z.optional(number),
   upSince: z.optional(number),
   beats: number,
   status: z.enum(['ok', 'failing', 'maintenance']),
@@ -29,7 +31,7 @@ const NodeStateSchema = z.looseObject({
 
 const EventSchema = z.looseObject({
   cluster: string,
-  kind: z.enum(['promoted', 'held', 'drift', 'collision', 'paused', 'resumed', 'serving']),
+  kind: z.enum(['promoted', 'held', 'drift', 'collision', 'paused', 'resumed', 'serving', 'failsafe']),
   epoch: number,
   at: number,
   active: z.nullable(string),
@@ -58,7 +60,12 @@ const StateItemSchema = z.looseObject({
   nodes: z.optional(z.record(string, NodeStateSchema)),
   targets: z.optional(z.record(string, TargetStateSchema)),
   hold: z.optional(
-    z.looseObject({ code: z.enum(['no-candidate', 'flap-guard', 'paused']), reason: string, since: number }),
+    z.looseObject({
+      code: z.enum(['no-candidate', 'flap-guard', 'paused', 'grace']),
+      reason: string,
+      since: number,
+      until: z.optional(number),
+    }),
   ),
   paused: z.optional(z.looseObject({ since: number, by: string, reason: string })),
   recentAutomatic: z.optional(z.array(number)),

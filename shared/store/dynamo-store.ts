@@ -62,17 +62,21 @@ export class DynamoStateStore implements StateStore {
     // the sync gate never judges a stale value. The version is kept until it changes.
     const perBeat = ['position', 'positionKey', 'lagSeconds'].filter((f) => fields[f] === undefined);
     const set = [
+      // Right-hand sides read the item before this update: prevSeen gets the previous beat.
+      '#nodes.#n.#prevSeen = if_not_exists(#nodes.#n.#lastSeen, :now)',
       '#nodes.#n.#lastSeen = :now',
       '#nodes.#n.#status = :status',
       '#nodes.#n.#beats = if_not_exists(#nodes.#n.#beats, :zero) + :one',
       ...given.map((f) => `#nodes.#n.#${f} = :${f}`),
       ...(beat.role === undefined ? [] : ['#nodes.#n.#claimedRole = :role']),
       ...(beat.epoch === undefined ? [] : ['#nodes.#n.#claimedEpoch = :epoch']),
+      ...(beat.promiseMs === undefined ? [] : ['#nodes.#n.#promisedUntil = :promisedUntil']),
     ];
     const remove = [
       ...perBeat.map((f) => `#nodes.#n.#${f}`),
       ...(beat.role === undefined ? ['#nodes.#n.#claimedRole'] : []),
       ...(beat.epoch === undefined ? ['#nodes.#n.#claimedEpoch'] : []),
+      ...(beat.promiseMs === undefined ? ['#nodes.#n.#promisedUntil'] : []),
     ];
     const write = (extraSet: string[], extraRemove: string[], condition: string) =>
       stateUpdate(this.table, cluster.id, {
@@ -90,6 +94,8 @@ export class DynamoStateStore implements StateStore {
           ...Object.fromEntries(given.map((f) => [`:${f}`, fields[f]])),
           ':role': beat.role,
           ':epoch': beat.epoch,
+          // Counted from arrival, not from sending: never earlier than the agent's own expiry.
+          ':promisedUntil': beat.promiseMs === undefined ? undefined : now + beat.promiseMs,
           ...(condition.includes(':aliveSince') ? { ':aliveSince': now - cluster.leaseMs, ':ok': 'ok' } : {}),
         },
         ReturnValues: 'ALL_NEW',

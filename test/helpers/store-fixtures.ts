@@ -21,6 +21,25 @@ export class FakeClock {
   }
 }
 
+/**
+ * Lets `ms` pass in steps of `stepMs`, calling `beat` after each full step: nodes that do not
+ * beat then expire while the control plane plainly is up. (A gap in which nobody beats is
+ * the control plane's own absence, which holds automatic failover for a lease: core/grace.ts.)
+ */
+export async function passWhileBeating(
+  clock: FakeClock,
+  ms: number,
+  stepMs: number,
+  beat: () => Promise<unknown>,
+): Promise<void> {
+  let left = ms;
+  for (; left > stepMs; left -= stepMs) {
+    clock.advance(stepMs);
+    await beat();
+  }
+  clock.advance(left);
+}
+
 /** A target that records every call; it can be told to fail the next N calls or to be slow. */
 export class FakeTarget implements Target {
   readonly type = 'fake';

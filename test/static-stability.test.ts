@@ -1,0 +1,211 @@
+/**
+ * Static stability in the pure core, given / when / then (safety property 7): the grace
+ * after the control plane's own absence, the failsafe promise, and the failsafe rules that
+ * decide whether an active may keep its role while the control plane is away.
+ */
+import { describe, expect, it } from 'vitest';
+import { type ClusterConfig, parseConfig } from '../shared/config.js';
+import { decide } from '../shared/core/decide.js';
+import { eligibility } from '../shared/core/eligibility.js';
+import {
+  type ConfirmRequest,
+  extendPromise,
+  failsafeEvent,
+  failsafePeers,
+  judgeConfirmRequest,
+  keepUntil,
+  type PeerKnowledge,
+} from '../shared/core/failsafe.js';
+import { absenceSince } from '../shared/core/grace.js';
+import { firstFailing } from '../shared/core/guards.js';
+import { type ClusterState, emptyState, type NodeState } from '../shared/core/state.js';
+
+const HASH = '0'.repeat(64);
+const config = parseConfig({
+  clusters: [
+    {
+      id: 'db',
+      heartbeatIntervalSeconds: 1,
+      missedBeats: 3,
+      nodes: [
+        { id: 'a', address: '10.0.0.1', tokenSha256: HASH },
+        { id: 'b', address: 'fd00::2', tokenSha256: HASH },
+        { id: 'c', address: 'c.internal', tokenSha256: HASH, peerUrl: 'https://c.internal:9000/' },
+      ],
+    },
+    { id: 'off', failsafe: false, nodes: [{ id: 'a', address: '10.0.0.1', tokenSha256: HASH }] },
+    { id: 'solo', nodes: [{ id: 'a', address: '10.0.0.1', tokenSha256: HASH }] },
+  ],
+});
+const db = config.clusters[0] as ClusterConfig;
+const LEASE = 3_000;
+const NOW = Date.UTC(2026, 11, 1, 12, 0, 0);
+
+/** A node that beat `agoMs` ago; `gapMs`: the time between that beat and the one before. */
+function seen(agoMs: number, gapMs = 1_000): NodeState {
+  return { lastSeen: NOW - agoMs, prevSeen: NOW - agoMs - gapMs, beats: 9, status: 'ok' };
+}
+
+function state(nodes: Record<string, NodeState>, extra: Partial<ClusterState> = {}): ClusterState {
+  return { ...emptyState('db'), epoch: 4, active: 'a', activeSince: NOW - 60_000, nodes, ...extra };
+}
+
+describe('grace after the control plane was away', () => {
+  it('holds for one lease when the first beat after a 14 s silence is a standby, naming the incumbent', () => {
+    // given: nobody beat for 14 s; b's beat just arrived
+    const s = state({ a: seen(14_000), b: seen(0, 14_000), c: seen(14_000) });
+    // when
+    const decision = decide(s, db, NOW);
+    // then
+    expect(decision).toMatchObject({
+      type: 'hold',
+      expectedEpoch: 4,
+      hold: { code: 'grace', since: NOW, until: NOW + LEASE },
+    });
+    expect(decision.type === 'hold' && decision.hold.reason).toBe(
+      'the control plane was away: no beat recorded from any node for 14 s (lease 3 s); no automatic failover ' +
+        `until ${new Date(NOW + LEASE).toISOString()}, so that a can renew its lease first`,
+    );
+  });
+
+  it('keeps holding until the grace ends, and promotes from that millisecond if the incumbent never renewed', () => {
+    const hold = { code: 'grace' as const, reason: 'r', since: NOW - 2_000, until: NOW + 1_000 };
+    const s = state({ a: seen(16_000), b: seen(0), c: seen(0) }, { hold });
+    expect(decide(s, db, NOW)).toMatchObject({ type: 'hold', hold });
+    expect(decide(s, db, NOW + 999)).toMatchObject({ type: 'hold', hold: { code: 'grace' } });
+    const after = decide(state({ a: seen(17_000), b: seen(0), c: seen(0) }, { hold }), db, NOW + 1_000);
+    expect(after).toMatchObject({ type: 'promote', to: 'b', cause: 'lease-expired' });
+    // The promoting write re-checks the grace: it fails while a grace is recorded in the future.
+    expect(after.type === 'promote' && after.guards).toContainEqual({ rule: 'no-grace' });
+    const guards = after.type === 'promote' ? after.guards : [];
+    const later = { ...hold, until: NOW + 5_000 };
+    expect(
+      firstFailing(guards, state({ a: seen(17_000), b: seen(0), c: seen(0) }, { hold: later }), NOW + 1_000),
+    ).toEqual({ rule: 'no-grace' });
+  });
+
+  it('lets the returning incumbent simply renew: steady, no grace', () => {
+    const s = state({ a: seen(0, 14_000), b: seen(14_000), c: seen(14_000) });
+    expect(decide(s, db, NOW)).toEqual({ type: 'steady' });
+  });
+
+  it('fails over at once when a standby returns while another node kept beating (the control plane was up)', () => {
+    // c beat a second ago: somebody was recorded within the lease, so a really missed its lease.
+    const s = state({ a: seen(14_000), b: seen(0, 14_000), c: seen(1_000) });
+    expect(absenceSince(s, db, NOW)).toBeNull();
+    expect(decide(s, db, NOW)).toMatchObject({ type: 'promote', cause: 'lease-expired' });
+  });
+
+  it('is no absence at exactly one lease of silence, and is one a millisecond later', () => {
+    expect(absenceSince(state({ a: seen(LEASE), b: seen(0, LEASE) }), db, NOW)).toBeNull();
+    expect(absenceSince(state({ a: seen(LEASE + 1), b: seen(0, LEASE + 1) }), db, NOW)).toBe(NOW - LEASE - 1);
+  });
+
+  it('needs a returned node and an incumbent: all silent, or no active yet, is no absence', () => {
+    expect(absenceSince(state({ a: seen(14_000), b: seen(14_000) }), db, NOW)).toBeNull();
+    expect(absenceSince(state({ b: seen(0, 14_000) }, { active: null }), db, NOW)).toBeNull();
+  });
+
+  it('does not hold a failing incumbent that did renew: its failure is reported, not assumed', () => {
+    const s = state({ a: { ...seen(0, 14_000), status: 'failing' }, b: seen(0, 14_000), c: seen(14_000) });
+    expect(decide(s, db, NOW)).toMatchObject({ type: 'promote', cause: 'failing', to: 'b' });
+  });
+});
+
+describe('failsafe promise on the control plane', () => {
+  it('makes a node that promised a peer ineligible until the promise ends, inclusive of the last millisecond', () => {
+    const s = state({ a: seen(5_000), b: { ...seen(0), promisedUntil: NOW + 1_500 }, c: seen(5_000) });
+    expect(eligibility(s, db, 'b', NOW)).toEqual({
+      eligible: false,
+      reason: 'b promised a peer not to act as active for another 1.5 s (failsafe)',
+    });
+    expect(eligibility(s, db, 'b', NOW + 1_500).eligible).toBe(true);
+  });
+});
+
+describe('failsafe peers', () => {
+  it('lists every other node with its peer URL (IPv6 bracketed, explicit peerUrl kept)', () => {
+    expect(failsafePeers(db, 'a')).toEqual([
+      { node: 'b', url: 'http://[fd00::2]:7788' },
+      { node: 'c', url: 'https://c.internal:9000' },
+    ]);
+  });
+
+  it('is off when the cluster turns it off, and for one node (nobody could vouch that it is not cut off alone)', () => {
+    expect(failsafePeers(config.clusters[1] as ClusterConfig, 'a')).toBeNull();
+    expect(failsafePeers(config.clusters[2] as ClusterConfig, 'a')).toBeNull();
+  });
+});
+
+describe("a peer's verdict on an active's confirm request", () => {
+  const request: ConfirmRequest = { cluster: 'db', from: 'a', to: 'b', epoch: 4, ackMs: LEASE, nonce: 'n' };
+  const cutOff: PeerKnowledge = { epoch: 4, leaseMs: LEASE, actsAsActive: false, lastBeatAnswered: false };
+
+  it('confirms while it cannot reach the control plane either, promising until receipt + ack', () => {
+    expect(judgeConfirmRequest(request, cutOff, 500)).toEqual({ confirm: true, promiseUntil: 500 + LEASE });
+  });
+
+  it.each([
+    [{ lastBeatAnswered: true }, 'can reach the control plane, so the lease rules apply'],
+    [{ epoch: 5 }, 'knows epoch 5, newer than 4'],
+    [{ actsAsActive: true }, 'acts as active itself'],
+    [{ lastBeatAnswered: null }, 'has not heard from the control plane since it started'],
+    [{ epoch: null }, 'has not heard from the control plane since it started'],
+    [{ leaseMs: 2_000 }, 'was asked for 3 s, longer than the lease (2 s)'],
+  ] as const)('refuses when %o: %s', (change, reason) => {
+    expect(judgeConfirmRequest(request, { ...cutOff, ...change }, 500)).toEqual({ confirm: false, reason });
+  });
+
+  it('confirms an older epoch than it knows never, the same or a newer one always', () => {
+    expect(judgeConfirmRequest({ ...request, epoch: 3 }, cutOff, 0).confirm).toBe(false);
+    expect(judgeConfirmRequest({ ...request, epoch: 9 }, cutOff, 0).confirm).toBe(true);
+  });
+
+  it('keeps the later of two promises and ignores a refusal', () => {
+    expect(extendPromise(null, { confirm: true, promiseUntil: 10 })).toBe(10);
+    expect(extendPromise(20, { confirm: true, promiseUntil: 10 })).toBe(20);
+    expect(extendPromise(20, { confirm: false, reason: 'x' })).toBe(20);
+  });
+});
+
+describe('whether the active keeps its role after a round', () => {
+  const round = { sentAt: 1_000, ackMs: LEASE, marginMs: 600, peers: ['b', 'c'] };
+
+  it('keeps it until send time + ack − margin when every peer confirmed', () => {
+    expect(keepUntil(round, new Set(['b', 'c']))).toBe(1_000 + LEASE - 600);
+  });
+
+  it('does not when one peer is missing (refused, slow or dead): safety over availability', () => {
+    expect(keepUntil(round, new Set(['b']))).toBeNull();
+    expect(keepUntil({ ...round, peers: [] }, new Set())).toBeNull();
+  });
+
+  it('ends before any confirming peer may act: keep-until < the earliest promise, by the margin', () => {
+    // The request cannot arrive before it was sent; the peer's promise runs from arrival.
+    for (const transitMs of [0, 1, 250, 2_999]) {
+      const verdict = judgeConfirmRequest(
+        { cluster: 'db', from: 'a', to: 'b', epoch: 4, ackMs: LEASE, nonce: 'n' },
+        { epoch: 4, leaseMs: LEASE, actsAsActive: false, lastBeatAnswered: false },
+        round.sentAt + transitMs,
+      );
+      const until = keepUntil(round, new Set(['b', 'c'])) as number;
+      expect(verdict.confirm && verdict.promiseUntil - until).toBeGreaterThanOrEqual(round.marginMs);
+    }
+  });
+});
+
+describe('the failsafe event', () => {
+  it('says who kept which epoch, from when to when, and who confirmed it', () => {
+    const event = failsafeEvent(
+      state({}),
+      'a',
+      { epoch: 4, startedMsAgo: 30_000, endedMsAgo: 1_000, confirmedBy: ['b', 'c'] },
+      NOW,
+    );
+    expect(event).toMatchObject({ kind: 'failsafe', epoch: 4, by: 'node:a', subject: 'a', at: NOW });
+    expect(event.reason).toBe(
+      `a kept the role at epoch 4 in failsafe from ${new Date(NOW - 30_000).toISOString()} to ` +
+        `${new Date(NOW - 1_000).toISOString()} (29 s), confirmed by b, c`,
+    );
+  });
+});
