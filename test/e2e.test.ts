@@ -3,18 +3,17 @@
  * loopback, a webhook receiver in this process, and SIGKILL as the failure.
  */
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import type { ClusterEvent } from '../shared/core/state.js';
 import { SIGNATURE_HEADER, signBody } from '../shared/targets/webhook.js';
 import { mintToken } from '../shared/tokens.js';
-import { type Proc, Processes, running, stop } from './helpers/processes.js';
+import { hookLines, type Proc, Processes, running, stop, waitFor, waitForLine } from './helpers/processes.js';
 
 const SECRET = 'e2e-webhook-secret';
 const LEASE_MS = 3_000; // heartbeatIntervalSeconds 1 × missedBeats 3
@@ -33,33 +32,6 @@ let dir: string;
 let receiver: Server;
 let hookUrl: string;
 const received: Received[] = [];
-
-/** Polls `check` until it returns something truthy; on timeout, fails showing `proc`'s output. */
-async function waitFor<T>(
-  what: string,
-  check: () => T | null | undefined | false | Promise<T | null | undefined | false>,
-  proc?: Proc,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) {
-      const output = proc ? `\n--- process output ---\n${proc.output()}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${output}`);
-    }
-    await sleep(50);
-  }
-}
-
-function waitForLine(proc: Proc, pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray> {
-  return waitFor(String(pattern), () => pattern.exec(proc.output()), proc, timeoutMs);
-}
-
-function hookLines(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
-}
 
 async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url);

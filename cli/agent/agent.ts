@@ -4,12 +4,16 @@
  * decides the role and the deadline; this class only wires it to the network, the
  * timers, the hooks and the log. Wall-clock time is only used for log timestamps.
  */
+
+import type { Server } from 'node:http';
 import type { HeartbeatResult } from '../../shared/control-plane/control-plane.js';
 import { formatSeconds, sleep } from '../../shared/time.js';
 import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './args.js';
 import { BeatClient, ProblemLog } from './beat-client.js';
+import { Failsafe } from './failsafe.js';
 import { Hooks } from './hooks.js';
 import { LeaseKeeper, type LeaseTerms, type RoleChange, type SelfDemotion } from './lease-keeper.js';
+import { startPeerServer } from './peer-link.js';
 import { SelfReport } from './self-report.js';
 
 /** Interval until the control plane has told us its own. */
@@ -65,6 +69,10 @@ export class Agent {
   private readonly warned = new Set<string>();
   private readonly hooks: Hooks;
   private readonly selfReport: SelfReport;
+  private readonly failsafe: Failsafe;
+  private peerServer: Server | undefined;
+  /** The lease terms of the last believed answer (failsafe rounds use its margin). */
+  private terms: LeaseTerms | null = null;
 
   constructor(
     private readonly options: AgentOptions,
@@ -75,6 +83,12 @@ export class Agent {
     this.problems = new ProblemLog(log, REPEAT_ERROR_EVERY_MS, clock);
     this.hooks = new Hooks(options, log, this.stopping.signal);
     this.selfReport = new SelfReport(options, log, (message) => this.problems.report(message));
+    this.failsafe = new Failsafe({
+      cluster: options.cluster,
+      node: options.node,
+      secret: options.peerSecret,
+      clock,
+    });
   }
 
   async run(): Promise<void> {
@@ -82,6 +96,7 @@ export class Agent {
       ? `every ${formatSeconds(this.options.intervalMs)}`
       : "at the server's interval";
     this.log(`starting: heartbeats to ${this.options.url} ${interval}`);
+    await this.listenToPeers();
     let slot = clock();
     while (!this.stopping.signal.aborted) {
       await sleep(Math.max(0, slot - clock()), this.stopping.signal);
@@ -93,7 +108,29 @@ export class Agent {
     // A deadline that passed as the loop ended still demotes (and queues --on-standby).
     this.demoteIfExpired();
     if (this.keeper.view().role === 'active' && this.options.releaseOnExit !== false) await this.release();
+    this.peerServer?.close();
     await this.hooks.waitOnShutdown(HOOK_GRACE_MS);
+  }
+
+  /** Failsafe: answer the peers' confirm requests (--peer-listen). */
+  private async listenToPeers(): Promise<void> {
+    const listen = this.options.peerListen;
+    const secret = this.options.peerSecret;
+    if (listen === undefined || secret === undefined) return;
+    const { server, port } = await startPeerServer({
+      ...listen,
+      cluster: this.options.cluster,
+      node: this.options.node,
+      secret,
+      judge: (request) => {
+        const verdict = this.failsafe.judge(request, this.keeper.view());
+        const what = verdict.confirm ? 'confirmed' : `refused (${verdict.reason})`;
+        this.log(`failsafe: ${request.from} asked to keep epoch ${request.epoch}: ${what}`);
+        return verdict;
+      },
+    });
+    this.peerServer = server;
+    this.log(`failsafe: answering peers on ${listen.host}:${port}`);
   }
 
   /** Planned downtime: hand the role to the best standby now instead of after the lease. */
@@ -122,16 +159,48 @@ export class Agent {
 
   /** One heartbeat; never throws. Failures only get logged: self-demotion handles their effect. */
   private async beat(): Promise<void> {
-    const body = await this.beatBody();
+    const report = await this.beatBody();
     const sentAt = clock();
+    const body = { ...report, ...this.failsafe.beatFields(sentAt) };
     const outcome = await this.client.beat(body, this.timeoutMs(), this.stopping.signal);
     if (outcome.kind === 'stopped') return;
     if (outcome.kind === 'problem') {
       this.problems.report(outcome.message);
+      this.failsafe.unanswered();
+      await this.keepRoleIfConfirmed();
       return;
     }
     this.problems.recovered();
+    if (body.failsafe !== undefined) this.failsafe.reported();
+    this.failsafe.answered(outcome.result);
     this.onAnswer(outcome.result, sentAt);
+  }
+
+  /**
+   * Failsafe: an active that could not renew asks every peer; if all confirm that they
+   * cannot reach the control plane either, its deadline moves to the round's keep-until.
+   */
+  private async keepRoleIfConfirmed(): Promise<void> {
+    const view = this.keeper.view();
+    if (view.role !== 'active' || !this.failsafe.enabled || this.terms === null) return;
+    const outcome = await this.failsafe.round(view, this.terms.marginMs, this.timeoutMs());
+    if (!outcome.kept) {
+      this.problems.report(
+        `failsafe: not every peer confirms (${outcome.refusals.join('; ')}); the role ends with the lease`,
+      );
+      return;
+    }
+    if (!this.keeper.extendDeadline(outcome.until)) {
+      this.failsafe.endEpisode(); // the lease ran out while the peers answered
+      return;
+    }
+    this.armDemotion();
+    if (outcome.first) {
+      this.log(
+        `failsafe: the control plane cannot be reached and ${outcome.peers.join(', ')} confirm they cannot reach it ` +
+          `either: keeping the role at epoch ${view.epoch} while every peer keeps confirming`,
+      );
+    }
   }
 
   /** The node's own report, plus what it believes it holds, so the control plane can show disagreements. */
@@ -148,7 +217,15 @@ export class Agent {
 
   private onAnswer(result: HeartbeatResult, sentAt: number): void {
     this.serverIntervalMs = result.intervalMs;
+    this.warnAboutFailsafe(result);
+    const promised = this.failsafe.promiseRemainingMs();
+    if (result.role === 'active' && this.keeper.view().role !== 'active' && promised > 0) {
+      // The control plane does not promote a node with a promise; this is the second fence.
+      this.log(`not taking the role for ${formatSeconds(promised)}: promised a peer (failsafe)`);
+      return;
+    }
     const outcome = this.keeper.answer(result, sentAt);
+    if (outcome.believed) this.terms = outcome.terms;
     if (result.role === 'active') this.warnAboutTerms(outcome.terms);
     if (!outcome.believed) {
       // The lease this beat renewed may be about to expire: do not act on it.
@@ -191,8 +268,23 @@ export class Agent {
     const demotion = this.keeper.demoteIfExpired();
     if (demotion === null) return false;
     this.log(describeDemotion(demotion));
+    this.failsafe.endEpisode();
     this.announce(demotion.change);
     return true;
+  }
+
+  private warnAboutFailsafe(result: HeartbeatResult): void {
+    if (!result.peers?.length) return;
+    if (this.options.peerSecret === undefined) {
+      this.warnOnce(
+        'failsafe is on for this cluster, but FAILOVER_PEER_SECRET is not set: this node cannot take part, ' +
+          'so a control-plane outage demotes the active (see failover agent --help)',
+      );
+    } else if (this.options.peerListen === undefined) {
+      this.warnOnce(
+        'failsafe: no --peer-listen, so this node cannot confirm an active: the active demotes in an outage',
+      );
+    }
   }
 
   private warnOnce(message: string): void {

@@ -28,7 +28,16 @@ Options:
                      lagSeconds, version (e.g. replication position and lag for the sync gate)
   --maintenance-file FILE  while FILE exists, report maintenance (an active hands over;
                      the node is never promoted)
+  --peer-listen HOST:PORT  failsafe: answer peers' confirm requests on this address (e.g.
+                     0.0.0.0:7788, the cluster's peerPort); needs FAILOVER_PEER_SECRET
   -h, --help         show this help
+
+Failsafe (on by default for clusters of two or more nodes): when this node is active and
+cannot reach the control plane, it keeps its role only while every other node confirms,
+over the peer link, that it cannot reach the control plane either and holds no newer
+epoch. Every agent of the cluster needs the same FAILOVER_PEER_SECRET (any string of 16+
+characters, e.g. from \`failover token\`) and --peer-listen; without them this node
+demotes itself when it cannot renew, as with failsafe off.
 
 Hooks run one at a time, in order, with sh -c, and get FAILOVER_ROLE, FAILOVER_EPOCH,
 FAILOVER_ACTIVE (the active node's id; empty if none or unknown), FAILOVER_CLUSTER and
@@ -57,6 +66,9 @@ export interface AgentOptions {
   report?: string;
   /** While this file exists the node reports `maintenance`. */
   maintenanceFile?: string;
+  /** Failsafe: where to answer peers, and the secret requests and answers are signed with. */
+  peerListen?: { host: string; port: number };
+  peerSecret?: string;
 }
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions | 'help' {
@@ -76,6 +88,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
       check: { type: 'string' },
       report: { type: 'string' },
       'maintenance-file': { type: 'string' },
+      'peer-listen': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -83,6 +96,14 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
   if (values.help) return 'help';
   const token = values.token ?? env.FAILOVER_TOKEN;
   if (!token) throw new UsageError('missing token: set FAILOVER_TOKEN (or pass --token)');
+  const peerSecret = env.FAILOVER_PEER_SECRET || undefined;
+  if (peerSecret !== undefined && peerSecret.length < 16) {
+    throw new UsageError('FAILOVER_PEER_SECRET must be at least 16 characters');
+  }
+  const peerListen = values['peer-listen'] === undefined ? undefined : hostPort(values['peer-listen']);
+  if (peerListen !== undefined && peerSecret === undefined) {
+    throw new UsageError('--peer-listen needs FAILOVER_PEER_SECRET (the same on every node of the cluster)');
+  }
   return {
     url: baseUrl(required(values.url, '--url')),
     cluster: required(values.cluster, '--cluster'),
@@ -97,7 +118,19 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     check: values.check,
     report: values.report,
     maintenanceFile: values['maintenance-file'],
+    ...(peerListen ? { peerListen } : {}),
+    ...(peerSecret ? { peerSecret } : {}),
   };
+}
+
+/** HOST:PORT, with an IPv6 host in brackets ([::]:7788); port 0 picks a free one. */
+function hostPort(raw: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(raw);
+  const port = Number(match?.[3]);
+  if (match === null || port > 65_535) {
+    throw new UsageError(`--peer-listen must be HOST:PORT (e.g. 0.0.0.0:7788 or [::]:7788), got '${raw}'`);
+  }
+  return { host: (match[1] ?? match[2]) as string, port };
 }
 
 function required(value: string | undefined, flag: string): string {

@@ -1,7 +1,7 @@
 /**
  * The agent's shell commands: the role hooks (--on-active, --on-standby), run one at a
  * time in order, and the short commands behind --check and --report. None of them ever
- * sees FAILOVER_TOKEN.
+ * sees FAILOVER_TOKEN or FAILOVER_PEER_SECRET.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Role } from '../../shared/core/state.js';
@@ -108,8 +108,8 @@ export function runCommand(command: string, timeoutMs: number): Promise<{ code: 
   });
 }
 
-/** The agent's environment minus the node's token: hooks and checks never see it. */
+/** The agent's environment minus its secrets: hooks and checks never see them. */
 function environmentWithoutToken(): NodeJS.ProcessEnv {
-  const { FAILOVER_TOKEN: _secret, ...env } = process.env;
+  const { FAILOVER_TOKEN: _secret, FAILOVER_PEER_SECRET: _peerSecret, ...env } = process.env;
   return env;
 }

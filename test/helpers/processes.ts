@@ -4,7 +4,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -60,4 +62,31 @@ export async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGKILL'): Prom
   const exited = once(proc.child, 'exit');
   proc.child.kill(signal);
   await exited;
+}
+
+/** Polls `check` until it returns something truthy; on timeout, fails showing `proc`'s output. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | null | undefined | false | Promise<T | null | undefined | false>,
+  proc?: Proc,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) {
+      const output = proc ? `\n--- process output ---\n${proc.output()}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${output}`);
+    }
+    await sleep(50);
+  }
+}
+
+export function waitForLine(proc: Proc, pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray> {
+  return waitFor(String(pattern), () => pattern.exec(proc.output()), proc, timeoutMs);
+}
+
+export function hookLines(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
 }
