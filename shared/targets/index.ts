@@ -4,6 +4,7 @@ import type { ClusterConfig, Config, TargetConfig } from '../config.js';
 import { assertNever } from '../core/state.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { lazyTarget, loadOnce } from './lazy.js';
 import { LogTarget } from './log.js';
 import type { Target } from './target.js';
 import { WebhookTarget } from './webhook.js';
@@ -27,11 +28,9 @@ export function buildTargets(
   aws?: AwsClients,
 ): Map<string, Target[]> {
   // The AWS SDK packages for targets load on first use: most of a cold start is loading SDK code.
-  let clients: Promise<AwsClients> | undefined;
-  const awsClients = () => {
-    clients ??= aws ? Promise.resolve(aws) : import('./aws-clients.js').then((m) => m.defaultAwsClients());
-    return clients;
-  };
+  const awsClients = loadOnce(async () =>
+    aws ? aws : import('./aws-clients.js').then((m) => m.defaultAwsClients()),
+  );
   const byCluster = new Map<string, Target[]>();
   for (const cluster of config.clusters) {
     byCluster.set(
@@ -80,22 +79,4 @@ function buildTarget(
     default:
       return assertNever(target);
   }
-}
-
-/** A target built (and its SDK code loaded) on first use, then reused. */
-function lazyTarget(id: string, type: string, load: () => Promise<Target>): Target {
-  let loaded: Promise<Target> | undefined;
-  const get = () => {
-    loaded ??= load();
-    return loaded;
-  };
-  return {
-    id,
-    type,
-    apply: async (change, deadline) => (await get()).apply(change, deadline),
-    observe: async (change, deadline, detail) => {
-      const target = await get();
-      return target.observe ? target.observe(change, deadline, detail) : { drift: null };
-    },
-  };
 }
