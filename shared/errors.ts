@@ -48,13 +48,7 @@ export class ConflictError extends FailoverError {
   override name = 'ConflictError';
 }
 
-/** A target could not be applied; carries the remote error's name for status and events. */
+/** A target could not be applied; the message names the remote error, for status and events. */
 export class TargetApplyError extends FailoverError {
   override name = 'TargetApplyError';
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message);
-  }
 }

@@ -214,22 +214,19 @@ describe('withAwsRetry', () => {
     expect(call.mock.calls[0]?.[0]).toBeInstanceOf(AbortSignal);
   });
 
-  it('surfaces a permanent error at once, naming what failed and the AWS error, as not retryable', async () => {
+  it('surfaces a permanent error at once, naming what failed and the AWS error', async () => {
     const clock = fakeTime();
     const call = vi.fn().mockRejectedValue(awsError('ValidationError', 'weight must be 0-999'));
 
     const err = await withAwsRetry('elbv2 modify x', clock.t + 5_000, call, clock).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(TargetApplyError);
-    expect(err).toMatchObject({
-      retryable: false,
-      message: 'elbv2 modify x: ValidationError: weight must be 0-999',
-    });
+    expect(err).toMatchObject({ message: 'elbv2 modify x: ValidationError: weight must be 0-999' });
     expect(call).toHaveBeenCalledTimes(1);
     expect(clock.sleeps).toEqual([]);
   });
 
-  it('backs off exponentially with full jitter, capped at 2 s, and gives up at the deadline with a retryable error', async () => {
+  it('backs off exponentially with full jitter, capped at 2 s, and gives up at the deadline', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
     const clock = fakeTime();
     const deadline = clock.t + 5_000;
@@ -243,7 +240,6 @@ describe('withAwsRetry', () => {
 
     expect(err).toBeInstanceOf(TargetApplyError);
     expect(err).toMatchObject({
-      retryable: true,
       message: 'route53 db A: gave up at the deadline: Throttling: Rate exceeded',
     });
     // half of min(2 s, 100 ms × 2^attempt): 50, 100, 200, 400, 800, then 1000 each
@@ -267,14 +263,13 @@ describe('withAwsRetry', () => {
     expect(calls).toBe(2);
   });
 
-  it('makes no call when the deadline has already passed, and says so with a retryable error', async () => {
+  it('makes no call when the deadline has already passed, and says so', async () => {
     const clock = fakeTime();
     const call = vi.fn();
 
     const err = await withAwsRetry('op', clock.t - 1, call, clock).catch((e: unknown) => e);
 
     expect(err).toMatchObject({
-      retryable: true,
       message: 'op: gave up at the deadline: no time left in the apply budget',
     });
     expect(call).not.toHaveBeenCalled();
@@ -327,7 +322,7 @@ describe('Route53Target under faults', () => {
       () =>
         awsError('AccessDenied', 'User is not authorized to perform route53:ChangeResourceRecordSets', 403),
     ],
-  ])('does not retry %s: one call, then a non-retryable TargetApplyError naming it', async (name, fault) => {
+  ])('does not retry %s: one call, then a TargetApplyError naming it', async (name, fault) => {
     r53Mock.on(ChangeResourceRecordSetsCommand).rejects(fault());
 
     const err = await route53Target()
@@ -335,13 +330,12 @@ describe('Route53Target under faults', () => {
       .catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(TargetApplyError);
-    expect((err as TargetApplyError).retryable).toBe(false);
     expect((err as Error).message).toContain(`${name}: `);
     expect((err as Error).message).toContain('db.example.test.');
     expect(r53Mock.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(1);
   });
 
-  it('gives up at the deadline with a retryable error when throttling never stops', async () => {
+  it('gives up at the deadline when throttling never stops', async () => {
     r53Mock.on(ChangeResourceRecordSetsCommand).rejects(throttling());
 
     const err = await route53Target()
@@ -349,7 +343,6 @@ describe('Route53Target under faults', () => {
       .catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(TargetApplyError);
-    expect(err).toMatchObject({ retryable: true });
     expect((err as Error).message).toMatch(/gave up at the deadline: Throttling: Rate exceeded$/);
     // The first backoff is under 100 ms, so a 300 ms budget always allows a second attempt.
     expect(r53Mock.commandCalls(ChangeResourceRecordSetsCommand).length).toBeGreaterThanOrEqual(2);
@@ -468,7 +461,6 @@ describe('Elbv2TargetsTarget under faults', () => {
       .catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(TargetApplyError);
-    expect(err).toMatchObject({ retryable: false });
     expect((err as Error).message).toContain(
       'TargetGroupNotFoundException: One or more target groups not found',
     );
@@ -615,7 +607,6 @@ describe('Elbv2WeightsTarget under faults', () => {
       .catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(TargetApplyError);
-    expect(err).toMatchObject({ retryable: false });
     expect((err as Error).message).toContain('has no forward action');
     expect(elbMock.commandCalls(ModifyListenerCommand)).toHaveLength(0);
   });
@@ -629,7 +620,7 @@ describe('Elbv2WeightsTarget under faults', () => {
       .apply(changeTo('b'), soon())
       .catch((e: unknown) => e);
 
-    expect(err).toMatchObject({ retryable: false });
+    expect(err).toBeInstanceOf(TargetApplyError);
     expect((err as Error).message).toContain('ListenerNotFoundException');
     expect(elbMock.commandCalls(DescribeListenersCommand)).toHaveLength(1);
   });

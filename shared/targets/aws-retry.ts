@@ -1,9 +1,10 @@
 /**
- * Retries an AWS call with exponential backoff and full jitter until `deadline`.
- * Throttling, timeouts, network errors and 5xx are retried; anything else is permanent and
- * surfaces at once with the AWS error name and message (never swallowed).
+ * Which AWS errors are worth another attempt, and the retry policy for AWS calls:
+ * throttling, timeouts, network errors and 5xx are retried with exponential backoff and
+ * full jitter; anything else is permanent and surfaces at once with the AWS error name and
+ * message (never swallowed).
  */
-import { TargetApplyError } from '../errors.js';
+import { type RetryPolicy, withRetry } from './retry.js';
 
 const RETRYABLE_NAMES = new Set([
   'Throttling',
@@ -39,41 +40,20 @@ export function isRetryable(err: unknown): boolean {
   );
 }
 
-export function describeAwsError(err: unknown): string {
-  const e = err as Error;
-  return `${e.name ?? 'Error'}: ${e.message ?? String(err)}`;
-}
+// Full jitter spreads the retries of concurrent callers throttled by the same API.
+const AWS_POLICY: RetryPolicy = {
+  callTimeoutMs: 3_000,
+  baseMs: 100,
+  capMs: 2_000,
+  jitter: 1,
+  retryable: isRetryable,
+};
 
-export interface RetryOptions {
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  /** Upper bound for one call, so a hung connection cannot eat the whole budget. */
-  callTimeoutMs?: number;
-}
-
-export async function withAwsRetry<T>(
+export function withAwsRetry<T>(
   what: string,
   deadline: number,
   call: (abortSignal: AbortSignal) => Promise<T>,
-  options: RetryOptions = {},
+  options: Partial<Pick<RetryPolicy, 'now' | 'sleep' | 'callTimeoutMs'>> = {},
 ): Promise<T> {
-  const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  let last: unknown;
-  for (let attempt = 0; ; attempt++) {
-    const remaining = deadline - now();
-    if (remaining <= 0) break;
-    try {
-      const timeout = Math.max(1, Math.ceil(Math.min(options.callTimeoutMs ?? 3_000, remaining)));
-      return await call(AbortSignal.timeout(timeout));
-    } catch (err) {
-      if (!isRetryable(err)) throw new TargetApplyError(`${what}: ${describeAwsError(err)}`, false);
-      last = err;
-    }
-    const backoff = Math.random() * Math.min(2_000, 100 * 2 ** attempt);
-    if (now() + backoff >= deadline) break;
-    await sleep(backoff);
-  }
-  const reason = last === undefined ? 'no time left in the apply budget' : describeAwsError(last);
-  throw new TargetApplyError(`${what}: gave up at the deadline: ${reason}`, true);
+  return withRetry(what, deadline, call, { ...AWS_POLICY, ...options });
 }

@@ -87,7 +87,7 @@ export class Elbv2TargetsTarget implements Target {
 
   private target(nodeId: string): { Id: string; Port?: number } {
     const targetId = this.nodes.find((n) => n.id === nodeId)?.targetId;
-    if (targetId === undefined) throw new TargetApplyError(`node ${nodeId} has no targetId`, false);
+    if (targetId === undefined) throw new TargetApplyError(`node ${nodeId} has no targetId`);
     return this.options.port === undefined ? { Id: targetId } : { Id: targetId, Port: this.options.port };
   }
 }
@@ -167,7 +167,7 @@ export class Elbv2WeightsTarget implements Target {
   private reweigh(actions: Action[], members: string[]): Action[] {
     const forward = actions.find((a) => a.Type === 'forward');
     if (forward === undefined) {
-      throw new TargetApplyError(`${this.arn} has no forward action to weigh`, false);
+      throw new TargetApplyError(`${this.arn} has no forward action to weigh`);
     }
     const clusterGroups = new Set(this.nodes.map((n) => n.targetGroupArn));
     const existing =

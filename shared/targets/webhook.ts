@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { TargetApplyError } from '../errors.js';
+import { type RetryPolicy, withRetry } from './retry.js';
 import type { Target, TargetChange } from './target.js';
 
 export const SIGNATURE_HEADER = 'x-failover-signature';
@@ -9,13 +9,21 @@ export function signBody(body: string, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body, 'utf8').digest('hex')}`;
 }
 
+const WEBHOOK_POLICY: Omit<RetryPolicy, 'callTimeoutMs'> = {
+  baseMs: 200,
+  capMs: 5_000,
+  jitter: 0.5,
+  // Any failure may pass (a receiver restarting, a proxy's 502), so every one is retried.
+  retryable: () => true,
+};
+
 export interface WebhookOptions {
   url: string;
   secret: string;
   timeoutMs: number;
   /** For tests: the clock and the sleep between attempts. */
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  now?: RetryPolicy['now'];
+  sleep?: RetryPolicy['sleep'];
 }
 
 /**
@@ -31,8 +39,6 @@ export class WebhookTarget implements Target {
   ) {}
 
   async apply(change: TargetChange, deadline: number): Promise<undefined> {
-    const now = this.options.now ?? Date.now;
-    const sleep = this.options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     const body = JSON.stringify({
       cluster: change.cluster,
       active: change.active,
@@ -43,11 +49,10 @@ export class WebhookTarget implements Target {
       reason: change.reason,
       at: new Date(change.at).toISOString(),
     });
-    let lastError = 'no attempt made';
-    for (let attempt = 0; ; attempt++) {
-      const remaining = deadline - now();
-      if (remaining <= 0) break;
-      try {
+    await withRetry(
+      `webhook ${this.id} not delivered`,
+      deadline,
+      async (signal) => {
         const res = await fetch(this.options.url, {
           method: 'POST',
           headers: {
@@ -57,28 +62,17 @@ export class WebhookTarget implements Target {
             [SIGNATURE_HEADER]: signBody(body, this.options.secret),
           },
           body,
-          // AbortSignal.timeout only takes whole milliseconds.
-          signal: AbortSignal.timeout(Math.max(1, Math.ceil(Math.min(this.options.timeoutMs, remaining)))),
+          signal,
         });
         await res.body?.cancel();
-        if (res.ok) return undefined;
-        lastError = `HTTP ${res.status} ${res.statusText}`.trim();
-      } catch (err) {
-        lastError = describe(err);
-      }
-      const backoff = Math.min(5_000, 200 * 2 ** attempt) * (0.5 + Math.random() / 2);
-      if (now() + backoff >= deadline) break;
-      await sleep(backoff);
-    }
-    throw new TargetApplyError(`webhook ${this.id} not delivered: ${lastError}`, true);
+        if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`.trim());
+      },
+      {
+        ...WEBHOOK_POLICY,
+        callTimeoutMs: this.options.timeoutMs,
+        now: this.options.now,
+        sleep: this.options.sleep,
+      },
+    );
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as Error & { cause?: unknown }).cause;
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
-    return `${err.name} ${err.message}${detail}`;
-  }
-  return String(err);
 }
