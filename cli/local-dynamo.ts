@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { createTable } from '../shared/store/table.js';
+import { sleep } from '../shared/time.js';
 
 export interface LocalDynamo {
   client: DynamoDBClient;
@@ -57,7 +58,7 @@ async function waitUntilActive(client: DynamoDBClient, table: string): Promise<v
   for (let attempt = 0; attempt < 1000; attempt++) {
     const out = await client.send(new DescribeTableCommand({ TableName: table }));
     if (out.Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
   }
   throw new Error(`table ${table} did not become ACTIVE`);
 }

@@ -3,6 +3,7 @@ import { parseArgs, stripVTControlCharacters } from 'node:util';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import type { ClusterEvent } from '../shared/core/state.js';
 import type { NodeView } from '../shared/core/views.js';
+import { sleep } from '../shared/time.js';
 import { AdminClient } from './admin-client.js';
 import { UsageError } from './usage.js';
 
@@ -82,7 +83,7 @@ export async function status(argv: string[]): Promise<number> {
     const text = values.json ? `${JSON.stringify(body, null, 2)}\n` : renderStatus(body, colour);
     process.stdout.write(values.watch && colour ? `\x1b[2J\x1b[H${text}` : text);
     if (!values.watch) return 0;
-    await new Promise((r) => setTimeout(r, period * 1000));
+    await sleep(period * 1000);
   }
 }
 

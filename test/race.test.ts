@@ -12,6 +12,7 @@ import { decide, type Promotion as PromoteDecision } from '../shared/core/decide
 import { isHealthy } from '../shared/core/eligibility.js';
 import type { ClusterState, NodeStatus } from '../shared/core/state.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
+import { sleep } from '../shared/time.js';
 import {
   FakeClock,
   FakeTarget,
@@ -21,7 +22,6 @@ import {
   nodeOf,
   seededRandom,
   shuffle,
-  sleep,
   type TestCluster,
 } from './helpers/store-fixtures.js';
 

@@ -20,6 +20,7 @@ import {
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateHostedZoneCommand, DeleteHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { sleep } from '../../shared/time.js';
 
 export type MotoLookup = { available: true; path: string } | { available: false; reason: string };
 
@@ -65,8 +66,6 @@ async function motoApi(endpoint: string, path: string): Promise<void> {
   await res.arrayBuffer();
   if (!res.ok) throw new Error(`moto ${path} failed: HTTP ${res.status}`);
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Starts moto_server on a free loopback port and waits (up to `readyTimeoutMs`) until it answers. */
 export async function startMoto(

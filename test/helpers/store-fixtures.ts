@@ -9,6 +9,7 @@ import { silentLogger } from '../../shared/logger.js';
 import { DynamoStateStore } from '../../shared/store/dynamo-store.js';
 import type { StateStore } from '../../shared/store/port.js';
 import type { Target, TargetChange } from '../../shared/targets/index.js';
+import { sleep } from '../../shared/time.js';
 import { mintToken } from '../../shared/tokens.js';
 
 /** A mutable control-plane clock: time is data, never a sleep. */
@@ -191,8 +192,6 @@ export function shuffle<T>(items: readonly T[], random: () => number): T[] {
   }
   return out;
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Wraps a store so that every call first waits a random 0..maxDelayMs (seeded): this
