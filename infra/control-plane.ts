@@ -27,6 +27,7 @@ import { Construct } from 'constructs';
 import { type Config, serializeConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { ROUTES } from '../shared/http/routes.js';
+import { environmentOf } from '../shared/targets/registry.js';
 import { targetPolicies } from './target-policies.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,10 +76,12 @@ export class FailoverControlPlane extends Construct {
     const targetEnvironment = { ...(props.targetEnvironment ?? {}) };
     props.config.clusters.forEach((cluster) => {
       cluster.targets.forEach((target, i) => {
-        if (target.type === 'webhook' && targetEnvironment[target.secretEnv] === undefined) {
-          throw new ConfigError(
-            `clusters[${cluster.id}].targets[${i}].secretEnv: ${target.secretEnv} must be given in targetEnvironment`,
-          );
+        for (const { field, name } of environmentOf(target)) {
+          if (targetEnvironment[name] === undefined) {
+            throw new ConfigError(
+              `clusters[${cluster.id}].targets[${i}].${field}: ${name} must be given in targetEnvironment`,
+            );
+          }
         }
       });
     });
@@ -169,23 +172,10 @@ export class FailoverControlPlane extends Construct {
       f.addToRolePolicy(
         new PolicyStatement({ actions: ['events:PutEvents'], resources: [eventBus.eventBusArn] }),
       );
-      for (const statement of targets) f.addToRolePolicy(statement);
+      for (const statement of targets.statements) f.addToRolePolicy(statement);
       // Acknowledged per finding, and only when the config produces it.
-      const wildcards = new Set(targets.flatMap((s) => s.resources.filter((r) => r.includes('*'))));
-      if (wildcards.has('*')) {
-        Validations.of(f.role as Role).acknowledge({
-          id: 'AwsSolutions-IAM5[Resource::*]',
-          reason:
-            'Only elasticloadbalancing:DescribeTargetHealth/DescribeListeners/DescribeRules use "*": AWS offers no ' +
-            'resource-level permissions for them. Every ELBv2 action that changes a target is scoped to its ARN.',
-        });
-      }
-      if ([...wildcards].some((r) => r.endsWith(':route53:::change/*'))) {
-        Validations.of(f.role as Role).acknowledge({
-          id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',
-          reason:
-            'route53:GetChange needs the id of a change made at run time; changes are scoped to change/*.',
-        });
+      for (const acknowledgement of targets.acknowledgements) {
+        Validations.of(f.role as Role).acknowledge(acknowledgement);
       }
     }
 

@@ -4,17 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+// zod/mini: tree-shakable, so Lambda bundles stay small.
 import * as z from 'zod/mini';
+import { id, int, mode } from './config-fields.js';
 import { ConfigError } from './errors.js';
-
-// zod/mini: the same validation as zod, tree-shakable, so Lambda bundles stay small.
-const ID = /^[a-z0-9](?:[a-z0-9_-]{0,62})$/;
-const id = (what: string) =>
-  z
-    .string({ error: `${what} must be a string` })
-    .check(
-      z.regex(ID, `${what} must be 1-63 characters of a-z, 0-9, '-' or '_', starting with a letter or digit`),
-    );
+import type { ConfigIssue } from './targets/kind.js';
+import { kindOf, NODE_FIELDS, TARGET_KINDS, TARGET_SCHEMAS } from './targets/registry.js';
 
 const sha256 = z
   .string({ error: 'must be a string' })
@@ -25,24 +20,6 @@ const sha256 = z
     ),
   );
 
-const int = (min: number, max: number) =>
-  z
-    .int({ error: 'must be a whole number' })
-    .check(z.minimum(min, `must be at least ${min}`), z.maximum(max, `must be at most ${max}`));
-
-const arn = (kind: string, pattern: RegExp) =>
-  z.string({ error: `must be ${kind} ARN` }).check(z.regex(pattern, `must be ${kind} ARN`));
-const ELB_ARN = 'arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\\d{12}:';
-const targetGroupArn = arn('a target group', new RegExp(`^${ELB_ARN}targetgroup/[\\w-]+/[0-9a-f]+$`));
-const listenerArn = arn(
-  'a listener',
-  new RegExp(`^${ELB_ARN}listener/(app|net|gwy)/[\\w-]+/[0-9a-f]+/[0-9a-f]+$`),
-);
-const ruleArn = arn(
-  'a listener rule',
-  new RegExp(`^${ELB_ARN}listener-rule/(app|net)/[\\w-]+/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$`),
-);
-
 const NodeSchema = z.strictObject({
   id: id('node id'),
   /** What DNS points to, or what a webhook receiver is told: an IP address or host name. */
@@ -50,140 +27,39 @@ const NodeSchema = z.strictObject({
     .string({ error: 'must be a string' })
     .check(z.minLength(1, 'must not be empty'), z.maxLength(253)),
   tokenSha256: sha256,
-  /** For `elbv2-targets`: the instance id or IP registered in the target group. */
-  targetId: z.optional(z.string({ error: 'must be a string' }).check(z.minLength(1), z.maxLength(255))),
-  /** For `elbv2-weights`: this node's own target group behind the listener or rule. */
-  targetGroupArn: z.optional(targetGroupArn),
   /** Failsafe: where peers reach this node's agent (`--peer-listen`); default http://address:peerPort. */
   peerUrl: z.optional(
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).check(z.maxLength(512)),
   ),
+  /** What the cluster's targets need of each node (e.g. `targetId`), declared by their kinds. */
+  ...NODE_FIELDS,
 });
 
-const WebhookTargetSchema = z.strictObject({
-  type: z.literal('webhook'),
-  id: z.optional(id('target id')),
-  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
-  /** Name of the environment variable that holds the HMAC secret (the secret itself never sits in the config). */
-  secretEnv: z
-    .string({ error: 'must be the name of an environment variable' })
-    .check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')),
-  /** Per-attempt timeout; attempts repeat with backoff until the apply budget runs out. */
-  timeoutMs: z._default(int(100, 30_000), 2_000),
+const TargetSchema = z.discriminatedUnion('type', TARGET_SCHEMAS, {
+  error: (issue) =>
+    issue.code === 'invalid_union'
+      ? `unknown target type (expected one of ${TARGET_KINDS.map((k) => k.type).join(', ')})`
+      : undefined,
 });
 
-const LogTargetSchema = z.strictObject({
-  type: z.literal('log'),
-  id: z.optional(id('target id')),
-});
-
-const Route53TargetSchema = z.strictObject({
-  type: z.literal('route53'),
-  id: z.optional(id('target id')),
-  hostedZoneId: z
-    .string({ error: 'must be a hosted zone id' })
-    .check(
-      z.regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, 'must be a hosted zone id such as Z0123456789ABCDEFGHIJ'),
-    ),
-  recordName: z
-    .string({ error: 'must be a DNS name' })
-    .check(
-      z.regex(
-        /^(?=.{1,254}$)([a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.?$/,
-        'must be a DNS name',
-      ),
-    ),
-  recordType: z.enum(['A', 'AAAA', 'CNAME'], "must be 'A', 'AAAA' or 'CNAME'"),
-  ttl: z._default(int(0, 172_800), 10),
-});
-
-const Elbv2TargetsSchema = z.strictObject({
-  type: z.literal('elbv2-targets'),
-  id: z.optional(id('target id')),
-  targetGroupArn,
-  port: z.optional(int(1, 65_535)),
-});
-
-const Elbv2WeightsSchema = z
-  .strictObject({
-    type: z.literal('elbv2-weights'),
-    id: z.optional(id('target id')),
-    listenerArn: z.optional(listenerArn),
-    ruleArn: z.optional(ruleArn),
-  })
-  .check(
-    z.refine((t) => (t.listenerArn === undefined) !== (t.ruleArn === undefined), {
-      message: 'give exactly one of listenerArn or ruleArn',
-      path: ['listenerArn'],
-    }),
-  );
-
-const TARGET_TYPES = ['route53', 'elbv2-targets', 'elbv2-weights', 'webhook', 'log'];
-const TargetSchema = z.discriminatedUnion(
-  'type',
-  [Route53TargetSchema, Elbv2TargetsSchema, Elbv2WeightsSchema, WebhookTargetSchema, LogTargetSchema],
-  {
-    error: (issue) =>
-      issue.code === 'invalid_union'
-        ? `unknown target type (expected one of ${TARGET_TYPES.join(', ')})`
-        : undefined,
-  },
-);
-
-/** What each node must provide for the cluster's targets; issues name the node field. */
+/**
+ * What each node must provide for the cluster's targets: the node fields each kind asks
+ * for, then the kind's own rules. Issues name the node field.
+ */
 function checkNodesFitTargets(
-  cluster: {
-    mode: string;
-    nodes: Array<z.output<typeof NodeSchema>>;
-    targets: Array<z.output<typeof TargetSchema>>;
-  },
-  issue: (path: (string | number)[], message: string) => void,
+  cluster: Pick<ParsedCluster, 'mode' | 'nodes' | 'targets'>,
+  issue: ConfigIssue,
 ): void {
   cluster.targets.forEach((target, t) => {
-    const where = `targets[${t}] (${target.type})`;
-    const by = `required by ${where}`;
-    cluster.nodes.forEach((node, n) => {
-      switch (target.type) {
-        case 'elbv2-targets':
-          if (node.targetId === undefined) issue(['nodes', n, 'targetId'], by);
-          break;
-        case 'elbv2-weights':
-          if (node.targetGroupArn === undefined) issue(['nodes', n, 'targetGroupArn'], by);
-          else if (cluster.nodes.findIndex((o) => o.targetGroupArn === node.targetGroupArn) < n) {
-            issue(
-              ['nodes', n, 'targetGroupArn'],
-              `must differ from the other nodes' (each node needs its own group for ${where})`,
-            );
-          }
-          break;
-        case 'route53': {
-          if (n === 0 && cluster.mode === 'active-active' && target.recordType === 'CNAME') {
-            issue(
-              ['targets', t, 'recordType'],
-              'a CNAME holds one name: use A or AAAA records in active-active mode',
-            );
-          }
-          const family = isIP(node.address);
-          const ok =
-            target.recordType === 'A'
-              ? family === 4
-              : target.recordType === 'AAAA'
-                ? family === 6
-                : family === 0;
-          const want = { A: 'an IPv4 address', AAAA: 'an IPv6 address', CNAME: 'a host name' }[
-            target.recordType
-          ];
-          if (!ok)
-            issue(
-              ['nodes', n, 'address'],
-              `must be ${want} for targets[${t}] (route53 ${target.recordType})`,
-            );
-          break;
+    const kind = kindOf(target.type);
+    for (const field of Object.keys(kind.nodeFields ?? {})) {
+      cluster.nodes.forEach((node, n) => {
+        if ((node as Record<string, unknown>)[field] === undefined) {
+          issue(['nodes', n, field], `required by targets[${t}] (${target.type})`);
         }
-        default:
-          break;
-      }
-    });
+      });
+    }
+    kind.check?.(target, t, cluster, issue);
   });
 }
 
@@ -192,14 +68,7 @@ const ClusterSchema = z
     id: id('cluster id'),
     heartbeatIntervalSeconds: z._default(int(1, 3600), 5),
     missedBeats: z._default(int(1, 100), 3),
-    /**
-     * active-passive: targets follow the active node. active-active: targets follow every
-     * alive, eligible node, while a leader is still elected for singleton work.
-     */
-    mode: z._default(
-      z.enum(['active-passive', 'active-active'], "must be 'active-passive' or 'active-active'"),
-      'active-passive',
-    ),
+    mode,
     /** sticky: the role stays where a failover put it; preferred: the highest-priority node takes it back. */
     failback: z._default(z.enum(['sticky', 'preferred'], "must be 'sticky' or 'preferred'"), 'sticky'),
     /** preferred failback: how long the preferred node must be alive and ok before it takes the role back. */

@@ -6,7 +6,7 @@
  */
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import type { AwsClients } from './index.js';
+import type { AwsClients } from './kind.js';
 
 export function defaultAwsClients(): AwsClients {
   let route53: Route53Client | undefined;

@@ -15,7 +15,6 @@ import {
   ModifyRuleCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { NodeConfig } from '../config.js';
 import { TargetApplyError } from '../errors.js';
 import { withAwsRetry } from './aws-retry.js';
 import type { Observation, Target, TargetChange, TargetDetail } from './target.js';
@@ -27,7 +26,7 @@ export class Elbv2TargetsTarget implements Target {
     readonly id: string,
     private readonly client: ElasticLoadBalancingV2Client,
     private readonly options: { targetGroupArn: string; port?: number },
-    private readonly nodes: readonly NodeConfig[],
+    private readonly nodes: ReadonlyArray<{ id: string; targetId?: string }>,
   ) {}
 
   /**
@@ -99,7 +98,7 @@ export class Elbv2WeightsTarget implements Target {
     readonly id: string,
     private readonly client: ElasticLoadBalancingV2Client,
     private readonly options: { listenerArn?: string; ruleArn?: string },
-    private readonly nodes: readonly NodeConfig[],
+    private readonly nodes: ReadonlyArray<{ id: string; targetGroupArn?: string }>,
   ) {}
 
   async apply(change: TargetChange, deadline: number): Promise<TargetDetail> {
