@@ -64,7 +64,7 @@ export interface TargetKind<
   S extends KindSchema = KindSchema,
   F extends NodeFieldSchemas = NodeFieldSchemas,
 > {
-  readonly type: z.output<S>['type'];
+  readonly type: z.output<S>['type'] & string;
   readonly schema: S;
   /**
    * Fields every node must give when its cluster has a target of this kind (optional on
