@@ -2,8 +2,9 @@ import type { Target } from './target.js';
 
 /**
  * Runs `load` once and shares its result. A rejection is forgotten, so the next call loads
- * again: a transient failure to load SDK code must not disable a target for the life of
- * the process.
+ * again: a transient failure must not disable a target for the life of the process. (A
+ * module whose top-level code threw stays failed, in Node's ESM loader and in esbuild's
+ * bundles alike; what this retries is the rest of the load, such as creating the clients.)
  */
 export function loadOnce<T>(load: () => Promise<T>): () => Promise<T> {
   let loaded: Promise<T> | undefined;
