@@ -1,16 +1,14 @@
 /**
  * The control plane's use cases: heartbeat, release, switchover, pause, resume, sweep,
- * status, events. It turns the core's decisions into the store's compare-and-set writes
- * and drives targets from committed epochs. Handlers (Lambda and local) call this and
- * nothing else.
+ * status, events. Decisions of the core become the store's compare-and-set writes in
+ * the reconciler (`reconciler.ts`); committed epochs drive targets (`target-driver.ts`).
+ * Handlers (Lambda and local) call this and nothing else.
  */
 import type { ClusterConfig, Config, NodeConfig } from '../config.js';
 import { findCluster } from '../config.js';
-import { decide } from '../core/decide.js';
 import { clusterEvent, collisionChange } from '../core/events.js';
 import { failsafeEvent, failsafePeers, type Peer } from '../core/failsafe.js';
 import { type ManualOutcome, planManual } from '../core/manual.js';
-import { servingChange } from '../core/serving.js';
 import type { Beat, ClusterEvent, ClusterState, Role } from '../core/state.js';
 import { AuthError, ConflictError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -18,6 +16,7 @@ import type { StateStore } from '../store/port.js';
 import type { Target } from '../targets/index.js';
 import { tokenMatches } from '../tokens.js';
 import { Announcer } from './announcer.js';
+import { Reconciler } from './reconciler.js';
 import { type ClusterStatus, presentStatus } from './status.js';
 import { TargetDriver } from './target-driver.js';
 
@@ -64,14 +63,13 @@ export interface SweepReport {
   errors: number;
 }
 
-type Outcome = { promoted: boolean; held: boolean; applied: number; failed: number };
-
 export class ControlPlane {
   private readonly now: () => number;
   private readonly store: StateStore;
   private readonly logger: Logger;
   private readonly announcer: Announcer;
   private readonly targets: TargetDriver;
+  private readonly reconciler: Reconciler;
   private readonly sweepConcurrency: number;
 
   constructor(private readonly options: ControlPlaneOptions) {
@@ -88,6 +86,7 @@ export class ControlPlane {
       applyBudgetMs: options.applyBudgetMs ?? 5_000,
       observeIntervalMs: options.observeIntervalMs ?? 30_000,
     });
+    this.reconciler = new Reconciler(options.store, this.announcer, this.targets, this.now);
     this.sweepConcurrency = options.sweepConcurrency ?? 16;
   }
 
@@ -118,7 +117,7 @@ export class ControlPlane {
   async heartbeat(cluster: ClusterConfig, node: NodeConfig, beat: Beat): Promise<HeartbeatResult> {
     const now = this.now();
     let state = await this.store.recordHeartbeat(cluster, node.id, beat, now);
-    state = (await this.reconcile(cluster, state, now, 'heartbeat')).state;
+    state = (await this.reconciler.reconcile(cluster, state, now, 'heartbeat')).state;
     await this.trackCollision(cluster, state, node.id, now);
     if (beat.failsafe !== undefined) {
       await this.announcer.event(cluster.id, failsafeEvent(state, node.id, beat.failsafe, now), {
@@ -247,7 +246,7 @@ export class ControlPlane {
         const state = states[i];
         if (state == null) throw new Error('its state could not be read (throttled); the next sweep retries');
         if (Object.keys(state.outbox).length > 0) await this.store.flushOutbox(state);
-        const { outcome } = await this.reconcile(cluster, state, now, 'sweep');
+        const { outcome } = await this.reconciler.reconcile(cluster, state, now, 'sweep');
         report.promoted += Number(outcome.promoted);
         report.held += Number(outcome.held);
         report.targetsApplied += outcome.applied;
@@ -305,71 +304,6 @@ export class ControlPlane {
     if (await this.store.setCollision(cluster.id, nodeId, { start, event: change.event })) {
       await this.announcer.event(cluster.id, change.event, { node: nodeId });
     }
-  }
-
-  /**
-   * Acts on one decision. Heartbeats apply targets only after their own promotion; the
-   * sweep also observes applied targets for drift and applies everything that is due.
-   */
-  private async reconcile(
-    cluster: ClusterConfig,
-    state: ClusterState,
-    now: number,
-    mode: 'heartbeat' | 'sweep',
-  ): Promise<{ state: ClusterState; outcome: Outcome }> {
-    const outcome: Outcome = { promoted: false, held: false, applied: 0, failed: 0 };
-    const decision = decide(state, cluster, now);
-    switch (decision.type) {
-      case 'steady':
-        if (state.hold !== null) await this.store.clearHold(cluster.id, state.epoch);
-        break;
-      case 'promote': {
-        // The write judges liveness on its own clock: time may have passed since `now`.
-        const committed = await this.store.commitPromotion(decision, cluster.id, this.now());
-        if (committed === null) {
-          // Another worker got there first (or the active renewed): read what won.
-          return { state: await this.store.load(cluster.id), outcome };
-        }
-        outcome.promoted = true;
-        state = committed;
-        await this.announcer.promoted(cluster, state, decision);
-        break;
-      }
-      case 'hold': {
-        if (state.hold?.code === decision.hold.code) break;
-        const committed = await this.store.commitHold(decision, cluster.id);
-        if (committed === null) break;
-        outcome.held = true;
-        state = committed;
-        await this.announcer.held(cluster, state, decision);
-        break;
-      }
-      default: {
-        const unreachable: never = decision;
-        throw new Error(`unknown decision ${JSON.stringify(unreachable)}`);
-      }
-    }
-    // Active-active: the serving set follows liveness without an epoch change.
-    const serving = servingChange(state, cluster, now);
-    let servingChanged = false;
-    if (
-      serving !== null &&
-      (await this.store.commitServing(cluster.id, state, serving.serving, serving.event))
-    ) {
-      servingChanged = true;
-      state = { ...state, serving: serving.serving, servingVersion: state.servingVersion + 1 };
-      await this.announcer.event(cluster.id, serving.event);
-    }
-    if (mode === 'sweep' && decision.type === 'steady')
-      state = await this.targets.observe(cluster, state, now);
-    // Heartbeats apply targets only after a change they committed themselves; the sweep
-    // applies whatever is due.
-    if (mode === 'sweep' || outcome.promoted || servingChanged) {
-      const results = await this.targets.apply(cluster, state, now);
-      outcome.applied = results.filter((r) => r === 'applied').length;
-      outcome.failed = results.filter((r) => r === 'failed').length;
-    }
-    return { state, outcome };
   }
 }
 
