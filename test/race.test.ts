@@ -416,6 +416,73 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
     });
   });
 
+  // PostgreSQL LSNs are strings: the write compares their sortable positionKey, so a
+  // string position is re-checked at write time like a number (issue 9's review found it
+  // was not: a stale sweep decision promoted a node 500 behind with a limit of 100).
+  it('does not let a slow sweep promote a standby whose LSN fell 500 behind (limit 100) while the sweep was reading', async () => {
+    const clock = new FakeClock();
+    const tc = makeCluster({ nodeIds: ['a', 'b'], rules: { maxPositionLag: 100 } });
+    const id = tc.cluster.id;
+    const cp = makeControlPlane(tc, store, clock);
+    const beat = (node: string, position: string) =>
+      cp.heartbeat(tc.cluster, nodeOf(tc.cluster, node), { position });
+    await beat('a', '0/3E8'); // a active at epoch 1, position 1000
+    clock.advance(2_000);
+    await beat('b', '0/3E8');
+    clock.advance(LEASE_MS + 1 - 2_000); // a has expired; b is alive and level with a
+    expect(decide(await store.load(id), tc.cluster, clock.t)).toMatchObject({ type: 'promote', to: 'b' });
+    const slowRead = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'loadMany') {
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return async (ids: readonly string[]) => {
+          const states = await target.loadMany(ids);
+          // While the sweep decides on what it read, b (rebuilt from an older backup)
+          // reports 0/1F4: 500 behind a's last position, 5 times the limit.
+          await beat('b', '0/1F4');
+          return states;
+        };
+      },
+    });
+    const sweeper = makeControlPlane(tc, slowRead, clock);
+
+    expect(await sweeper.sweep()).toMatchObject({ promoted: 0, errors: 0 });
+
+    const after = await store.load(id);
+    expect(after).toMatchObject({ epoch: 1, active: 'a' });
+    expect(after.nodes.b).toMatchObject({ position: '0/1F4' });
+    expect(await promotedEpochs(id)).toEqual([1]);
+  });
+
+  it("refuses a promotion when another standby's LSN moved the reference 500 past the candidate (limit 100)", async () => {
+    const clock = new FakeClock();
+    const tc = makeCluster({ nodeIds: ['a', 'b', 'c'], rules: { maxPositionLag: 100 } });
+    const id = tc.cluster.id;
+    const cp = makeControlPlane(tc, store, clock);
+    const beat = (node: string, body: { position?: string } = {}) =>
+      cp.heartbeat(tc.cluster, nodeOf(tc.cluster, node), body);
+    await beat('a', { position: '0/3E8' }); // a active at epoch 1
+    clock.advance(1_000);
+    // a's last beat reports no position: the reference is then the most advanced node's.
+    await beat('a');
+    clock.advance(1_000);
+    await beat('b', { position: '0/3E8' });
+    await beat('c', { position: '0/3E8' });
+    clock.advance(LEASE_MS + 1 - 1_000); // a has expired; b and c are alive, level
+    const decision = decide(await store.load(id), tc.cluster, clock.t);
+    expect(decision).toMatchObject({ type: 'promote', to: 'b', expectedEpoch: 1 });
+
+    // c reports 0/5DC (1500) before the write: b is now 500 behind the most advanced node.
+    await store.recordHeartbeat(tc.cluster, 'c', { position: '0/5DC' }, clock.t);
+    const before = await store.load(id);
+
+    expect(await store.commitPromotion(decision as PromoteDecision, id, clock.t)).toBeNull();
+    expect(await store.load(id)).toEqual(before);
+    expect(decide(before, tc.cluster, clock.t)).toMatchObject({ type: 'promote', to: 'c', expectedEpoch: 1 });
+  });
+
   it('applies a retried promotion once: the same decision committed again changes nothing', async () => {
     const { clock, decision, id } = await staleDecision();
     const first = await store.commitPromotion(decision, id, clock.t);
