@@ -483,6 +483,38 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
     expect(decide(before, tc.cluster, clock.t)).toMatchObject({ type: 'promote', to: 'c', expectedEpoch: 1 });
   });
 
+  // The flap guard lets a planned handover through (the node asked for it) but holds an
+  // automatic failover: a handover decided while the active was in maintenance must not
+  // commit once the active reports failing instead, for then it is a failover past the cap.
+  it('refuses a maintenance handover past the flap guard once the active reports failing instead', async () => {
+    const clock = new FakeClock();
+    const tc = makeCluster({ nodeIds: ['a', 'b', 'c'], rules: { maxAutoFailoversPerHour: 1 } });
+    const id = tc.cluster.id;
+    const cp = makeControlPlane(tc, store, clock);
+    const beat = (node: string, body: { status?: NodeStatus } = {}) =>
+      cp.heartbeat(tc.cluster, nodeOf(tc.cluster, node), body);
+    await beat('a');
+    await beat('b');
+    await beat('c');
+    clock.advance(LEASE_MS + 1);
+    await beat('b'); // a expired: b promoted at epoch 2, the one automatic change the hour allows
+    await beat('c');
+    expect(await store.load(id)).toMatchObject({ epoch: 2, active: 'b', recentAutomatic: [clock.t] });
+
+    // b enters maintenance: a handover is planned, so the flap guard lets it through...
+    await store.recordHeartbeat(tc.cluster, 'b', { status: 'maintenance' }, clock.advance(500));
+    const decision = decide(await store.load(id), tc.cluster, clock.t);
+    expect(decision).toMatchObject({ type: 'promote', cause: 'maintenance', from: 'b', to: 'c' });
+
+    // ...but b reports failing before the write: now it would be a failover past the cap.
+    await store.recordHeartbeat(tc.cluster, 'b', { status: 'failing' }, clock.advance(100));
+    const before = await store.load(id);
+    expect(decide(before, tc.cluster, clock.t)).toMatchObject({ type: 'hold', hold: { code: 'flap-guard' } });
+
+    expect(await store.commitPromotion(decision as PromoteDecision, id, clock.t)).toBeNull();
+    expect(await store.load(id)).toEqual(before);
+  });
+
   it('applies a retried promotion once: the same decision committed again changes nothing', async () => {
     const { clock, decision, id } = await staleDecision();
     const first = await store.commitPromotion(decision, id, clock.t);
