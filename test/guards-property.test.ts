@@ -185,32 +185,48 @@ const stateArb = fc
   // Only states where decide promotes at t0: the property is about what happens to a promotion.
   .filter((g) => decide(g.state, CLUSTERS[g.config] as ClusterConfig, T0).type === 'promote');
 
+/** Whom a beat comes from: the decision's candidate, its active, another node, or a node by name. */
+type Beater = 'candidate' | 'active' | 'other' | NodeId;
+type Field = 'status' | 'lagSeconds' | 'position' | 'version';
+
 /** Something that happens to the stored state between the decision and its commit. */
 type Change =
-  | { kind: 'beat'; node: NodeId; beat: Beat }
+  /**
+   * A heartbeat that repeats what the node reported last (a renewal), or changes one field
+   * of it: each guard is put to the test while the others still hold. An absent value
+   * leaves the field out of the beat (which clears a lag or a position).
+   */
+  | { kind: 'beat'; from: Beater; field: Field | null; value: string | number | undefined }
   | { kind: 'pause' }
   | { kind: 'resume' }
   /** Another worker (sweep, heartbeat, retried Lambda) reads the state and acts first. */
   | { kind: 'rival' };
 
+const fieldArb: fc.Arbitrary<{ field: Field | null; value: string | number | undefined }> = fc.oneof(
+  fc.constant({ field: null, value: undefined }),
+  fc.record({ field: fc.constant<Field>('status'), value: statusArb }),
+  fc.record({ field: fc.constant<Field>('lagSeconds'), value: lagArb }),
+  fc.record({ field: fc.constant<Field>('position'), value: fc.option(positionArb, { nil: undefined }) }),
+  fc.record({ field: fc.constant<Field>('version'), value: versionArb }),
+);
+
 const changeArb: fc.Arbitrary<Change> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
-      .record({
-        node: fc.constantFrom<NodeId>(...NODES),
-        status: fc.option(statusArb, { nil: undefined }),
-        position: fc.option(positionArb, { nil: undefined }),
-        lagSeconds: lagArb,
-        version: versionArb,
-      })
-      .map(({ node, ...fields }): Change => {
-        const beat: Beat = {};
-        for (const [key, value] of Object.entries(fields)) {
-          if (value !== undefined) (beat as Record<string, unknown>)[key] = value;
-        }
-        return { kind: 'beat', node, beat };
-      }),
+      .tuple(
+        fc.constantFrom<Beater>(
+          'candidate',
+          'candidate',
+          'candidate',
+          'candidate',
+          'active',
+          'other',
+          ...NODES,
+        ),
+        fieldArb,
+      )
+      .map(([from, { field, value }]): Change => ({ kind: 'beat', from, field, value })),
   },
   { weight: 1, arbitrary: fc.constant<Change>({ kind: 'pause' }) },
   { weight: 1, arbitrary: fc.constant<Change>({ kind: 'resume' }) },
@@ -257,30 +273,58 @@ async function seed(state: ClusterState): Promise<void> {
   );
 }
 
-async function applyChange(cluster: ClusterConfig, change: Change, at: number): Promise<void> {
+/**
+ * Applies `change` at `at` through the store. `last` is the stored state when known (a
+ * beat's ALL_NEW answer); returns the state after the change when the write returned it.
+ */
+async function applyChange(
+  cluster: ClusterConfig,
+  decision: Promotion,
+  change: Change,
+  at: number,
+  last: ClusterState | null,
+): Promise<ClusterState | null> {
   const id = cluster.id;
   switch (change.kind) {
-    case 'beat':
-      await store.recordHeartbeat(cluster, change.node, change.beat, at);
-      return;
+    case 'beat': {
+      const involved = [decision.to, decision.from];
+      const node =
+        change.from === 'candidate'
+          ? decision.to
+          : change.from === 'active'
+            ? (decision.from ?? decision.to)
+            : change.from === 'other'
+              ? (NODES.find((n) => !involved.includes(n)) ?? decision.to)
+              : change.from;
+      const reported = (last ?? (await store.load(id))).nodes[node];
+      const beat: Record<string, unknown> = {
+        status: reported?.status,
+        lagSeconds: reported?.lagSeconds,
+        position: reported?.position,
+        version: reported?.version,
+      };
+      if (change.field !== null) beat[change.field] = change.value;
+      for (const key of Object.keys(beat)) if (beat[key] === undefined) delete beat[key];
+      return store.recordHeartbeat(cluster, node, beat as Beat, at);
+    }
     case 'pause': {
       const state = await store.load(id);
       const by = 'arn:aws:iam::123456789012:user/alice';
       const event = clusterEvent(state, 'paused', 'automation paused for a test', at, by);
       await store.setPause(id, { since: at, by, reason: 'a test' }, event);
-      return;
+      return null;
     }
     case 'resume': {
       const state = await store.load(id);
       await store.clearPause(id, clusterEvent(state, 'resumed', 'automation resumed', at, 'local'));
-      return;
+      return null;
     }
     case 'rival': {
       // What the control plane does with a decision of its own (see ControlPlane.reconcile).
       const rival = decide(await store.load(id), cluster, at);
       if (rival.type === 'promote') await store.commitPromotion(rival, id, at);
       if (rival.type === 'hold') await store.commitHold(rival, id);
-      return;
+      return null;
     }
     default: {
       const unknown: never = change;
@@ -297,7 +341,10 @@ const above = (cluster: ClusterConfig, node: string) =>
   );
 
 describe('a promotion decided at t0 and committed at t1 after the stored state changed', () => {
-  it('commits exactly when its guards still hold at t1, writes what promote() gives, and only what decide still allows', async () => {
+  // About 700 store round trips: seconds on an idle machine; the budget covers a loaded one.
+  it('commits exactly when its guards still hold at t1, writes what promote() gives, and only what decide still allows', {
+    timeout: 180_000,
+  }, async () => {
     const seen = {
       runs: 0,
       committed: 0,
@@ -324,7 +371,8 @@ describe('a promotion decided at t0 and committed at t1 after the stored state c
         const changes = h.changes
           .map(([change, permille]) => ({ change, at: T0 + Math.floor((h.elapsed * permille) / 1_000) }))
           .sort((x, y) => x.at - y.at);
-        for (const { change, at } of changes) await applyChange(cluster, change, at);
+        let last: ClusterState | null = initial;
+        for (const { change, at } of changes) last = await applyChange(cluster, decision, change, at, last);
         const changed = await store.load(id);
         // The seeded record reads back as generated.
         if (changes.length === 0) expect(changed).toEqual(initial);
@@ -388,14 +436,15 @@ describe('a promotion decided at t0 and committed at t1 after the stored state c
           }
         }
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
 
-    // Not vacuous: promotions are decided, committed and refused, by each rule in turn.
+    // Not vacuous: promotions are committed and refused, and decide often agrees on the terms.
     expect(seen.committed).toBeGreaterThan(20);
     expect(seen.sameDecision).toBeGreaterThan(10);
     expect(seen.refused).toBeGreaterThan(20);
-    console.log(seen);
+    // Refusals come from several rules, not only from a racing worker's epoch.
+    expect(seen.refusedByRule.size, JSON.stringify([...seen.refusedByRule])).toBeGreaterThanOrEqual(3);
   });
 });
 
