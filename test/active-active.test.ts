@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import { parseConfig } from '../shared/config.js';
-import { servingChange, targetMembers } from '../shared/core/serving.js';
+import { servingChange, targetMembers, targetsDue } from '../shared/core/serving.js';
 import { emptyState } from '../shared/core/state.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import {
@@ -127,6 +127,37 @@ describe('active-active serving set', () => {
     expect((await store.load(id)).targets.lb).toMatchObject({ servingVersion: 2, state: 'stale' });
     // A claim for the old version is refused.
     expect(await store.claimTarget(id, 'lb', 0, 60, 10_000, 1)).toBe(false);
+  });
+
+  it('shows a target applied for an older serving set as pending in status, as the sweep sees it, until it is applied', async () => {
+    const { tc, clock, beat, cp, members } = setup();
+    const id = tc.cluster.id;
+    await beat('a');
+    await beat('b');
+    await beat('c');
+    const target = () => cp.status(id).then((s) => s.targets[0]);
+    expect(await target()).toMatchObject({ epoch: 1, state: 'applied' });
+
+    // c falls silent; a worker records the smaller serving set and dies before applying it.
+    clock.advance(LEASE_MS + 1);
+    await store.recordHeartbeat(tc.cluster, 'a', {}, clock.t);
+    await store.recordHeartbeat(tc.cluster, 'b', {}, clock.t);
+    const state = await store.load(id);
+    const change = servingChange(state, tc.cluster, clock.t);
+    expect(change?.serving).toEqual(['a', 'b']);
+    expect(await store.commitServing(id, state, change?.serving ?? [], change?.event ?? emptyEvent(id))).toBe(
+      true,
+    );
+
+    const recorded = await store.load(id);
+    expect(recorded.targets.lb).toMatchObject({ epoch: 1, servingVersion: 3, state: 'applied' });
+    expect(recorded).toMatchObject({ epoch: 1, servingVersion: 4 });
+    expect(targetsDue(recorded, tc.cluster, clock.t)).toEqual(['lb']);
+    expect(await target()).toMatchObject({ epoch: 1, state: 'pending' });
+
+    expect(await cp.sweep()).toMatchObject({ targetsApplied: 1, errors: 0 });
+    expect(members().at(-1)).toBe('a,b');
+    expect(await target()).toMatchObject({ epoch: 1, state: 'applied' });
   });
 });
 

@@ -8,6 +8,12 @@
  * clock) or, for `withAwsRetry` itself, on an injected clock whose sleep only moves time
  * forward. Nothing asserts on elapsed wall time.
  */
+
+import {
+  type BatchGetItemCommandInput,
+  type BatchGetItemCommandOutput,
+  DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import {
   type Action,
   DeregisterTargetsCommand,
@@ -884,5 +890,107 @@ describe('AWS faults through the control plane (dynalite, fake clock)', () => {
     const calm = await env.cp.sweep();
     expect(calm).toMatchObject({ targetsApplied: 0 });
     expect(r53Mock.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(3);
+  });
+
+  /**
+   * A client on the same dynalite whose BatchGetItem answers always leave `pk` unprocessed
+   * (what DynamoDB does under throttling; dynalite never does). Counts the rounds, and
+   * stops a retry loop without a cap long before the test would time out.
+   */
+  function throttlingClient(pk: string) {
+    const client = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const calls = { rounds: 0 };
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'BatchGetItemCommand') return next(args);
+        calls.rounds += 1;
+        if (calls.rounds > 20) throw new Error('BatchGetItem retried 20 times: no cap on unprocessed keys');
+        const out = await next(args);
+        const table = dynamo.table;
+        const asked = (args.input as BatchGetItemCommandInput).RequestItems?.[table]?.Keys ?? [];
+        const output = out.output as BatchGetItemCommandOutput;
+        const responses = output.Responses?.[table] ?? [];
+        output.Responses = { [table]: responses.filter((item) => item.pk?.S !== pk) };
+        const left = asked.filter((key) => key.pk?.S === pk);
+        output.UnprocessedKeys = left.length > 0 ? { [table]: { Keys: left } } : {};
+        return out;
+      },
+      { step: 'initialize', name: 'unprocessed-keys' },
+    );
+    return { client, calls };
+  }
+
+  it('gives up on a key left unprocessed after 6 BatchGetItem rounds: the sweep counts that cluster as an error and reconciles the others', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0); // no backoff sleeps between rounds
+    const clusters = [freshId('throttled'), freshId('readable')].map((id) => ({
+      id,
+      heartbeatIntervalSeconds: 1,
+      missedBeats: 3,
+      nodes: NODES.filter((n) => n.id !== 'c'),
+    }));
+    const config = parseConfig({ clusters });
+    const [throttled, readable] = config.clusters as [ClusterConfig, ClusterConfig];
+    const clock = new FakeClock();
+    const store = new DynamoStateStore(dynamo.client, dynamo.table);
+    const writer = new ControlPlane({
+      config,
+      store,
+      targets: new Map(),
+      logger: recordingLogger(),
+      now: clock.now,
+    });
+    for (const cluster of [throttled, readable]) {
+      await writer.heartbeat(cluster, node('a'), {});
+      clock.advance(1_000);
+      await writer.heartbeat(cluster, node('b'), {});
+    }
+    clock.advance(LEASE_MS); // a has expired in both clusters; b is alive in both
+    const { client, calls } = throttlingClient(`CLUSTER#${throttled.id}`);
+    const logger = recordingLogger();
+    const sweeper = new ControlPlane({
+      config,
+      store: new DynamoStateStore(client, dynamo.table),
+      targets: new Map(),
+      logger,
+      now: clock.now,
+    });
+    try {
+      expect(await sweeper.sweep()).toMatchObject({ clusters: 2, promoted: 1, errors: 1 });
+      expect(calls.rounds).toBe(6);
+    } finally {
+      client.destroy();
+    }
+
+    expect(await store.load(throttled.id)).toMatchObject({ epoch: 1, active: 'a' });
+    expect(await store.load(readable.id)).toMatchObject({ epoch: 2, active: 'b' });
+    expect(logger.entries.filter((e) => e.level === 'error')).toEqual([
+      {
+        level: 'error',
+        message: `sweep of ${throttled.id} failed: its state could not be read (throttled); the next sweep retries`,
+        extra: { cluster: throttled.id, error: 'Error' },
+      },
+    ]);
+  });
+
+  it('answers null, in order, for the clusters loadMany could not read', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    const [first, second] = [freshId('read'), freshId('throttled')];
+    const store = new DynamoStateStore(dynamo.client, dynamo.table);
+    const cluster = parseConfig({ clusters: [{ id: first, nodes: [node('a')] }] })
+      .clusters[0] as ClusterConfig;
+    await store.recordHeartbeat(cluster, 'a', {}, 1_000);
+    const { client, calls } = throttlingClient(`CLUSTER#${second}`);
+    try {
+      const states = await new DynamoStateStore(client, dynamo.table).loadMany([second, first]);
+      expect(states[0]).toBeNull();
+      expect(states[1]).toMatchObject({ cluster: first, nodes: { a: { lastSeen: 1_000 } } });
+      expect(calls.rounds).toBe(6);
+    } finally {
+      client.destroy();
+    }
   });
 });

@@ -3,14 +3,14 @@
  * Lambda containers would be) sharing one DynamoDB table in dynalite, racing on the same
  * transition. Interleavings come from a seeded PRNG; a failure names its seed.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import type { HeartbeatResult, SweepReport } from '../shared/control-plane/control-plane.js';
 import { decide, type Promotion as PromoteDecision } from '../shared/core/decide.js';
 import { isHealthy } from '../shared/core/eligibility.js';
-import type { ClusterState, NodeStatus } from '../shared/core/state.js';
+import type { Beat, ClusterState, NodeStatus } from '../shared/core/state.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { sleep } from '../shared/time.js';
 import {
@@ -415,6 +415,267 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
       epoch: 2,
       active: 'b',
     });
+  });
+
+  // PostgreSQL LSNs are strings: the write compares their sortable positionKey, so a
+  // string position is re-checked at write time like a number (issue 9's review found it
+  // was not: a stale sweep decision promoted a node 500 behind with a limit of 100).
+  it('does not let a slow sweep promote a standby whose LSN fell 500 behind (limit 100) while the sweep was reading', async () => {
+    const clock = new FakeClock();
+    const tc = makeCluster({ nodeIds: ['a', 'b'], rules: { maxPositionLag: 100 } });
+    const id = tc.cluster.id;
+    const cp = makeControlPlane(tc, store, clock);
+    const beat = (node: string, position: string) =>
+      cp.heartbeat(tc.cluster, nodeOf(tc.cluster, node), { position });
+    await beat('a', '0/3E8'); // a active at epoch 1, position 1000
+    clock.advance(2_000);
+    await beat('b', '0/3E8');
+    clock.advance(LEASE_MS + 1 - 2_000); // a has expired; b is alive and level with a
+    expect(decide(await store.load(id), tc.cluster, clock.t)).toMatchObject({ type: 'promote', to: 'b' });
+    const slowRead = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'loadMany') {
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return async (ids: readonly string[]) => {
+          const states = await target.loadMany(ids);
+          // While the sweep decides on what it read, b (rebuilt from an older backup)
+          // reports 0/1F4: 500 behind a's last position, 5 times the limit.
+          await beat('b', '0/1F4');
+          return states;
+        };
+      },
+    });
+    const sweeper = makeControlPlane(tc, slowRead, clock);
+
+    expect(await sweeper.sweep()).toMatchObject({ promoted: 0, errors: 0 });
+
+    const after = await store.load(id);
+    expect(after).toMatchObject({ epoch: 1, active: 'a' });
+    expect(after.nodes.b).toMatchObject({ position: '0/1F4' });
+    expect(await promotedEpochs(id)).toEqual([1]);
+  });
+
+  it("refuses a promotion when another standby's LSN moved the reference 500 past the candidate (limit 100)", async () => {
+    const clock = new FakeClock();
+    const tc = makeCluster({ nodeIds: ['a', 'b', 'c'], rules: { maxPositionLag: 100 } });
+    const id = tc.cluster.id;
+    const cp = makeControlPlane(tc, store, clock);
+    const beat = (node: string, body: { position?: string } = {}) =>
+      cp.heartbeat(tc.cluster, nodeOf(tc.cluster, node), body);
+    await beat('a', { position: '0/3E8' }); // a active at epoch 1
+    clock.advance(1_000);
+    // a's last beat reports no position: the reference is then the most advanced node's.
+    await beat('a');
+    clock.advance(1_000);
+    await beat('b', { position: '0/3E8' });
+    await beat('c', { position: '0/3E8' });
+    clock.advance(LEASE_MS + 1 - 1_000); // a has expired; b and c are alive, level
+    const decision = decide(await store.load(id), tc.cluster, clock.t);
+    expect(decision).toMatchObject({ type: 'promote', to: 'b', expectedEpoch: 1 });
+
+    // c reports 0/5DC (1500) before the write: b is now 500 behind the most advanced node.
+    await store.recordHeartbeat(tc.cluster, 'c', { position: '0/5DC' }, clock.t);
+    const before = await store.load(id);
+
+    expect(await store.commitPromotion(decision as PromoteDecision, id, clock.t)).toBeNull();
+    expect(await store.load(id)).toEqual(before);
+    expect(decide(before, tc.cluster, clock.t)).toMatchObject({ type: 'promote', to: 'c', expectedEpoch: 1 });
+  });
+
+  // The flap guard lets a planned handover through (the node asked for it) but holds an
+  // automatic failover: a handover decided while the active was in maintenance must not
+  // commit once the active reports failing instead, for then it is a failover past the cap.
+  it('refuses a maintenance handover past the flap guard once the active reports failing instead', async () => {
+    const clock = new FakeClock();
+    const tc = makeCluster({ nodeIds: ['a', 'b', 'c'], rules: { maxAutoFailoversPerHour: 1 } });
+    const id = tc.cluster.id;
+    const cp = makeControlPlane(tc, store, clock);
+    const beat = (node: string, body: { status?: NodeStatus } = {}) =>
+      cp.heartbeat(tc.cluster, nodeOf(tc.cluster, node), body);
+    await beat('a');
+    await beat('b');
+    await beat('c');
+    clock.advance(LEASE_MS + 1);
+    await beat('b'); // a expired: b promoted at epoch 2, the one automatic change the hour allows
+    await beat('c');
+    expect(await store.load(id)).toMatchObject({ epoch: 2, active: 'b', recentAutomatic: [clock.t] });
+
+    // b enters maintenance: a handover is planned, so the flap guard lets it through...
+    await store.recordHeartbeat(tc.cluster, 'b', { status: 'maintenance' }, clock.advance(500));
+    const decision = decide(await store.load(id), tc.cluster, clock.t);
+    expect(decision).toMatchObject({ type: 'promote', cause: 'maintenance', from: 'b', to: 'c' });
+
+    // ...but b reports failing before the write: now it would be a failover past the cap.
+    await store.recordHeartbeat(tc.cluster, 'b', { status: 'failing' }, clock.advance(100));
+    const before = await store.load(id);
+    expect(decide(before, tc.cluster, clock.t)).toMatchObject({ type: 'hold', hold: { code: 'flap-guard' } });
+
+    expect(await store.commitPromotion(decision as PromoteDecision, id, clock.t)).toBeNull();
+    expect(await store.load(id)).toEqual(before);
+  });
+
+  // Each case: a active at epoch 1 and expired, b alive and eligible; the decision to
+  // promote b is taken, then one beat changes what a rule judges, then the write.
+  const gateCases: Array<{
+    what: string;
+    rules: NonNullable<Parameters<typeof makeCluster>[0]>['rules'];
+    a: Beat;
+    b: Beat;
+    change: [string, Beat];
+  }> = [
+    {
+      what: 'its lag rose to 30 s (limit 5 s)',
+      rules: { maxLagSeconds: 5 },
+      a: { lagSeconds: 0 },
+      b: { lagSeconds: 1 },
+      change: ['b', { lagSeconds: 30 }],
+    },
+    {
+      what: 'it stopped reporting a lag (limit 5 s)',
+      rules: { maxLagSeconds: 5 },
+      a: { lagSeconds: 0 },
+      b: { lagSeconds: 1 },
+      change: ['b', {}],
+    },
+    {
+      what: "it moved to another version than the active's (requireSameVersion)",
+      rules: { requireSameVersion: true },
+      a: { version: '1.0' },
+      b: { version: '1.0' },
+      change: ['b', { version: '1.1' }],
+    },
+    {
+      what: 'the failing active moved to another version (requireSameVersion)',
+      rules: { requireSameVersion: true },
+      a: { version: '1.0' },
+      b: { version: '1.0' },
+      change: ['a', { status: 'failing', version: '1.1' }],
+    },
+    {
+      what: 'the failing active now reports a version, where it reported none (requireSameVersion)',
+      rules: { requireSameVersion: true },
+      a: {},
+      b: { version: '1.0' },
+      change: ['a', { status: 'failing', version: '1.1' }],
+    },
+  ];
+  it.each(gateCases.map((c) => [c.what, c] as const))(
+    'refuses the promotion of b when %s since the decision',
+    async (_what, { rules, a, b, change }) => {
+      const clock = new FakeClock();
+      const tc = makeCluster({ nodeIds: ['a', 'b'], rules });
+      const id = tc.cluster.id;
+      const cp = makeControlPlane(tc, store, clock);
+      expect(await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'a'), a)).toMatchObject({
+        role: 'active',
+        epoch: 1,
+      });
+      clock.advance(2_000);
+      await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'b'), b);
+      clock.advance(LEASE_MS + 1 - 2_000);
+      const decision = decide(await store.load(id), tc.cluster, clock.t);
+      expect(decision).toMatchObject({ type: 'promote', from: 'a', to: 'b', expectedEpoch: 1 });
+
+      await store.recordHeartbeat(tc.cluster, change[0], change[1], clock.t);
+      const before = await store.load(id);
+      expect(decide(before, tc.cluster, clock.t)).toMatchObject({
+        type: 'hold',
+        hold: { code: 'no-candidate' },
+      });
+
+      expect(await store.commitPromotion(decision as PromoteDecision, id, clock.t)).toBeNull();
+      expect(await store.load(id)).toEqual(before);
+    },
+  );
+
+  /**
+   * Preferred failback (hold-down 10 s) over the store alone: b, the most advanced, became
+   * the first active; a (priority 1, behind c) has been up for the hold-down since. Returns
+   * the decision to fail back to a.
+   */
+  async function failbackDecision() {
+    const clock = new FakeClock();
+    const tc = makeCluster({
+      nodeIds: ['a', 'b', 'c'],
+      rules: { failback: 'preferred', failbackHoldDownSeconds: 10 },
+    });
+    const id = tc.cluster.id;
+    const positions: Record<string, number> = { a: 100, b: 300, c: 200 };
+    const beat = (node: string, body: Beat = {}) =>
+      store.recordHeartbeat(tc.cluster, node, { position: positions[node], ...body }, clock.t);
+    const beatAll = async () => {
+      for (const node of ['a', 'b', 'c']) await beat(node);
+    };
+    await beatAll();
+    const first = decide(await store.load(id), tc.cluster, clock.t) as PromoteDecision;
+    expect(await store.commitPromotion(first, id, clock.t)).toMatchObject({ epoch: 1, active: 'b' });
+    for (let i = 0; i < 5; i++) {
+      clock.advance(2_000);
+      await beatAll();
+    }
+    const decision = decide(await store.load(id), tc.cluster, clock.t);
+    expect(decision).toMatchObject({
+      type: 'promote',
+      cause: 'failback',
+      from: 'b',
+      to: 'a',
+      expectedEpoch: 1,
+    });
+    return { tc, id, clock, beat, decision: decision as PromoteDecision };
+  }
+
+  it('refuses a preferred failback when the preferred node had a blip since the decision (its hold-down starts again)', async () => {
+    const { tc, id, clock, beat, decision } = await failbackDecision();
+    clock.advance(100);
+    await beat('a', { status: 'failing' });
+    clock.advance(100);
+    await beat('a');
+    const before = await store.load(id);
+    expect(decide(before, tc.cluster, clock.t)).toEqual({ type: 'steady' });
+
+    expect(await store.commitPromotion(decision, id, clock.t)).toBeNull();
+    expect(await store.load(id)).toEqual(before);
+  });
+
+  it('refuses a preferred failback once the active turned failing: the failover now due promotes the most advanced standby', async () => {
+    const { tc, id, clock, beat, decision } = await failbackDecision();
+    clock.advance(100);
+    await beat('b', { status: 'failing' });
+    const before = await store.load(id);
+    expect(decide(before, tc.cluster, clock.t)).toMatchObject({ type: 'promote', cause: 'failing', to: 'c' });
+
+    expect(await store.commitPromotion(decision, id, clock.t)).toBeNull();
+    expect(await store.load(id)).toEqual(before);
+  });
+
+  // Every product path sets the active and bumps the epoch in one write, so the epoch
+  // guard alone would catch this; the no-active clause is the second lock for an item that
+  // was edited or restored by hand.
+  it('does not elect a first active over a record that names one at epoch 0 (an item edited by hand)', async () => {
+    const clock = new FakeClock();
+    const tc = makeCluster({ nodeIds: ['a', 'b'] });
+    const id = tc.cluster.id;
+    await store.recordHeartbeat(tc.cluster, 'a', {}, clock.t);
+    await store.recordHeartbeat(tc.cluster, 'b', {}, clock.t);
+    const decision = decide(await store.load(id), tc.cluster, clock.t);
+    expect(decision).toMatchObject({ type: 'promote', cause: 'first-active', to: 'a', expectedEpoch: 0 });
+
+    await dynamo.client.send(
+      new UpdateItemCommand({
+        TableName: dynamo.table,
+        Key: { pk: { S: `CLUSTER#${id}` }, sk: { S: 'STATE' } },
+        UpdateExpression: 'SET #active = :b',
+        ExpressionAttributeNames: { '#active': 'active' },
+        ExpressionAttributeValues: { ':b': { S: 'b' } },
+      }),
+    );
+    const before = await store.load(id);
+    expect(before).toMatchObject({ epoch: 0, active: 'b' });
+
+    expect(await store.commitPromotion(decision as PromoteDecision, id, clock.t)).toBeNull();
+    expect(await store.load(id)).toEqual(before);
   });
 
   it('applies a retried promotion once: the same decision committed again changes nothing', async () => {

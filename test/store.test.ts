@@ -439,6 +439,30 @@ describe('targets', () => {
     expect((await store.load(id)).targets.dns).toMatchObject({ epoch: 2, state: 'applied' });
     expect(await sweeper.sweep()).toMatchObject({ targetsApplied: 0 });
   });
+
+  it('reports overtaken, and changes nothing, when an apply outlives its claim and another worker records the same epoch', async () => {
+    const tc = makeCluster({ targetIds: ['dns'] });
+    const id = tc.cluster.id;
+    const clock = new FakeClock();
+    const driver = makeControlPlane(tc, store, clock, []);
+    await driver.heartbeat(tc.cluster, nodeOf(tc.cluster, 'a'), {});
+    const t1 = clock.t;
+    // Worker 1 claims epoch 1 for 10 s and is slow; its claim expires.
+    expect(await store.claimTarget(id, 'dns', 1, t1, t1 + 10_000)).toBe(true);
+    const t2 = clock.advance(10_001);
+    // Worker 2 takes the expired claim for the same epoch and records its apply.
+    expect(await store.claimTarget(id, 'dns', 1, t2, t2 + 10_000)).toBe(true);
+    const second = { epoch: 1, servingVersion: 0, state: 'applied' as const, at: t2 + 50, attempts: 1 };
+    expect(await store.finishTarget(id, 'dns', second)).toBe('recorded');
+    const before = await store.load(id);
+
+    // Worker 1 finishes last, for the same epoch: no newer record exists to mark stale.
+    const late = { epoch: 1, servingVersion: 0, state: 'failed' as const, at: t2 + 100, attempts: 1 };
+    expect(await store.finishTarget(id, 'dns', late)).toBe('overtaken');
+    expect(await store.load(id)).toEqual(before);
+    expect(before.targets.dns).toEqual(second);
+    expect(targetsDue(before, tc.cluster, clock.t)).toEqual([]);
+  });
 });
 
 describe('persistence', () => {

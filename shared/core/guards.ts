@@ -41,9 +41,10 @@ export type Guard =
   | { rule: 'version'; node: string; active: string; version: string | null }
   /**
    * The active may be replaced automatically: it is not healthy, and automation is not
-   * paused (a maintenance handover is planned, so it goes ahead while paused).
+   * paused (a maintenance handover is planned, so it goes ahead while paused). With
+   * `plannedOnly` (the flap guard is at its limit) only a maintenance handover may go ahead.
    */
-  | { rule: 'failover'; active: string; leaseMs: number }
+  | { rule: 'failover'; active: string; leaseMs: number; plannedOnly?: true }
   /** Preferred failback: the active is still healthy (a failback must not race a failover). */
   | { rule: 'active-healthy'; active: string; leaseMs: number }
   /** Preferred failback: the node has been up and ok for the hold-down. */
@@ -140,7 +141,9 @@ const GUARDS: Table = {
   },
   failover: {
     condition: (g, now) =>
-      and(not(healthy(g.active, g.leaseMs, now)), or(notPaused, inMaintenance(g.active, g.leaseMs, now))),
+      g.plannedOnly
+        ? inMaintenance(g.active, g.leaseMs, now)
+        : and(not(healthy(g.active, g.leaseMs, now)), or(notPaused, inMaintenance(g.active, g.leaseMs, now))),
   },
   'active-healthy': { condition: (g, now) => healthy(g.active, g.leaseMs, now) },
   'up-for': { condition: (g, now) => compare(nodePath(g.node, 'upSince'), '<=', now - g.ms) },

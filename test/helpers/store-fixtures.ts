@@ -3,7 +3,7 @@
  * config builders, a command counter for the SDK client and a seeded PRNG.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type ClusterConfig, type Config, parseConfig } from '../../shared/config.js';
+import { type ClusterConfig, type Config, type ConfigInput, parseConfig } from '../../shared/config.js';
 import { ControlPlane } from '../../shared/control-plane/control-plane.js';
 import { silentLogger } from '../../shared/logger.js';
 import { DynamoStateStore } from '../../shared/store/dynamo-store.js';
@@ -96,6 +96,8 @@ export function makeCluster(
     targetIds?: string[];
     adminTokenSha256?: string;
     mode?: 'active-passive' | 'active-active';
+    /** Further cluster settings (sync gate, failback, flap guard), as in the config file. */
+    rules?: Partial<ConfigInput['clusters'][number]>;
   } = {},
 ): TestCluster {
   const id = options.id ?? freshId();
@@ -117,6 +119,7 @@ export function makeCluster(
         nodes,
         targets: (options.targetIds ?? []).map((t) => ({ type: 'log', id: t })),
         ...(options.mode ? { mode: options.mode } : {}),
+        ...options.rules,
       },
     ],
     ...(options.adminTokenSha256 ? { adminTokenSha256: options.adminTokenSha256 } : {}),
