@@ -43,6 +43,11 @@ export class PayloadTooLargeError extends FailoverError {
   override name = 'PayloadTooLargeError';
 }
 
+/** A POST body that is not declared as JSON (`Content-Type: application/json`). */
+export class UnsupportedMediaTypeError extends FailoverError {
+  override name = 'UnsupportedMediaTypeError';
+}
+
 /** The request is well-formed but the state does not allow it (e.g. an illegal transition). */
 export class ConflictError extends FailoverError {
   override name = 'ConflictError';

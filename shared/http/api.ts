@@ -14,6 +14,7 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
+  UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -155,10 +156,11 @@ export function createApiHandler(options: ApiOptions) {
       const params = Object.fromEntries(
         Object.entries(found.params).map(([name, segment]) => [name, decodeSegment(segment)]),
       );
-      // The size limit first, then the caller, and only then is the body parsed: a caller
+      // The size limit first, then the caller, and only then is the body looked at: a caller
       // without valid credentials learns nothing from a bad body.
       const body = readBody(event);
       const caller = callerOf(route.group, event, params);
+      if (route.method === 'POST' && body !== '') requireJson(event);
       // The route's template gave exactly its params; TypeScript cannot follow a route chosen at run time.
       const handler = handlers[route.name] as (request: Request<Route>) => Promise<unknown>;
       return json(200, await handler({ event, params: params as Request<Route>['params'], body, caller }));
@@ -199,6 +201,7 @@ function statusOf(err: FailoverError): number {
   if (err instanceof MethodNotAllowedError) return 405;
   if (err instanceof ConflictError) return 409;
   if (err instanceof PayloadTooLargeError) return 413;
+  if (err instanceof UnsupportedMediaTypeError) return 415;
   return 500;
 }
 
@@ -223,10 +226,33 @@ function readBody(event: APIGatewayProxyEventV2): string {
   return bytes.toString('utf8');
 }
 
+/** A request header, whatever the case of its name (API Gateway lowercases them; a direct invoke may not). */
+function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  return headers[name] ?? Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
+}
+
 export function bearerToken(event: APIGatewayProxyEventV2): string | undefined {
-  const header = event.headers?.authorization ?? event.headers?.Authorization;
-  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  const value = header(event, 'authorization');
+  const match = value === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(value);
   return match?.[1];
+}
+
+/**
+ * A request body must be declared as JSON (`application/json`, no charset or UTF-8). A
+ * browser sends a cross-origin POST without asking first (no CORS preflight) only as
+ * text/plain, a form or multipart; requiring JSON means no web page can make a visitor's
+ * browser deliver a body to this API. The same in AWS as locally, so it lives here.
+ */
+function requireJson(event: APIGatewayProxyEventV2): void {
+  const declared = header(event, 'content-type');
+  const [type, ...params] = (declared ?? '').split(';').map((part) => part.trim().toLowerCase());
+  const charset = params.find((param) => param.startsWith('charset='))?.slice('charset='.length);
+  if (type === 'application/json' && (charset === undefined || charset.replace(/"/g, '') === 'utf-8')) return;
+  const got = declared === undefined ? 'no Content-Type' : `Content-Type '${declared.slice(0, 100)}'`;
+  throw new UnsupportedMediaTypeError(
+    `a request body must be sent with Content-Type: application/json (UTF-8); got ${got}`,
+  );
 }
 
 /** Parses an optional JSON object body against a strict schema; the error names the field. */
