@@ -11,7 +11,9 @@ import {
   AuthError,
   ConflictError,
   FailoverError,
+  ForbiddenError,
   MethodNotAllowedError,
+  MisdirectedRequestError,
   NotFoundError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
@@ -74,6 +76,11 @@ export interface ApiOptions {
   groups: readonly RouteGroup[];
   /** Throws AuthError unless the caller may use admin routes; returns who the caller is (for the audit trail). */
   authorizeAdmin: (event: APIGatewayProxyEventV2) => string;
+  /**
+   * Runs first on every request that matched a route, before anything else; throws a
+   * FailoverError to refuse it. The local server's Host and Origin checks (local-server.ts).
+   */
+  checkRequest?: (event: APIGatewayProxyEventV2, group: RouteGroup) => void;
 }
 
 /** Who called, as the check of the route's group established it. */
@@ -153,6 +160,7 @@ export function createApiHandler(options: ApiOptions) {
         );
       }
       const { route } = found;
+      options.checkRequest?.(event, route.group);
       const params = Object.fromEntries(
         Object.entries(found.params).map(([name, segment]) => [name, decodeSegment(segment)]),
       );
@@ -197,11 +205,13 @@ function errorResponse(
 function statusOf(err: FailoverError): number {
   if (err instanceof ValidationError) return 400;
   if (err instanceof AuthError) return 401;
+  if (err instanceof ForbiddenError) return 403;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof MethodNotAllowedError) return 405;
   if (err instanceof ConflictError) return 409;
   if (err instanceof PayloadTooLargeError) return 413;
   if (err instanceof UnsupportedMediaTypeError) return 415;
+  if (err instanceof MisdirectedRequestError) return 421;
   return 500;
 }
 
@@ -227,7 +237,7 @@ function readBody(event: APIGatewayProxyEventV2): string {
 }
 
 /** A request header, whatever the case of its name (API Gateway lowercases them; a direct invoke may not). */
-function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
   const headers = event.headers ?? {};
   return headers[name] ?? Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
 }
