@@ -238,14 +238,23 @@ async function readLimited(req: IncomingMessage, res: ServerResponse): Promise<B
   return Buffer.concat(chunks);
 }
 
+/**
+ * The request as API Gateway (payload v2) hands it to Lambda. The path is the request
+ * target as sent, up to the first '?': not parsed as a URL, which would resolve dot
+ * segments ('/nodes/a/x/../heartbeat'), read '\' as '/' and '//host/…' as a host, and so
+ * route a path that names no route. The handler matches the path as sent.
+ */
 function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? '/', 'http://local');
+  const target = req.url ?? '/';
+  const queryAt = target.indexOf('?');
+  const path = queryAt === -1 ? target : target.slice(0, queryAt);
+  const rawQueryString = queryAt === -1 ? '' : target.slice(queryAt + 1);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
   }
   const query: Record<string, string> = {};
-  url.searchParams.forEach((value, key) => {
+  new URLSearchParams(rawQueryString).forEach((value, key) => {
     query[key] = key in query ? `${query[key]},${value}` : value;
   });
   const method = req.method ?? 'GET';
@@ -253,8 +262,8 @@ function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
   return {
     version: '2.0',
     routeKey: '$default',
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+    rawPath: path,
+    rawQueryString,
     headers,
     queryStringParameters: Object.keys(query).length ? query : undefined,
     requestContext: {
@@ -264,7 +273,7 @@ function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
       domainPrefix: 'local',
       http: {
         method,
-        path: url.pathname,
+        path,
         protocol: `HTTP/${req.httpVersion}`,
         sourceIp: req.socket.remoteAddress ?? '',
         userAgent: headers['user-agent'] ?? '',

@@ -252,6 +252,27 @@ describe('404 and 405: unknown routes and methods', () => {
     },
   );
 
+  it.each([
+    ['a dot segment', '/v1/clusters/web/nodes/a/x/../heartbeat'],
+    ['an encoded dot segment', '/v1/clusters/web/nodes/a/x/%2e%2e/heartbeat'],
+    ['a single-dot segment', '/v1/clusters/web/nodes/a/./heartbeat'],
+    ['backslashes', '/v1/clusters/web/nodes/a/x\\..\\heartbeat'],
+    ['a leading //host', '//evil.example/v1/clusters/web/nodes/a/heartbeat'],
+    ['a fragment', '/v1/clusters/web/nodes/a/heartbeat#x'],
+  ])('answers 404 for a path with %s, taken as sent, changing nothing', async (_what, path) => {
+    await expectRejected(
+      () =>
+        rawRequest(server.url, {
+          method: 'POST',
+          path,
+          headers: { authorization: `Bearer ${tc.tokens.a}`, 'content-type': 'application/json' },
+          body: '{"status":"failing"}',
+        }),
+      404,
+      /^no route for POST /,
+    );
+  });
+
   it('answers 404 naming the cluster for the status of an unknown cluster', async () => {
     await expectRejected(
       () => viaFetch(fetch(`${server.url}/v1/clusters/nope`)),
