@@ -159,6 +159,33 @@ describe('400: bad bodies are rejected with the problem named, changing nothing'
     await expectRejected(() => viaFetch(heartbeat('a', text)), 400, message);
   });
 
+  it.each([
+    ['a lone 0xff byte', [0xff]],
+    ['an overlong encoding of /', [0xc0, 0xaf]],
+    ['a UTF-16 surrogate encoded as UTF-8', [0xed, 0xa0, 0x80]],
+    ['a truncated sequence', [0xe2, 0x82]],
+  ])(
+    'rejects a body with %s (not valid UTF-8) rather than storing U+FFFD, changing nothing',
+    async (_what, bytes) => {
+      const body = Buffer.concat([Buffer.from('{"version":"v'), Buffer.from(bytes), Buffer.from('"}')]);
+      await expectRejected(
+        () =>
+          rawRequest(server.url, {
+            method: 'POST',
+            path: `/v1/clusters/${CLUSTER}/nodes/a/heartbeat`,
+            headers: { authorization: `Bearer ${tc.tokens.a}`, 'content-type': 'application/json' },
+            body,
+          }),
+        400,
+        /^body is not valid UTF-8$/,
+      );
+    },
+  );
+
+  it('accepts a version in valid multi-byte UTF-8', async () => {
+    expect((await heartbeat('b', '{"version":"v1-ß-😀"}')).status).toBe(200);
+  });
+
   it('rejects a heartbeat with an unknown field and names it, changing nothing', async () => {
     await expectRejected(
       () => viaFetch(heartbeat('a', '{"status":"ok","foo":1}')),

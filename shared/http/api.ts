@@ -166,9 +166,10 @@ export function createApiHandler(options: ApiOptions) {
       );
       // The size limit first, then the caller, and only then is the body looked at: a caller
       // without valid credentials learns nothing from a bad body.
-      const body = readBody(event);
+      const bytes = readBody(event);
       const caller = callerOf(route.group, event, params);
-      if (route.method === 'POST' && body !== '') requireJson(event);
+      if (route.method === 'POST' && bytes.length > 0) requireJson(event);
+      const body = decodeUtf8(bytes);
       // The route's template gave exactly its params; TypeScript cannot follow a route chosen at run time.
       const handler = handlers[route.name] as (request: Request<Route>) => Promise<unknown>;
       return json(200, await handler({ event, params: params as Request<Route>['params'], body, caller }));
@@ -227,13 +228,27 @@ function json(
   };
 }
 
-function readBody(event: APIGatewayProxyEventV2): string {
+function readBody(event: APIGatewayProxyEventV2): Buffer {
   const raw = event.body ?? '';
   const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (bytes.length > MAX_BODY_BYTES) {
     throw new PayloadTooLargeError(`body is ${bytes.length} bytes; the limit is ${MAX_BODY_BYTES}`);
   }
-  return bytes.toString('utf8');
+  return bytes;
+}
+
+/**
+ * Invalid UTF-8 is refused, not replaced with U+FFFD: a node's version or position is
+ * stored and compared as it sent it, or not at all. A byte-order mark is kept, so JSON.parse
+ * refuses it as before.
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+function decodeUtf8(bytes: Buffer): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new ValidationError('body is not valid UTF-8');
+  }
 }
 
 /** A request header, whatever the case of its name (API Gateway lowercases them; a direct invoke may not). */
