@@ -15,6 +15,9 @@ Options:
   --config FILE          cluster config (default: ./failover.config.json if present, else a demo cluster)
   --host HOST            address to listen on (default 127.0.0.1; beyond loopback, admin routes need adminTokenSha256)
   --port PORT            port (default 8787; 0 picks a free one)
+  --public-host NAME     a name operators reach the server by, beyond localhost, 127.0.0.1, [::1]
+                         and the --host address; admin routes refuse other names in Host
+                         (a DNS-rebinding guard). Repeat for several names
   --memory               keep state in memory only (default: persist under --data-dir)
   --data-dir DIR         where state persists (default .failover)
   --sweep-interval SECS  how often the sweep runs (default 1)
@@ -32,6 +35,7 @@ export async function serve(argv: string[]): Promise<number> {
       config: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: '8787' },
+      'public-host': { type: 'string', multiple: true, default: [] },
       memory: { type: 'boolean', default: false },
       'data-dir': { type: 'string', default: '.failover' },
       'sweep-interval': { type: 'string', default: '1' },
@@ -63,6 +67,7 @@ export async function serve(argv: string[]): Promise<number> {
     logger,
     host: values.host,
     port,
+    publicHosts: values['public-host'],
     ...(dataDir ? { dataDir } : {}),
     sweepIntervalMs: sweepSeconds * 1000,
   });

@@ -24,6 +24,16 @@ export class AuthError extends FailoverError {
   override name = 'AuthError';
 }
 
+/** The caller is known not to be allowed, whatever credentials it shows (e.g. a foreign web page's Origin). */
+export class ForbiddenError extends FailoverError {
+  override name = 'ForbiddenError';
+}
+
+/** The request was addressed to a host name this server does not answer for (`Host`). */
+export class MisdirectedRequestError extends FailoverError {
+  override name = 'MisdirectedRequestError';
+}
+
 /** Unknown route or (for an authorised admin) unknown cluster. */
 export class NotFoundError extends FailoverError {
   override name = 'NotFoundError';
@@ -41,6 +51,11 @@ export class MethodNotAllowedError extends FailoverError {
 
 export class PayloadTooLargeError extends FailoverError {
   override name = 'PayloadTooLargeError';
+}
+
+/** A POST body that is not declared as JSON (`Content-Type: application/json`). */
+export class UnsupportedMediaTypeError extends FailoverError {
+  override name = 'UnsupportedMediaTypeError';
 }
 
 /** The request is well-formed but the state does not allow it (e.g. an illegal transition). */

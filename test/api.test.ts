@@ -3,13 +3,13 @@
  * Every rejected request gets a clear 4xx and changes no state; state is read back through
  * the admin routes before and after each one.
  */
-import { request } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, localAdminAuthorizer, startLocalServer } from '../cli/local-server.js';
 import { AuthError, ConfigError } from '../shared/errors.js';
 import { silentLogger } from '../shared/logger.js';
 import { mintToken } from '../shared/tokens.js';
+import { rawRequest } from './helpers/raw-http.js';
 import { makeCluster, type TestCluster } from './helpers/store-fixtures.js';
 
 const CLUSTER = 'web';
@@ -40,10 +40,15 @@ afterAll(async () => {
 function heartbeat(
   node: string,
   body: string | undefined,
-  options: { token?: string | null; cluster?: string; authorization?: string } = {},
+  options: {
+    token?: string | null;
+    cluster?: string;
+    authorization?: string;
+    contentType?: string | null;
+  } = {},
 ): Promise<Response> {
   const token = options.token === undefined ? tc.tokens[node] : options.token;
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/json' };
   if (options.authorization !== undefined) headers.authorization = options.authorization;
   else if (token !== null && token !== undefined) headers.authorization = `Bearer ${token}`;
   return fetch(`${server.url}/v1/clusters/${options.cluster ?? CLUSTER}/nodes/${node}/heartbeat`, {
@@ -56,6 +61,7 @@ function heartbeat(
 interface Snapshot {
   epoch: number;
   active: string | null;
+  paused: unknown;
   nodes: Array<{ id: string; lastSeen: number | null; heartbeats: number }>;
   events: number;
 }
@@ -66,6 +72,7 @@ async function snapshot(): Promise<Snapshot> {
   const status = (await res.json()) as {
     epoch: number;
     active: string | null;
+    paused: unknown;
     nodes: Array<{ id: string; lastSeen: number | null; heartbeats: number }>;
   };
   const events = (await (await fetch(`${server.url}/v1/clusters/${CLUSTER}/events?limit=500`)).json()) as {
@@ -74,6 +81,7 @@ async function snapshot(): Promise<Snapshot> {
   return {
     epoch: status.epoch,
     active: status.active,
+    paused: status.paused,
     nodes: status.nodes.map(({ id, lastSeen, heartbeats }) => ({ id, lastSeen, heartbeats })),
     events: events.events.length,
   };
@@ -97,38 +105,6 @@ async function expectRejected(
 async function viaFetch(promise: Promise<Response>) {
   const res = await promise;
   return { status: res.status, headers: res.headers, text: await res.text() };
-}
-
-/** POSTs with chunked transfer encoding (no content-length), one write per chunk. */
-function postChunked(path: string, chunks: Buffer[], headers: Record<string, string>) {
-  return new Promise<{ status: number; headers: Record<string, unknown>; text: string }>(
-    (resolve, reject) => {
-      const url = new URL(path, server.url);
-      let answered = false;
-      const req = request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers },
-        (res) => {
-          answered = true;
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              text: Buffer.concat(parts).toString(),
-            }),
-          );
-          res.on('error', reject);
-        },
-      );
-      // The server closes the connection after its 413; a write still in flight may then fail.
-      req.on('error', (err) => {
-        if (!answered) reject(err);
-      });
-      for (const chunk of chunks) req.write(chunk);
-      req.end();
-    },
-  );
 }
 
 describe('400: bad bodies are rejected with the problem named, changing nothing', () => {
@@ -181,6 +157,33 @@ describe('400: bad bodies are rejected with the problem named, changing nothing'
     ['{"epoch":1e400}', /^invalid field epoch: /],
   ])('rejects the heartbeat %s and names the field, changing nothing', async (text, message) => {
     await expectRejected(() => viaFetch(heartbeat('a', text)), 400, message);
+  });
+
+  it.each([
+    ['a lone 0xff byte', [0xff]],
+    ['an overlong encoding of /', [0xc0, 0xaf]],
+    ['a UTF-16 surrogate encoded as UTF-8', [0xed, 0xa0, 0x80]],
+    ['a truncated sequence', [0xe2, 0x82]],
+  ])(
+    'rejects a body with %s (not valid UTF-8) rather than storing U+FFFD, changing nothing',
+    async (_what, bytes) => {
+      const body = Buffer.concat([Buffer.from('{"version":"v'), Buffer.from(bytes), Buffer.from('"}')]);
+      await expectRejected(
+        () =>
+          rawRequest(server.url, {
+            method: 'POST',
+            path: `/v1/clusters/${CLUSTER}/nodes/a/heartbeat`,
+            headers: { authorization: `Bearer ${tc.tokens.a}`, 'content-type': 'application/json' },
+            body,
+          }),
+        400,
+        /^body is not valid UTF-8$/,
+      );
+    },
+  );
+
+  it('accepts a version in valid multi-byte UTF-8', async () => {
+    expect((await heartbeat('b', '{"version":"v1-ß-😀"}')).status).toBe(200);
   });
 
   it('rejects a heartbeat with an unknown field and names it, changing nothing', async () => {
@@ -276,6 +279,27 @@ describe('404 and 405: unknown routes and methods', () => {
     },
   );
 
+  it.each([
+    ['a dot segment', '/v1/clusters/web/nodes/a/x/../heartbeat'],
+    ['an encoded dot segment', '/v1/clusters/web/nodes/a/x/%2e%2e/heartbeat'],
+    ['a single-dot segment', '/v1/clusters/web/nodes/a/./heartbeat'],
+    ['backslashes', '/v1/clusters/web/nodes/a/x\\..\\heartbeat'],
+    ['a leading //host', '//evil.example/v1/clusters/web/nodes/a/heartbeat'],
+    ['a fragment', '/v1/clusters/web/nodes/a/heartbeat#x'],
+  ])('answers 404 for a path with %s, taken as sent, changing nothing', async (_what, path) => {
+    await expectRejected(
+      () =>
+        rawRequest(server.url, {
+          method: 'POST',
+          path,
+          headers: { authorization: `Bearer ${tc.tokens.a}`, 'content-type': 'application/json' },
+          body: '{"status":"failing"}',
+        }),
+      404,
+      /^no route for POST /,
+    );
+  });
+
   it('answers 404 naming the cluster for the status of an unknown cluster', async () => {
     await expectRejected(
       () => viaFetch(fetch(`${server.url}/v1/clusters/nope`)),
@@ -315,9 +339,11 @@ describe('413: oversize bodies', () => {
     const chunks = Array.from({ length: 5 }, () => Buffer.from(' '.repeat(1024)));
     await expectRejected(
       () =>
-        postChunked(`/v1/clusters/${CLUSTER}/nodes/a/heartbeat`, chunks, {
-          authorization: `Bearer ${tc.tokens.a}`,
-          'content-type': 'application/json',
+        rawRequest(server.url, {
+          method: 'POST',
+          path: `/v1/clusters/${CLUSTER}/nodes/a/heartbeat`,
+          headers: { authorization: `Bearer ${tc.tokens.a}`, 'content-type': 'application/json' },
+          chunks,
         }),
       413,
       /4096 bytes/,
@@ -327,6 +353,80 @@ describe('413: oversize bodies', () => {
   it('accepts a body of exactly 4096 bytes', async () => {
     const body = `{}${' '.repeat(4094)}`;
     expect((await heartbeat('a', body)).status).toBe(200);
+  });
+});
+
+describe('415: a body must be declared as JSON', () => {
+  it.each([
+    ['text/plain', /got Content-Type 'text\/plain'$/],
+    ['application/x-www-form-urlencoded', /got Content-Type 'application\/x-www-form-urlencoded'$/],
+    ['multipart/form-data; boundary=x', /got Content-Type 'multipart\/form-data; boundary=x'$/],
+    ['application/json; charset=latin1', /got Content-Type 'application\/json; charset=latin1'$/],
+    ['application/jsonx', /got Content-Type 'application\/jsonx'$/],
+  ])('refuses a heartbeat body sent as %s, changing nothing', async (contentType, message) => {
+    const res = await expectRejected(
+      () => viaFetch(heartbeat('a', '{}', { contentType })),
+      415,
+      /^a request body must be sent with Content-Type: application\/json \(UTF-8\); /,
+    );
+    expect(res.body.message).toMatch(message);
+    expect(res.body.error).toBe('UnsupportedMediaType');
+  });
+
+  it('refuses a heartbeat body sent without a Content-Type, changing nothing', async () => {
+    await expectRejected(
+      () =>
+        rawRequest(server.url, {
+          method: 'POST',
+          path: `/v1/clusters/${CLUSTER}/nodes/a/heartbeat`,
+          headers: { authorization: `Bearer ${tc.tokens.a}` },
+          body: '{}',
+        }),
+      415,
+      /got no Content-Type$/,
+    );
+  });
+
+  it.each(['pause', 'switchover', 'resume'])(
+    'refuses an admin %s with a text/plain body (what a web page can send unasked), changing nothing',
+    async (action) => {
+      await expectRejected(
+        () =>
+          viaFetch(
+            fetch(`${server.url}/v1/clusters/${CLUSTER}/${action}`, {
+              method: 'POST',
+              headers: { 'content-type': 'text/plain' },
+              body: action === 'switchover' ? '{"to":"b"}' : '{}',
+            }),
+          ),
+        415,
+        /application\/json/,
+      );
+    },
+  );
+
+  it('checks the token before the content type, so a bad token with a text/plain body says only 401', async () => {
+    await expectRejected(
+      () => viaFetch(heartbeat('a', '{}', { token: mintToken().token, contentType: 'text/plain' })),
+      401,
+      /token/,
+    );
+  });
+
+  it.each(['application/json; charset=utf-8', 'Application/JSON; Charset="UTF-8"'])(
+    'accepts a body sent as %s',
+    async (contentType) => {
+      expect((await heartbeat('b', '{}', { contentType })).status).toBe(200);
+    },
+  );
+
+  it('accepts a POST without a body and without a Content-Type, as the plain curl loop sends it', async () => {
+    const res = await rawRequest(server.url, {
+      method: 'POST',
+      path: `/v1/clusters/${CLUSTER}/nodes/b/heartbeat`,
+      headers: { authorization: `Bearer ${tc.tokens.b}` },
+    });
+    expect(res.status).toBe(200);
   });
 });
 

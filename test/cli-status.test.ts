@@ -31,7 +31,7 @@ beforeAll(async () => {
   ] as const) {
     const res = await fetch(`${server.url}/v1/clusters/ops/nodes/${node}/heartbeat`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
     expect(res.status).toBe(200);

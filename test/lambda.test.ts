@@ -67,7 +67,7 @@ afterAll(async () => {
 function apiEvent(
   method: string,
   path: string,
-  options: { token?: string; body?: string; iamUser?: string } = {},
+  options: { token?: string; body?: string; contentType?: string; iamUser?: string } = {},
 ): APIGatewayProxyEventV2 {
   const requestContext = {
     accountId: '123456789012',
@@ -87,7 +87,10 @@ function apiEvent(
     routeKey: '$default',
     rawPath: path,
     rawQueryString: '',
-    headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+    headers: {
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...(options.body === undefined ? {} : { 'content-type': options.contentType ?? 'application/json' }),
+    },
     requestContext,
     body: options.body,
     isBase64Encoded: false,
@@ -119,6 +122,23 @@ describe('Lambda handlers', () => {
       apiEvent('GET', '/v1/clusters/lambda', { iamUser: 'arn:aws:iam::1:user/x' }),
     );
     expect(status.statusCode).toBe(404);
+  });
+
+  it('heartbeat handler refuses a body sent as text/plain with 415, recording nothing', async () => {
+    const before = await admin(apiEvent('GET', '/v1/clusters/lambda', { iamUser: 'arn:aws:iam::1:user/x' }));
+    const res = await heartbeat(
+      apiEvent('POST', beatPath('b'), { token: b.token, body: '{}', contentType: 'text/plain' }),
+    );
+    expect(res.statusCode).toBe(415);
+    expect(body(res)).toEqual({
+      error: 'UnsupportedMediaType',
+      message:
+        "a request body must be sent with Content-Type: application/json (UTF-8); got Content-Type 'text/plain'",
+    });
+    const after = await admin(apiEvent('GET', '/v1/clusters/lambda', { iamUser: 'arn:aws:iam::1:user/x' }));
+    const beats = (res: APIGatewayProxyStructuredResultV2) =>
+      body(res).nodes.map((n: { heartbeats: number }) => n.heartbeats);
+    expect(beats(after)).toEqual(beats(before));
   });
 
   it('admin handler serves status only to IAM-authorised callers', async () => {

@@ -35,7 +35,7 @@ function requestFor(route: Route): APIGatewayProxyEventV2 {
     routeKey: '$default',
     rawPath: path,
     rawQueryString: '',
-    headers: { authorization: `Bearer ${tc.tokens.a}` },
+    headers: { authorization: `Bearer ${tc.tokens.a}`, 'content-type': 'application/json' },
     requestContext: {
       accountId: 'local',
       apiId: 'local',

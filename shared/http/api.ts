@@ -11,9 +11,12 @@ import {
   AuthError,
   ConflictError,
   FailoverError,
+  ForbiddenError,
   MethodNotAllowedError,
+  MisdirectedRequestError,
   NotFoundError,
   PayloadTooLargeError,
+  UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -90,6 +93,11 @@ export interface ApiOptions {
   groups: readonly RouteGroup[];
   /** Throws AuthError unless the caller may use admin routes; returns who the caller is (for the audit trail). */
   authorizeAdmin: (event: APIGatewayProxyEventV2) => string;
+  /**
+   * Runs first on every request that matched a route, before anything else; throws a
+   * FailoverError to refuse it. The local server's Host and Origin checks (local-server.ts).
+   */
+  checkRequest?: (event: APIGatewayProxyEventV2, group: RouteGroup) => void;
 }
 
 /** Who called, as the check of the route's group established it. */
@@ -169,13 +177,16 @@ export function createApiHandler(options: ApiOptions) {
         );
       }
       const { route } = found;
+      options.checkRequest?.(event, route.group);
       const params = Object.fromEntries(
         Object.entries(found.params).map(([name, segment]) => [name, decodeSegment(segment)]),
       );
-      // The size limit first, then the caller, and only then is the body parsed: a caller
+      // The size limit first, then the caller, and only then is the body looked at: a caller
       // without valid credentials learns nothing from a bad body.
-      const body = readBody(event);
+      const bytes = readBody(event);
       const caller = callerOf(route.group, event, params);
+      if (route.method === 'POST' && bytes.length > 0) requireJson(event);
+      const body = decodeUtf8(bytes);
       // The route's template gave exactly its params; TypeScript cannot follow a route chosen at run time.
       const handler = handlers[route.name] as (request: Request<Route>) => Promise<unknown>;
       return json(200, await handler({ event, params: params as Request<Route>['params'], body, caller }));
@@ -212,10 +223,13 @@ function errorResponse(
 function statusOf(err: FailoverError): number {
   if (err instanceof ValidationError) return 400;
   if (err instanceof AuthError) return 401;
+  if (err instanceof ForbiddenError) return 403;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof MethodNotAllowedError) return 405;
   if (err instanceof ConflictError) return 409;
   if (err instanceof PayloadTooLargeError) return 413;
+  if (err instanceof UnsupportedMediaTypeError) return 415;
+  if (err instanceof MisdirectedRequestError) return 421;
   return 500;
 }
 
@@ -231,19 +245,56 @@ function json(
   };
 }
 
-function readBody(event: APIGatewayProxyEventV2): string {
+function readBody(event: APIGatewayProxyEventV2): Buffer {
   const raw = event.body ?? '';
   const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (bytes.length > MAX_BODY_BYTES) {
     throw new PayloadTooLargeError(`body is ${bytes.length} bytes; the limit is ${MAX_BODY_BYTES}`);
   }
-  return bytes.toString('utf8');
+  return bytes;
+}
+
+/**
+ * Invalid UTF-8 is refused, not replaced with U+FFFD: a node's version or position is
+ * stored and compared as it sent it, or not at all. A byte-order mark is kept, so JSON.parse
+ * refuses it as before.
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+function decodeUtf8(bytes: Buffer): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new ValidationError('body is not valid UTF-8');
+  }
+}
+
+/** A request header, whatever the case of its name (API Gateway lowercases them; a direct invoke may not). */
+export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  return headers[name] ?? Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
 }
 
 export function bearerToken(event: APIGatewayProxyEventV2): string | undefined {
-  const header = event.headers?.authorization ?? event.headers?.Authorization;
-  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  const value = header(event, 'authorization');
+  const match = value === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(value);
   return match?.[1];
+}
+
+/**
+ * A request body must be declared as JSON (`application/json`, no charset or UTF-8). A
+ * browser sends a cross-origin POST without asking first (no CORS preflight) only as
+ * text/plain, a form or multipart; requiring JSON means no web page can make a visitor's
+ * browser deliver a body to this API. The same in AWS as locally, so it lives here.
+ */
+function requireJson(event: APIGatewayProxyEventV2): void {
+  const declared = header(event, 'content-type');
+  const [type, ...params] = (declared ?? '').split(';').map((part) => part.trim().toLowerCase());
+  const charset = params.find((param) => param.startsWith('charset='))?.slice('charset='.length);
+  if (type === 'application/json' && (charset === undefined || charset.replace(/"/g, '') === 'utf-8')) return;
+  const got = declared === undefined ? 'no Content-Type' : `Content-Type '${declared.slice(0, 100)}'`;
+  throw new UnsupportedMediaTypeError(
+    `a request body must be sent with Content-Type: application/json (UTF-8); got ${got}`,
+  );
 }
 
 /** Parses an optional JSON object body against a strict schema; the error names the field. */
