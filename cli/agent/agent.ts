@@ -8,6 +8,7 @@ import type { HeartbeatResult } from '../../shared/control-plane/control-plane.j
 import { formatSeconds, sleep } from '../../shared/time.js';
 import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './args.js';
 import { BeatClient, ProblemLog } from './beat-client.js';
+import { type HealthSnapshot, startHealthServer } from './health-server.js';
 import { Hooks } from './hooks.js';
 import { LeaseKeeper, type LeaseTerms, type RoleChange, type SelfDemotion } from './lease-keeper.js';
 import { SelfReport } from './self-report.js';
@@ -65,6 +66,8 @@ export class Agent {
   private readonly warned = new Set<string>();
   private readonly hooks: Hooks;
   private readonly selfReport: SelfReport;
+  /** Whether the last heartbeat got an answer from the control plane (for GET /health). */
+  private heartbeatAnswered = false;
 
   constructor(
     private readonly options: AgentOptions,
@@ -78,10 +81,25 @@ export class Agent {
   }
 
   async run(): Promise<void> {
+    // Before the first beat, so a port in use stops the agent before it can take the role.
+    const health = this.options.healthListen
+      ? await startHealthServer(this.options.healthListen, () => this.healthSnapshot(), this.log)
+      : null;
+    if (health) this.log(`health endpoints on ${health.url}: GET /active, /standby, /health`);
     const interval = this.options.intervalMs
       ? `every ${formatSeconds(this.options.intervalMs)}`
       : "at the server's interval";
     this.log(`starting: heartbeats to ${this.options.url} ${interval}`);
+    try {
+      await this.beatUntilStopped();
+    } finally {
+      await health?.close();
+    }
+    await this.hooks.waitOnShutdown(HOOK_GRACE_MS);
+  }
+
+  /** Beats until stop(); then demotes or releases, so /active is 503 by the time it returns. */
+  private async beatUntilStopped(): Promise<void> {
     let slot = clock();
     while (!this.stopping.signal.aborted) {
       await sleep(Math.max(0, slot - clock()), this.stopping.signal);
@@ -93,7 +111,6 @@ export class Agent {
     // A deadline that passed as the loop ended still demotes (and queues --on-standby).
     this.demoteIfExpired();
     if (this.keeper.view().role === 'active' && this.options.releaseOnExit !== false) await this.release();
-    await this.hooks.waitOnShutdown(HOOK_GRACE_MS);
   }
 
   /** Planned downtime: hand the role to the best standby now instead of after the lease. */
@@ -104,6 +121,10 @@ export class Agent {
       return;
     }
     this.announce(this.keeper.release(outcome.answer));
+  }
+
+  private healthSnapshot(): HealthSnapshot {
+    return { view: this.keeper.view(), heartbeatOk: this.heartbeatAnswered && !this.stopping.signal.aborted };
   }
 
   stop(reason: string): void {
@@ -126,6 +147,7 @@ export class Agent {
     const sentAt = clock();
     const outcome = await this.client.beat(body, this.timeoutMs(), this.stopping.signal);
     if (outcome.kind === 'stopped') return;
+    this.heartbeatAnswered = outcome.kind === 'answer';
     if (outcome.kind === 'problem') {
       this.problems.report(outcome.message);
       return;

@@ -28,6 +28,9 @@ Options:
                      lagSeconds, version (e.g. replication position and lag for the sync gate)
   --maintenance-file FILE  while FILE exists, report maintenance (an active hands over;
                      the node is never promoted)
+  --health-listen HOST:PORT  serve GET /active, /standby and /health on this address for
+                     load balancer and Route 53 health checks (e.g. 0.0.0.0:8008 or
+                     [::]:8008; port 0 picks a free port, logged at start)
   -h, --help         show this help
 
 Hooks run one at a time, in order, with sh -c, and get FAILOVER_ROLE, FAILOVER_EPOCH,
@@ -57,6 +60,14 @@ export interface AgentOptions {
   report?: string;
   /** While this file exists the node reports `maintenance`. */
   maintenanceFile?: string;
+  /** Where to serve the health endpoints (cli/agent/health-server.ts); none if unset. */
+  healthListen?: ListenAddress;
+}
+
+export interface ListenAddress {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
 }
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions | 'help' {
@@ -76,6 +87,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
       check: { type: 'string' },
       report: { type: 'string' },
       'maintenance-file': { type: 'string' },
+      'health-listen': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -97,6 +109,10 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     check: values.check,
     report: values.report,
     maintenanceFile: values['maintenance-file'],
+    healthListen:
+      values['health-listen'] === undefined
+        ? undefined
+        : listenAddress(values['health-listen'], '--health-listen'),
   };
 }
 
@@ -126,4 +142,16 @@ function seconds(raw: string | undefined, flag: string): number | undefined {
     throw new UsageError(`${flag} must be a positive number of seconds, got '${raw}'`);
   }
   return value * 1000;
+}
+
+/** HOST:PORT, an IPv6 host in brackets. The host must be explicit: which interfaces to expose is the user's call. */
+export function listenAddress(raw: string, flag: string): ListenAddress {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/]+)):(\d{1,5})$/.exec(raw);
+  const port = Number(match?.[3]);
+  if (match === null || port > 65_535) {
+    throw new UsageError(
+      `${flag} must be HOST:PORT with a port from 0 to 65535 (e.g. 0.0.0.0:8008 or [::]:8008), got '${raw}'`,
+    );
+  }
+  return { host: (match[1] ?? match[2]) as string, port };
 }
