@@ -7,12 +7,12 @@
 import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Agent } from '../cli/agent/agent.js';
 import { type HealthServer, startHealthServer } from '../cli/agent/health-server.js';
 import { LeaseKeeper } from '../cli/agent/lease-keeper.js';
 import { UsageError } from '../cli/usage.js';
+import { waitFor } from './helpers/processes.js';
 
 const LEASE_MS = 15_000; // default margin 20% = 3 s, so a confirmed beat sent at t holds until t + 12 s
 
@@ -50,21 +50,6 @@ function call(
 async function get(url: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const reply = await call(url, path);
   return { status: reply.status, body: JSON.parse(reply.body) as Record<string, unknown> };
-}
-
-/** Polls `check` until it returns something truthy, for at most `timeoutMs`. */
-async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | false | null>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe('GET /active and /standby follow the lease keeper (fake clock)', () => {

@@ -61,3 +61,25 @@ export async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGKILL'): Prom
   proc.child.kill(signal);
   await exited;
 }
+
+/**
+ * Polls `check` until it returns something truthy, at most `timeoutMs`; on timeout, fails
+ * naming `what` and showing `proc`'s output.
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | null | undefined | false | Promise<T | null | undefined | false>,
+  options: { timeoutMs?: number; everyMs?: number; proc?: Proc } = {},
+): Promise<T> {
+  const { timeoutMs = 15_000, everyMs = 50, proc } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) {
+      const output = proc ? `\n--- ${proc.name} output ---\n${proc.output()}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
