@@ -145,7 +145,7 @@ function seconds(raw: string | undefined, flag: string): number | undefined {
 }
 
 /** HOST:PORT, an IPv6 host in brackets. The host must be explicit: which interfaces to expose is the user's call. */
-export function listenAddress(raw: string, flag: string): ListenAddress {
+function listenAddress(raw: string, flag: string): ListenAddress {
   const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/]+)):(\d{1,5})$/.exec(raw);
   const port = Number(match?.[3]);
   if (match === null || port > 65_535) {

@@ -34,8 +34,8 @@ const LIMITS = {
   maxConnections: 64,
 } as const;
 
-export const HEALTH_PATHS = ['/active', '/standby', '/health'] as const;
-export type HealthPath = (typeof HEALTH_PATHS)[number];
+const HEALTH_PATHS = ['/active', '/standby', '/health'] as const;
+type HealthPath = (typeof HEALTH_PATHS)[number];
 
 /** What the agent knows at the moment of a request. */
 export interface HealthSnapshot {
@@ -54,7 +54,7 @@ export interface HealthBody {
 }
 
 /** One endpoint's status for a snapshot. */
-export function healthStatus(path: HealthPath, snapshot: HealthSnapshot): 200 | 503 {
+function healthStatus(path: HealthPath, snapshot: HealthSnapshot): 200 | 503 {
   const active = snapshot.view.role === 'active';
   switch (path) {
     case '/active':
@@ -70,7 +70,7 @@ export function healthStatus(path: HealthPath, snapshot: HealthSnapshot): 200 | 
   }
 }
 
-export function healthBody({ view, heartbeatOk }: HealthSnapshot): HealthBody {
+function healthBody({ view, heartbeatOk }: HealthSnapshot): HealthBody {
   const remaining = view.leaseRemainingMs;
   return {
     role: view.role,
