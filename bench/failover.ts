@@ -13,7 +13,12 @@
  *      the control plane's clock);
  *  (b) → webhook received: the receiver's `Date.now()` at arrival;
  *  (c) → the surviving agent knows it is active: the ISO timestamp of its
- *      `role: active (epoch N` log line.
+ *      `role: active (epoch N` log line;
+ *  (d) → the surviving agent's health endpoint flips: the agents run with
+ *      `--health-listen 127.0.0.1:0`, and from the kill on this process polls the
+ *      survivor's `GET /active` every 10 ms; the figure is when the first 200 arrived, also
+ *      given after (a), the commit: what a load balancer or Route 53 health check on
+ *      `/active` sees, before its own interval × threshold.
  *
  * (b) and (c) compare the control plane's clock with this process's and the agent's: all
  * three are the same machine's wall clock, so they agree to well under a millisecond.
@@ -71,6 +76,9 @@ export interface Trial {
   /** Commit → webhook: a few ms when the committing worker applies targets, up to a sweep interval when it leaves them to the sweep. */
   webhookAfterCommitMs?: number;
   agentMs?: number;
+  /** The survivor's first 200 on GET /active, from the last beat and from the commit. */
+  healthMs?: number;
+  healthAfterCommitMs?: number;
   /** Who committed: the surviving node's inline heartbeat path, or the sweep (from the reason). */
   reason?: string;
 }
@@ -84,6 +92,8 @@ export interface FailoverData {
   webhook: Summary;
   webhookAfterCommit: Summary;
   agent: Summary;
+  health: Summary;
+  healthAfterCommit: Summary;
 }
 
 interface Webhook {
@@ -133,9 +143,11 @@ export async function runFailover(options: FailoverOptions): Promise<{ rows: Row
     )[1] as string;
     const agents = new Map<string, Proc>();
     const startAgent = (node: 'a' | 'b') => {
-      const proc = startCli(`agent ${node}`, ['agent', '--url', url, '--cluster', CLUSTER, '--node', node], {
-        FAILOVER_TOKEN: tokens[node].token,
-      });
+      const proc = startCli(
+        `agent ${node}`,
+        ['agent', '--url', url, '--cluster', CLUSTER, '--node', node, '--health-listen', '127.0.0.1:0'],
+        { FAILOVER_TOKEN: tokens[node].token },
+      );
       procs.push(proc);
       agents.set(node, proc);
     };
@@ -185,6 +197,9 @@ export async function runFailover(options: FailoverOptions): Promise<{ rows: Row
         trial.epoch = epoch;
         const survivor = agents.get(ready.standby) as Proc;
         const waitMs = boundMs + options.sweepIntervalSeconds * 1000 + 10_000;
+        const healthFlip = firstActiveAt(healthUrl(survivor), waitMs);
+        // Awaited below; a trial that fails before then must not leave it unhandled.
+        healthFlip.catch(() => {});
         const promoted = await waitFor(
           `epoch ${epoch} in /events`,
           async () =>
@@ -206,6 +221,7 @@ export async function runFailover(options: FailoverOptions): Promise<{ rows: Row
           25,
           survivor,
         );
+        const healthAt = await healthFlip;
         const after = await status();
         const lastSeen = after.nodes.find((n) => n.id === ready.active)?.lastSeen;
         if (lastSeen == null) throw new Error(`no lastSeen for ${ready.active}`);
@@ -216,11 +232,14 @@ export async function runFailover(options: FailoverOptions): Promise<{ rows: Row
           webhookMs: hook.at - lastSeen,
           webhookAfterCommitMs: hook.at - promoted.at,
           agentMs: Date.parse(line[1] as string) - lastSeen,
+          healthMs: healthAt - lastSeen,
+          healthAfterCommitMs: healthAt - promoted.at,
           reason: promoted.reason,
         });
         options.log(
           `failover: trial ${i + 1}/${options.trials}: epoch ${epoch} committed ${secs(trial.commitMs as number)}, ` +
-            `webhook ${secs(trial.webhookMs as number)}, agent ${secs(trial.agentMs as number)} after the last beat`,
+            `webhook ${secs(trial.webhookMs as number)}, agent ${secs(trial.agentMs as number)}, ` +
+            `GET /active 200 ${secs(trial.healthMs as number)} after the last beat`,
         );
         startAgent(ready.active);
         consecutiveFailures = 0;
@@ -257,6 +276,8 @@ export async function runFailover(options: FailoverOptions): Promise<{ rows: Row
     webhook: summarize(ok.map((t) => t.webhookMs as number)),
     webhookAfterCommit: summarize(ok.map((t) => t.webhookAfterCommitMs as number)),
     agent: summarize(ok.map((t) => t.agentMs as number)),
+    health: summarize(ok.map((t) => t.healthMs as number)),
+    healthAfterCommit: summarize(ok.map((t) => t.healthAfterCommitMs as number)),
   };
   const failed = trials.length - ok.length;
   const n = `n=${ok.length}${failed ? `, ${failed} failed trials` : ''}`;
@@ -277,6 +298,12 @@ export async function runFailover(options: FailoverOptions): Promise<{ rows: Row
         ` (sweep every ${secs(options.sweepIntervalSeconds * 1000, 0)})`,
     ),
     row('surviving agent logs active', data.agent),
+    row(
+      "surviving agent's GET /active answers 200",
+      data.health,
+      `; after the commit: p50 ${secs(data.healthAfterCommit.p50)}, p95 ${secs(data.healthAfterCommit.p95)}, ` +
+        `max ${secs(data.healthAfterCommit.max)} (polled every 10 ms)`,
+    ),
     {
       figure: 'Failover vs Route 53 health checks (detection ≈ 30 s fast, ≈ 90 s standard)',
       measured: ok.length
@@ -335,4 +362,25 @@ async function startReceiver(webhooks: Webhook[]): Promise<{ server: Server; url
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` };
+}
+
+/** The health endpoints' base URL an agent logged at start. */
+function healthUrl(agent: Proc): string {
+  const match = /health endpoints on (http:\/\/[\d.]+:\d+):/.exec(agent.output());
+  if (match === null) throw new Error(`${agent.name} has not logged its health endpoints`);
+  return match[1] as string;
+}
+
+/** Polls `GET /active` every 10 ms; resolves with the `Date.now()` at which the first 200 arrived. */
+function firstActiveAt(health: string, timeoutMs: number): Promise<number> {
+  return waitFor(
+    `a 200 from ${health}/active`,
+    async () => {
+      const res = await fetch(`${health}/active`, { signal: AbortSignal.timeout(1_000) }).catch(() => null);
+      await res?.arrayBuffer();
+      return res?.status === 200 ? Date.now() : null;
+    },
+    timeoutMs,
+    10,
+  );
 }

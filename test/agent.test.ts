@@ -63,6 +63,24 @@ describe('agent command line', () => {
     expect(() => parseAgentArgs(argv as string[], env)).toThrow(message);
   });
 
+  it.each([
+    ['0.0.0.0:8008', { host: '0.0.0.0', port: 8008 }],
+    ['[::]:8008', { host: '::', port: 8008 }],
+    ['localhost:0', { host: 'localhost', port: 0 }],
+  ])('reads --health-listen %s as host and port', (raw, address) => {
+    const options = parseAgentArgs([...base, '--health-listen', raw], { FAILOVER_TOKEN: 't' });
+    expect(options).toMatchObject({ healthListen: address });
+  });
+
+  it.each(['8008', ':8008', '0.0.0.0:', '0.0.0.0:65536', '::1:8008', '[::1]', '0.0.0.0:80a', 'http://x:80'])(
+    'refuses --health-listen %s, naming the expected form',
+    (raw) => {
+      expect(() => parseAgentArgs([...base, '--health-listen', raw], { FAILOVER_TOKEN: 't' })).toThrow(
+        `--health-listen must be HOST:PORT with a port from 0 to 65535 (e.g. 0.0.0.0:8008 or [::]:8008), got '${raw}'`,
+      );
+    },
+  );
+
   it('refuses an unknown option', () => {
     expect(() => parseAgentArgs([...base, '--colour'], { FAILOVER_TOKEN: 't' })).toThrow(
       /Unknown option '--colour'/,
