@@ -168,7 +168,7 @@ describe('failover end to end (real server and agent processes)', () => {
     expect(gap).toBeGreaterThan(LEASE_MS);
     expect(gap).toBeLessThanOrEqual(LEASE_MS + INTERVAL_MS + 1_000);
 
-    await waitFor('b’s on-active hook', () => hookLines(b.hookFile).includes('active 2'), b.proc);
+    await waitFor('b’s on-active hook', () => hookLines(b.hookFile).includes('active 2'), { proc: b.proc });
     expect(hookLines(b.hookFile)).toEqual(['standby 1', 'active 2']);
     expect(hookLines(a.hookFile)).toEqual(['active 1']);
     expect(a.proc.output()).not.toContain(tokens.a);
@@ -196,7 +196,7 @@ describe('failover end to end (real server and agent processes)', () => {
     expect(Number(demotion[2])).toBeGreaterThanOrEqual(2.4);
     expect(Number(demotion[2])).toBeLessThan(3);
 
-    await waitFor('a’s on-standby hook', () => hookLines(a.hookFile).includes('standby 1'), a.proc);
+    await waitFor('a’s on-standby hook', () => hookLines(a.hookFile).includes('standby 1'), { proc: a.proc });
     expect(hookLines(a.hookFile)).toEqual(['active 1', 'standby 1']);
 
     // It keeps running (still beating, to rejoin) and stops cleanly on SIGTERM.

@@ -233,7 +233,7 @@ describe('failsafe end to end (real processes)', () => {
       await waitFor('b or c promoted', async () => ((await status(h)).epoch === 2 ? true : null));
       const promoted = (await status(h)).active as string;
       await waitFor(`${promoted}'s --on-active`, () => hooks(h, promoted).includes('active 2'));
-      await waitFor("a's --on-standby", () => hooks(h, 'a').includes('standby 1'), a.proc);
+      await waitFor("a's --on-standby", () => hooks(h, 'a').includes('standby 1'), { proc: a.proc });
       expect(hooks(h, 'a')).toEqual(['active 1', 'standby 1']);
       // a ran --on-standby before the new active's --on-active: the lines' files tell order only
       // per node, so compare the agents' own log timestamps.
@@ -257,7 +257,7 @@ describe('failsafe end to end (real processes)', () => {
     await stop(h.server, 'SIGKILL');
     await waitForLine(a.proc, /demoting self/);
     expect(a.proc.output()).toMatch(/failsafe: not every peer confirms \(c could not be reached/);
-    await waitFor("a's --on-standby", () => hooks(h, 'a').includes('standby 1'), a.proc);
+    await waitFor("a's --on-standby", () => hooks(h, 'a').includes('standby 1'), { proc: a.proc });
     expect(hooks(h, 'a')).toEqual(['active 1', 'standby 1']);
   }, 60_000);
 

@@ -11,6 +11,7 @@ import { formatSeconds, sleep } from '../../shared/time.js';
 import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './args.js';
 import { BeatClient, ProblemLog } from './beat-client.js';
 import { Failsafe } from './failsafe.js';
+import { type HealthSnapshot, startHealthServer } from './health-server.js';
 import { Hooks } from './hooks.js';
 import { LeaseKeeper, type LeaseTerms, type RoleChange, type SelfDemotion } from './lease-keeper.js';
 import { startPeerServer } from './peer-link.js';
@@ -73,6 +74,8 @@ export class Agent {
   private peerServer: Server | undefined;
   /** The lease terms of the last believed answer (failsafe rounds use its margin). */
   private terms: LeaseTerms | null = null;
+  /** Whether the last heartbeat got an answer from the control plane (for GET /health). */
+  private heartbeatAnswered = false;
 
   constructor(
     private readonly options: AgentOptions,
@@ -92,11 +95,27 @@ export class Agent {
   }
 
   async run(): Promise<void> {
+    // Before the first beat, so a port in use stops the agent before it can take the role.
+    const health = this.options.healthListen
+      ? await startHealthServer(this.options.healthListen, () => this.healthSnapshot(), this.log)
+      : null;
+    if (health) this.log(`health endpoints on ${health.url}: GET /active, /standby, /health`);
     const interval = this.options.intervalMs
       ? `every ${formatSeconds(this.options.intervalMs)}`
       : "at the server's interval";
     this.log(`starting: heartbeats to ${this.options.url} ${interval}`);
     await this.listenToPeers();
+    try {
+      await this.beatUntilStopped();
+    } finally {
+      await health?.close();
+      this.peerServer?.close();
+    }
+    await this.hooks.waitOnShutdown(HOOK_GRACE_MS);
+  }
+
+  /** Beats until stop(); then demotes or releases, so /active is 503 by the time it returns. */
+  private async beatUntilStopped(): Promise<void> {
     let slot = clock();
     while (!this.stopping.signal.aborted) {
       await sleep(Math.max(0, slot - clock()), this.stopping.signal);
@@ -108,8 +127,10 @@ export class Agent {
     // A deadline that passed as the loop ended still demotes (and queues --on-standby).
     this.demoteIfExpired();
     if (this.keeper.view().role === 'active' && this.options.releaseOnExit !== false) await this.release();
-    this.peerServer?.close();
-    await this.hooks.waitOnShutdown(HOOK_GRACE_MS);
+  }
+
+  private healthSnapshot(): HealthSnapshot {
+    return { view: this.keeper.view(), heartbeatOk: this.heartbeatAnswered && !this.stopping.signal.aborted };
   }
 
   /** Failsafe: answer the peers' confirm requests (--peer-listen). */
@@ -164,6 +185,7 @@ export class Agent {
     const body = { ...report, ...this.failsafe.beatFields(sentAt) };
     const outcome = await this.client.beat(body, this.timeoutMs(), this.stopping.signal);
     if (outcome.kind === 'stopped') return;
+    this.heartbeatAnswered = outcome.kind === 'answer';
     if (outcome.kind === 'problem') {
       this.problems.report(outcome.message);
       this.failsafe.unanswered();

@@ -28,6 +28,9 @@ Options:
                      lagSeconds, version (e.g. replication position and lag for the sync gate)
   --maintenance-file FILE  while FILE exists, report maintenance (an active hands over;
                      the node is never promoted)
+  --health-listen HOST:PORT  serve GET /active, /standby and /health on this address for
+                     load balancer and Route 53 health checks (e.g. 0.0.0.0:8008 or
+                     [::]:8008; port 0 picks a free port, logged at start)
   --peer-listen HOST:PORT  failsafe: answer peers' confirm requests on this address (e.g.
                      0.0.0.0:7788, the cluster's peerPort); needs FAILOVER_PEER_SECRET
   -h, --help         show this help
@@ -66,9 +69,17 @@ export interface AgentOptions {
   report?: string;
   /** While this file exists the node reports `maintenance`. */
   maintenanceFile?: string;
+  /** Where to serve the health endpoints (cli/agent/health-server.ts); none if unset. */
+  healthListen?: ListenAddress;
   /** Failsafe: where to answer peers, and the secret requests and answers are signed with. */
-  peerListen?: { host: string; port: number };
+  peerListen?: ListenAddress;
   peerSecret?: string;
+}
+
+export interface ListenAddress {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
 }
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions | 'help' {
@@ -88,6 +99,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
       check: { type: 'string' },
       report: { type: 'string' },
       'maintenance-file': { type: 'string' },
+      'health-listen': { type: 'string' },
       'peer-listen': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -100,7 +112,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
   if (peerSecret !== undefined && peerSecret.length < 16) {
     throw new UsageError('FAILOVER_PEER_SECRET must be at least 16 characters');
   }
-  const peerListen = values['peer-listen'] === undefined ? undefined : hostPort(values['peer-listen']);
+  const peerListen =
+    values['peer-listen'] === undefined ? undefined : listenAddress(values['peer-listen'], '--peer-listen');
   if (peerListen !== undefined && peerSecret === undefined) {
     throw new UsageError('--peer-listen needs FAILOVER_PEER_SECRET (the same on every node of the cluster)');
   }
@@ -118,19 +131,13 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     check: values.check,
     report: values.report,
     maintenanceFile: values['maintenance-file'],
+    healthListen:
+      values['health-listen'] === undefined
+        ? undefined
+        : listenAddress(values['health-listen'], '--health-listen'),
     ...(peerListen ? { peerListen } : {}),
     ...(peerSecret ? { peerSecret } : {}),
   };
-}
-
-/** HOST:PORT, with an IPv6 host in brackets ([::]:7788); port 0 picks a free one. */
-function hostPort(raw: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(raw);
-  const port = Number(match?.[3]);
-  if (match === null || port > 65_535) {
-    throw new UsageError(`--peer-listen must be HOST:PORT (e.g. 0.0.0.0:7788 or [::]:7788), got '${raw}'`);
-  }
-  return { host: (match[1] ?? match[2]) as string, port };
 }
 
 function required(value: string | undefined, flag: string): string {
@@ -159,4 +166,16 @@ function seconds(raw: string | undefined, flag: string): number | undefined {
     throw new UsageError(`${flag} must be a positive number of seconds, got '${raw}'`);
   }
   return value * 1000;
+}
+
+/** HOST:PORT, an IPv6 host in brackets. The host must be explicit: which interfaces to expose is the user's call. */
+function listenAddress(raw: string, flag: string): ListenAddress {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/]+)):(\d{1,5})$/.exec(raw);
+  const port = Number(match?.[3]);
+  if (match === null || port > 65_535) {
+    throw new UsageError(
+      `${flag} must be HOST:PORT with a port from 0 to 65535 (e.g. 0.0.0.0:8008 or [::]:8008), got '${raw}'`,
+    );
+  }
+  return { host: (match[1] ?? match[2]) as string, port };
 }

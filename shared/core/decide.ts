@@ -104,11 +104,19 @@ export function decide(state: ClusterState, cluster: ClusterConfig, now: number)
   if (AUTOMATIC.has(cause) && recent.length >= cluster.maxAutoFailoversPerHour) {
     return flapHold(state, cluster, recent, why, now);
   }
+  // Past the flap guard only a planned handover goes ahead: the write re-checks that it
+  // still is one (an active that turned failing meanwhile would make it a failover).
+  const plannedOnly = recent.length >= cluster.maxAutoFailoversPerHour;
   const ruleGuards: Guard[] =
     state.active === null
       ? [{ rule: 'no-active' }, { rule: 'not-paused' }]
       : [
-          { rule: 'failover', active: state.active, leaseMs: cluster.leaseMs },
+          {
+            rule: 'failover',
+            active: state.active,
+            leaseMs: cluster.leaseMs,
+            ...(plannedOnly ? { plannedOnly: true as const } : {}),
+          },
           ...(cause === 'lease-expired' ? [{ rule: 'no-grace' } as const] : []),
         ];
   return promotion(state, now, {

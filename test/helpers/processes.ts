@@ -64,27 +64,33 @@ export async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGKILL'): Prom
   await exited;
 }
 
-/** Polls `check` until it returns something truthy; on timeout, fails showing `proc`'s output. */
+/**
+ * Polls `check` until it returns something truthy, at most `timeoutMs`; on timeout, fails
+ * naming `what` and showing `proc`'s output.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => T | null | undefined | false | Promise<T | null | undefined | false>,
-  proc?: Proc,
-  timeoutMs = 15_000,
+  options: { timeoutMs?: number; everyMs?: number; proc?: Proc } = {},
 ): Promise<T> {
+  const { timeoutMs = 15_000, everyMs = 50, proc } = options;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value) return value;
     if (Date.now() > deadline) {
-      const output = proc ? `\n--- process output ---\n${proc.output()}` : '';
+      const output = proc ? `\n--- ${proc.name} output ---\n${proc.output()}` : '';
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${output}`);
     }
-    await sleep(50);
+    await sleep(everyMs);
   }
 }
 
 export function waitForLine(proc: Proc, pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray> {
-  return waitFor(String(pattern), () => pattern.exec(proc.output()), proc, timeoutMs);
+  return waitFor(String(pattern), () => pattern.exec(proc.output()), {
+    proc,
+    ...(timeoutMs ? { timeoutMs } : {}),
+  });
 }
 
 export function hookLines(file: string): string[] {
