@@ -3,10 +3,7 @@
  * admin token when it listens beyond loopback); against API Gateway the request is signed
  * with SigV4 using the default AWS credential chain, which the routes' IAM authoriser checks.
  */
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { Hash } from '@smithy/core/serde';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { isLoopback } from './local-server.js';
+import { isLoopback } from './loopback.js';
 import { UsageError } from './usage.js';
 
 export interface AdminClientOptions {
@@ -88,6 +85,12 @@ export class AdminClient {
       process.env.AWS_REGION;
     if (!region)
       throw new UsageError('cannot tell the AWS region from --url: pass --region or set AWS_REGION');
+    // The SDK's signer and credential chain load only here: a local server never needs them.
+    const [{ defaultProvider }, { Hash }, { SignatureV4 }] = await Promise.all([
+      import('@aws-sdk/credential-provider-node'),
+      import('@smithy/core/serde'),
+      import('@smithy/signature-v4'),
+    ]);
     const signer = new SignatureV4({
       service: 'execute-api',
       region,

@@ -17,6 +17,7 @@ import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
 import { tokenMatches } from '../shared/tokens.js';
 import { type LocalDynamo, startLocalDynamo } from './local-dynamo.js';
+import { isLoopback } from './loopback.js';
 
 export interface LocalServerOptions {
   config: Config;
@@ -35,10 +36,6 @@ export interface LocalServer {
   dynamo: LocalDynamo;
   sweep(): Promise<SweepReport>;
   close(): Promise<void>;
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
 }
 
 /**
