@@ -4,7 +4,7 @@ import { UsageError } from './usage.js';
 
 const HELP = `failover: a serverless failover control plane for AWS
 
-Usage: npx failover <command> [options]
+Usage: failover <command> [options]     (in its repository: npx failover …)
 
 Commands:
   serve          run the local control plane (same as npm start)
@@ -17,7 +17,7 @@ Commands:
   run-if-active  run a command only on the active node (for cron), with FAILOVER_EPOCH
   token          mint a node token and print its SHA-256 for the config
 
-Run \`npx failover <command> --help\` for a command's options.
+Run \`failover <command> --help\` for a command's options.
 `;
 
 type Command = (argv: string[]) => number | Promise<number>;
