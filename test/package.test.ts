@@ -16,6 +16,7 @@ import { parseConfig } from '../shared/config.js';
 import { silentLogger } from '../shared/logger.js';
 import { mintToken } from '../shared/tokens.js';
 import { Processes } from './helpers/processes.js';
+import { execStartArgs, parseEnvironmentFile, unitSettings, unitText } from './helpers/systemd.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const procs = new Processes();
@@ -116,6 +117,22 @@ describe('the packed and installed failover command', () => {
 
     afterAll(() => server?.close());
 
+    /** The agent the way the systemd unit starts it: ExecStart with an environment file. */
+    function startAsSystemdWould(node: 'a' | 'b') {
+      const env = parseEnvironmentFile(
+        [
+          `FAILOVER_URL=${server.url}`,
+          `FAILOVER_TOKEN=${tokens[node].token}`,
+          'FAILOVER_CLUSTER=pkg',
+          `FAILOVER_NODE=${node}`,
+          'FAILOVER_AGENT_OPTIONS=--interval 1 --margin 0.5',
+        ].join('\n'),
+      );
+      const [command, ...args] = execStartArgs(unitSettings(unitText()).get('ExecStart') ?? '', env);
+      expect(command).toBe('failover');
+      return procs.start(`installed agent ${node} (systemd)`, args, env, { bin, cwd: dir });
+    }
+
     it('holds the role, and hands it over at once when its PID gets SIGTERM', async () => {
       const start = (node: 'a' | 'b') =>
         procs.start(
@@ -126,7 +143,7 @@ describe('the packed and installed failover command', () => {
         );
       const a = start('a');
       await procs.waitForLine(a, /role: active \(epoch 1\D/);
-      const b = start('b');
+      const b = startAsSystemdWould('b');
       await procs.waitForLine(b, /role: standby \(epoch 1\D/);
       const exited = once(a.child, 'exit');
       a.child.kill('SIGTERM');
