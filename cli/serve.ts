@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type Config, loadConfigFile, parseConfig } from '../shared/config.js';
 import { consoleLogger } from '../shared/logger.js';
 import { mintToken, sha256Hex } from '../shared/tokens.js';
 import { startLocalServer } from './local-server.js';
+import { parseOptions } from './options.js';
 import { UsageError } from './usage.js';
 
 export const SERVE_HELP = `Usage: failover serve [options]     (npm start -- [options])
@@ -26,18 +26,14 @@ const DEMO_NODES = [
 ];
 
 export async function serve(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8787' },
-      memory: { type: 'boolean', default: false },
-      'data-dir': { type: 'string', default: '.failover' },
-      'sweep-interval': { type: 'string', default: '1' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
+  const values = parseOptions(argv, {
+    config: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '8787' },
+    memory: { type: 'boolean', default: false },
+    'data-dir': { type: 'string', default: '.failover' },
+    'sweep-interval': { type: 'string', default: '1' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     process.stdout.write(SERVE_HELP);

@@ -1,13 +1,14 @@
 /** `failover status` and `failover events`: the operator's view, like `patronictl list`. */
-import { parseArgs, stripVTControlCharacters } from 'node:util';
+import { stripVTControlCharacters } from 'node:util';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import type { ClusterEvent } from '../shared/core/state.js';
 import type { NodeView } from '../shared/core/views.js';
 import { AdminClient } from './admin-client.js';
+import { parseOptions, requireOptions } from './options.js';
 import { UsageError } from './usage.js';
 
-export const COMMON_HELP = `  --url URL          control plane URL (local server, or the deployed ApiUrl: requests are then
-                     signed with SigV4 from the default AWS credential chain)
+export const COMMON_HELP = `  --url URL          control plane URL (default: FAILOVER_URL): a local server, or the deployed
+                     ApiUrl (requests are then signed with SigV4 from the default AWS credential chain)
   --cluster C        cluster id
   --region R         AWS region for signing (default: from the URL, then AWS_REGION)
   --admin-token T    admin token for a local server beyond loopback (or FAILOVER_ADMIN_TOKEN)
@@ -42,37 +43,37 @@ export const ADMIN_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function adminClient(values: { url?: string; region?: string; 'admin-token'?: string }): AdminClient {
-  if (!values.url) throw new UsageError('--url is required');
+/** The admin client and the cluster's path, from the options every admin command shares. */
+export function adminRequest(values: {
+  url?: string;
+  cluster?: string;
+  region?: string;
+  'admin-token'?: string;
+}): { api: AdminClient; path: string } {
+  const { url, cluster } = requireOptions(
+    { url: values.url ?? process.env.FAILOVER_URL, cluster: values.cluster },
+    { url: 'FAILOVER_URL' },
+  );
   const adminToken = values['admin-token'] ?? process.env.FAILOVER_ADMIN_TOKEN;
-  return new AdminClient({
-    url: values.url,
+  const api = new AdminClient({
+    url,
     ...(values.region ? { region: values.region } : {}),
     ...(adminToken ? { adminToken } : {}),
   });
-}
-
-export function clusterPath(cluster: string | undefined): string {
-  if (!cluster) throw new UsageError('--cluster is required');
-  return `/v1/clusters/${encodeURIComponent(cluster)}`;
+  return { api, path: `/v1/clusters/${encodeURIComponent(cluster)}` };
 }
 
 export async function status(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...ADMIN_OPTIONS,
-      watch: { type: 'boolean', default: false },
-      interval: { type: 'string', default: '2' },
-    },
-    strict: true,
+  const values = parseOptions(argv, {
+    ...ADMIN_OPTIONS,
+    watch: { type: 'boolean', default: false },
+    interval: { type: 'string', default: '2' },
   });
   if (values.help) {
     process.stdout.write(STATUS_HELP);
     return 0;
   }
-  const api = adminClient(values);
-  const path = clusterPath(values.cluster);
+  const { api, path } = adminRequest(values);
   const period = Number(values.interval);
   if (!(period >= 0.5))
     throw new UsageError(`--interval must be at least 0.5 seconds, got '${values.interval}'`);
@@ -87,21 +88,13 @@ export async function status(argv: string[]): Promise<number> {
 }
 
 export async function events(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { ...ADMIN_OPTIONS, limit: { type: 'string', default: '20' } },
-    strict: true,
-  });
+  const values = parseOptions(argv, { ...ADMIN_OPTIONS, limit: { type: 'string', default: '20' } });
   if (values.help) {
     process.stdout.write(EVENTS_HELP);
     return 0;
   }
-  const body = await adminClient(values).get<{ events: ClusterEvent[] }>(
-    `${clusterPath(values.cluster)}/events`,
-    {
-      limit: values.limit,
-    },
-  );
+  const { api, path } = adminRequest(values);
+  const body = await api.get<{ events: ClusterEvent[] }>(`${path}/events`, { limit: values.limit });
   if (values.json) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     return 0;

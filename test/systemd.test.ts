@@ -33,7 +33,7 @@ describe('the systemd unit for the agent', () => {
     expect(pkg.files).toContain('deploy');
     expect(Object.keys(pkg.bin)).toEqual(['failover']);
     expect(set.get('ExecStart')).toMatch(
-      /^failover agent --url \$\{FAILOVER_URL\} --cluster \$\{FAILOVER_CLUSTER\} --node \$\{FAILOVER_NODE\} /,
+      /^failover agent --cluster \$\{FAILOVER_CLUSTER\} --node \$\{FAILOVER_NODE\} \$FAILOVER_AGENT_OPTIONS$/,
     );
     expect(set.get('EnvironmentFile')).toBe('/etc/failover/%i.env');
   });

@@ -188,10 +188,11 @@ export class ControlPlane {
     return this.status(cluster.id);
   }
 
-  async resume(clusterId: string, by: string): Promise<ClusterStatus> {
+  async resume(clusterId: string, reason: string | undefined, by: string): Promise<ClusterStatus> {
     const cluster = this.clusterOr404(clusterId);
     const state = await this.store.load(cluster.id);
-    const event = clusterEvent(state, 'resumed', `automation resumed by ${by}`, this.now(), by);
+    const why = `automation resumed by ${by}${reason === undefined ? '' : `: ${reason}`}`;
+    const event = clusterEvent(state, 'resumed', why, this.now(), by);
     if (state.paused === null || !(await this.store.clearPause(cluster.id, event))) {
       throw new ConflictError('automation is not paused');
     }
