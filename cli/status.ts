@@ -114,7 +114,7 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
   const rows = s.nodes.map((n) => [
     n.id,
     n.address,
-    n.role === 'active' ? paint(32, 'active') : 'standby',
+    roleCell(n, paint),
     nodeState(n, paint),
     n.role === 'active' ? String(s.epoch) : '',
     n.lastSeenAgeMs === null ? 'never' : `${(n.lastSeenAgeMs / 1000).toFixed(1)} s ago`,
@@ -164,6 +164,12 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
     ),
   ];
   return [title, rule, line(header), rule, ...rows.map(line), rule, ...notes, ''].join('\n');
+}
+
+/** A standby that is not alive could not take over: it shows as down, not standby. */
+function roleCell(n: NodeView, paint: (code: number, text: string) => string): string {
+  if (n.role === 'active') return paint(32, 'active');
+  return n.alive ? 'standby' : paint(31, 'down');
 }
 
 function nodeState(n: NodeView, paint: (code: number, text: string) => string): string {

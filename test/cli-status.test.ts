@@ -130,7 +130,8 @@ describe('failover status', () => {
     };
     const plain = renderStatus(status);
     expect(plain).toContain('| a ');
-    expect(plain).toMatch(/\| a +\| 10\.0\.0\.1 +\| standby +\| down +\| +\| 40\.0 s ago +\| 8 /);
+    // Not "standby": a node that is down could not take over.
+    expect(plain).toMatch(/\| a +\| 10\.0\.0\.1 +\| down +\| down +\| +\| 40\.0 s ago +\| 8 /);
     expect(plain).toMatch(/\| b +\| 10\.0\.0\.2 +\| active +\| failing +\| 4 /);
     expect(plain).toContain('HOLD since 2026-01-01T00:00:00Z: b missed 3 beats; no standby can take over');
     expect(plain).toContain('target hook (webhook): failed for epoch 4 (HTTP 503)');
