@@ -157,6 +157,13 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
           ]
         : []),
     ]),
+    ...s.rejectedBeats.map((r) =>
+      paint(
+        31,
+        `REJECTED: ${r.count} heartbeat${r.count === 1 ? '' : 's'} for ${r.node} with a missing or wrong token ` +
+          `(last at ${r.last}): check that agent's token, --cluster and --node`,
+      ),
+    ),
     ...s.targets.map(
       (t) =>
         `target ${t.id} (${t.type}): ${t.state}${t.epoch === null ? '' : ` for epoch ${t.epoch}`}` +

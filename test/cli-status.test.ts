@@ -123,6 +123,7 @@ describe('failover status', () => {
           collision: null,
         },
       ],
+      rejectedBeats: [{ node: 'a', count: 7, last: '2026-01-01T00:00:00.000Z' }],
       targets: [
         { id: 'hook', type: 'webhook', epoch: 4, state: 'failed', at: null, error: 'HTTP 503', detail: null },
       ],
@@ -135,6 +136,10 @@ describe('failover status', () => {
     expect(plain).toMatch(/\| b +\| 10\.0\.0\.2 +\| active +\| failing +\| 4 /);
     expect(plain).toContain('HOLD since 2026-01-01T00:00:00Z: b missed 3 beats; no standby can take over');
     expect(plain).toContain('target hook (webhook): failed for epoch 4 (HTTP 503)');
+    expect(plain).toContain(
+      'REJECTED: 7 heartbeats for a with a missing or wrong token (last at 2026-01-01T00:00:00.000Z): ' +
+        "check that agent's token, --cluster and --node",
+    );
     expect(renderStatus(status, true)).toContain('\x1b[31mdown\x1b[0m');
   });
 

@@ -97,7 +97,12 @@ export function parseResult(text: string): HeartbeatResult | null {
 }
 
 export function describeRejection(status: number, text: string): string {
-  if (status === 401) return "token rejected (401): check --token and the node's tokenSha256";
+  if (status === 401) {
+    return (
+      'token rejected (401): check the token (--token or FAILOVER_TOKEN) against the tokenSha256 ' +
+      'of this --cluster and --node in the config'
+    );
+  }
   const message = serverMessage(text);
   if (status === 200) return `unexpected heartbeat answer: ${message}`;
   if (status === 400 || status === 404) return `heartbeat rejected (${status}): ${message}`;

@@ -17,6 +17,7 @@ import type { StateStore } from '../store/port.js';
 import type { Target } from '../targets/index.js';
 import { tokenMatches } from '../tokens.js';
 import { Announcer } from './announcer.js';
+import { RejectedBeats } from './rejected-beats.js';
 import { type ClusterStatus, presentStatus } from './status.js';
 import { TargetDriver } from './target-driver.js';
 
@@ -70,6 +71,7 @@ export class ControlPlane {
   private readonly announcer: Announcer;
   private readonly targets: TargetDriver;
   private readonly sweepConcurrency: number;
+  private readonly rejected: RejectedBeats;
 
   constructor(private readonly options: ControlPlaneOptions) {
     this.now = options.now ?? Date.now;
@@ -86,6 +88,7 @@ export class ControlPlane {
       observeIntervalMs: options.observeIntervalMs ?? 30_000,
     });
     this.sweepConcurrency = options.sweepConcurrency ?? 16;
+    this.rejected = new RejectedBeats(options.config, options.logger);
   }
 
   /**
@@ -101,6 +104,15 @@ export class ControlPlane {
     const node = cluster?.nodes.find((n) => n.id === nodeId);
     const ok = tokenMatches(token ?? '', node?.tokenSha256);
     if (!ok || cluster === undefined || node === undefined || token === undefined) {
+      const cause =
+        cluster === undefined
+          ? 'unknown cluster'
+          : node === undefined
+            ? 'unknown node'
+            : token === undefined
+              ? 'missing token'
+              : 'wrong token';
+      this.rejected.record(clusterId, nodeId, cause, this.now());
       throw new AuthError('missing or invalid node token');
     }
     return { cluster, node };
@@ -203,7 +215,13 @@ export class ControlPlane {
   async status(clusterId: string): Promise<ClusterStatus> {
     const cluster = this.clusterOr404(clusterId);
     const state = await this.store.load(cluster.id);
-    return presentStatus(cluster, state, this.targets.targetsOf(cluster.id), this.now());
+    return presentStatus(
+      cluster,
+      state,
+      this.targets.targetsOf(cluster.id),
+      this.rejected.of(cluster.id),
+      this.now(),
+    );
   }
 
   async events(clusterId: string, limit: number): Promise<ClusterEvent[]> {
