@@ -9,8 +9,11 @@ export function closest(name: string, candidates: readonly string[]): string | u
     if (best === undefined || distance < best.distance) best = { candidate, distance };
   }
   // A third of the name may be wrong: `clustr` → `cluster`, but not `url` → `node`.
-  if (best === undefined || best.distance > Math.max(1, Math.floor(name.length / 3))) return undefined;
-  return best.candidate;
+  if (best !== undefined && best.distance <= Math.max(1, Math.floor(name.length / 3))) return best.candidate;
+  // Or it is the start of a longer name: `heartbeatInterval` → `heartbeatIntervalSeconds`.
+  if (wanted.length < 3) return undefined;
+  const longer = candidates.filter((c) => c.toLowerCase().startsWith(wanted));
+  return longer.sort((x, y) => x.length - y.length)[0];
 }
 
 /** Levenshtein distance (insertions, deletions, substitutions), one row at a time. */
