@@ -76,11 +76,14 @@ export async function serve(argv: string[]): Promise<number> {
     );
   }
   if (demo) {
+    // Started by npm (npm start, npx) in the repository, the command is `npx failover`;
+    // installed, it is `failover` itself.
+    const command = process.env.npm_command ? 'npx failover' : 'failover';
     out.write("\nDemo nodes (paste one line per terminal; the token is the node's secret):\n");
     for (const [node, token] of Object.entries(demo.tokens)) {
       const path = `${server.url}/v1/clusters/demo/nodes/${node}/heartbeat`;
       out.write(
-        `  ${node}: FAILOVER_TOKEN=${token} npx failover agent --url ${server.url} --cluster demo --node ${node}\n`,
+        `  ${node}: FAILOVER_TOKEN=${token} ${command} agent --url ${server.url} --cluster demo --node ${node}\n`,
       );
       out.write(
         `     or: while curl -fsS -X POST -H 'Authorization: Bearer ${token}' ${path}; do echo; sleep 2; done\n`,

@@ -83,6 +83,17 @@ describe('failover serve', () => {
     await procs.waitForLine(next, /listening on http:/, 20_000);
   });
 
+  it('prints demo agent lines for the command as the user runs it: npx under npm, else failover', async () => {
+    const agentLine = (command: string) =>
+      new RegExp(`b: FAILOVER_TOKEN=\\S+ ${command} agent --url http://\\S+ --cluster demo --node b\\n`);
+    const args = ['serve', '--memory', '--port', '0'];
+    const viaNpm = procs.start('server under npm', args, { npm_command: 'start' }, { cwd: dir });
+    const installed = procs.start('installed server', args, { npm_command: '' }, { cwd: dir });
+    await procs.waitForLine(viaNpm, agentLine('npx failover'), 20_000);
+    await procs.waitForLine(installed, agentLine('failover'), 20_000);
+    expect(installed.output()).not.toContain('npx');
+  });
+
   it('answers GET / with where the status of each cluster is', async () => {
     const server = procs.start('server', ['serve', '--memory', '--port', '0'], {}, { cwd: dir });
     const url = (await procs.waitForLine(server, /listening on (http:\/\/\S+)/, 20_000))[1] as string;
