@@ -3,6 +3,7 @@
  * admin token when it listens beyond loopback); against API Gateway the request is signed
  * with SigV4 using the default AWS credential chain, which the routes' IAM authoriser checks.
  */
+import { httpText } from './http.js';
 import { isLoopback } from './loopback.js';
 import { UsageError } from './usage.js';
 
@@ -45,29 +46,25 @@ export class AdminClient {
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(await this.headers(url, method, body)),
     };
-    let res: Response;
+    let status: number;
+    let text: string;
     try {
-      res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(15_000) });
+      ({ status, text } = await httpText(url, { method, headers, body, timeoutMs: 15_000 }));
     } catch (err) {
-      const cause = (err as { cause?: Error }).cause;
-      throw new AdminRequestError(
-        `cannot reach ${url.origin}: ${cause?.message ?? (err as Error).message}`,
-        0,
-      );
+      throw new AdminRequestError(`cannot reach ${url.origin}: ${(err as Error).message}`, 0);
     }
-    const text = await res.text();
     let answer: unknown;
     try {
       answer = JSON.parse(text);
     } catch {
       answer = { message: text.slice(0, 200) };
     }
-    if (!res.ok) {
+    if (status < 200 || status > 299) {
       // Our API says `message`; API Gateway's own errors (e.g. a refused signature) say `Message`.
       const { message, Message } = answer as { message?: string; Message?: string };
       throw new AdminRequestError(
-        `${res.status} from ${url.pathname}: ${message ?? Message ?? res.statusText}`,
-        res.status,
+        `${status} from ${url.pathname}: ${message ?? Message ?? `HTTP ${status}`}`,
+        status,
       );
     }
     return answer as T;

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { HeartbeatResult } from '../shared/control-plane/control-plane.js';
+import { httpText } from './http.js';
 import { parseOptions, requireOptions } from './options.js';
 import { UsageError } from './usage.js';
 
@@ -77,13 +78,12 @@ export async function runIfActive(argv: string[]): Promise<number> {
   const roleUrl = `${url.replace(/\/+$/, '')}/v1/clusters/${encodeURIComponent(cluster)}/nodes/${encodeURIComponent(node)}`;
   let role: HeartbeatResult & { leaseRemainingMs: number | null };
   try {
-    const res = await fetch(roleUrl, {
+    const { status, text } = await httpText(roleUrl, {
       headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(5_000),
+      timeoutMs: 5_000,
     });
-    const text = await res.text();
-    if (res.status !== 200) {
-      say(`cannot confirm the role (${res.status}): ${text.slice(0, 200)}; not running`);
+    if (status !== 200) {
+      say(`cannot confirm the role (${status}): ${text.slice(0, 200)}; not running`);
       return CANNOT_CONFIRM;
     }
     role = JSON.parse(text);
