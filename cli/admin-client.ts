@@ -5,7 +5,7 @@
  */
 import { httpText } from './http.js';
 import { isLoopback } from './loopback.js';
-import { UsageError } from './usage.js';
+import { AdminRequestError, UsageError } from './usage.js';
 
 export interface AdminClientOptions {
   url: string;
@@ -108,15 +108,5 @@ export class AdminClient {
       ...(body === undefined ? {} : { body }),
     });
     return signed.headers as Record<string, string>;
-  }
-}
-
-export class AdminRequestError extends Error {
-  override name = 'AdminRequestError';
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
   }
 }

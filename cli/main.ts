@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { FailoverError } from '../shared/errors.js';
 import { closest } from '../shared/suggest.js';
-import { AdminRequestError } from './admin-client.js';
-import { UsageError } from './usage.js';
+import { AdminRequestError, UsageError } from './usage.js';
 
 const HELP = `failover: a serverless failover control plane for AWS
 

@@ -1,8 +1,9 @@
 /** The operator's CLI view: the status table, and how admin requests are authorised. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminClient, AdminRequestError } from '../cli/admin-client.js';
+import { AdminClient } from '../cli/admin-client.js';
 import { type LocalServer, startLocalServer } from '../cli/local-server.js';
 import { renderStatus } from '../cli/status.js';
+import { AdminRequestError } from '../cli/usage.js';
 import { parseConfig } from '../shared/config.js';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import { silentLogger } from '../shared/logger.js';
