@@ -48,6 +48,28 @@ describe('closest', () => {
   });
 });
 
+describe('failover --help', () => {
+  it('loads no HTTP client, TLS, crypto or child processes: it starts in about the time of node itself', async () => {
+    const listModules =
+      "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)))";
+    const run = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [
+          '--eval',
+          `${listModules}; process.argv.splice(1, 0, 'failover', '--help'); import(${JSON.stringify(BIN)})`,
+        ],
+        { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' },
+        (err, stdout, stderr) => (err ? reject(err) : resolve(`${stdout}\n${stderr}`)),
+      );
+    });
+    expect(run).toContain('Usage: failover <command>');
+    const loaded = JSON.parse(run.slice(run.lastIndexOf('['))) as string[];
+    const heavy = loaded.filter((m) => /^NativeModule (https?|tls|crypto|child_process)$/.test(m));
+    expect(heavy).toEqual([]);
+  });
+});
+
 describe('failover with a wrong command line', () => {
   it('prints its version', async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
