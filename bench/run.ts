@@ -6,8 +6,9 @@
  *
  * Options:
  *   --quick                 short run (< 2 minutes): 5 failover trials, 2 s per HTTP load
- *                           level, sweep of 1,000 clusters only
- *   --only LIST             comma-separated subset: failover,heartbeat,cost,cold-start,sweep
+ *                           level, sweep of 1,000 clusters only, a 20 s agent run
+ *   --only LIST             comma-separated subset: failover,heartbeat,cost,cold-start,sweep,cli
+ *   --agent-seconds SECS    how long the cli section's agent runs (default 60; 20 with --quick)
  *   --trials N              failover trials (default 20; 5 with --quick)
  *   --interval SECS         failover cluster's heartbeat interval (default 1)
  *   --missed-beats N        failover cluster's missed beats (default 3)
@@ -18,6 +19,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runCli } from './cli.js';
 import { runColdStart } from './cold-start.js';
 import { runCost } from './cost.js';
 import { runFailover } from './failover.js';
@@ -34,7 +36,7 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
 }) as typeof process.emitWarning;
 
-const SECTIONS = ['failover', 'heartbeat', 'cost', 'cold-start', 'sweep'] as const;
+const SECTIONS = ['failover', 'heartbeat', 'cost', 'cold-start', 'sweep', 'cli'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -45,6 +47,7 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '1' },
     'missed-beats': { type: 'string', default: '3' },
     'sweep-interval': { type: 'string', default: '1' },
+    'agent-seconds': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -52,8 +55,8 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(
-    'Usage: npm run bench -- [--quick] [--only failover,heartbeat,cost,cold-start,sweep] ' +
-      '[--trials N] [--interval SECS] [--missed-beats N] [--sweep-interval SECS]\n',
+    'Usage: npm run bench -- [--quick] [--only failover,heartbeat,cost,cold-start,sweep,cli] ' +
+      '[--trials N] [--interval SECS] [--missed-beats N] [--sweep-interval SECS] [--agent-seconds SECS]\n',
   );
   process.exit(0);
 }
@@ -79,6 +82,12 @@ const trials = values.trials === undefined ? (quick ? 5 : 20) : positive(values.
 const intervalSeconds = positive(values.interval, '--interval', true);
 const missedBeats = positive(values['missed-beats'], '--missed-beats', true);
 const sweepIntervalSeconds = positive(values['sweep-interval'], '--sweep-interval', false);
+const agentSeconds =
+  values['agent-seconds'] === undefined
+    ? quick
+      ? 20
+      : 60
+    : positive(values['agent-seconds'], '--agent-seconds', false);
 
 const started = new Date();
 const log = (message: string) => {
@@ -143,6 +152,7 @@ if (heartbeat) {
 }
 await section('cold-start', () => runColdStart(options));
 await section('sweep', () => runSweep(options));
+await section('cli', () => runCli({ ...options, agentSeconds }));
 await section('failover', () =>
   runFailover({ ...options, trials, intervalSeconds, missedBeats, sweepIntervalSeconds }),
 );

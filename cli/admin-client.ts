@@ -3,11 +3,9 @@
  * admin token when it listens beyond loopback); against API Gateway the request is signed
  * with SigV4 using the default AWS credential chain, which the routes' IAM authoriser checks.
  */
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { Hash } from '@smithy/core/serde';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { isLoopback } from './local-server.js';
-import { UsageError } from './usage.js';
+import { httpText } from './http.js';
+import { isLoopback } from './loopback.js';
+import { AdminRequestError, UsageError } from './usage.js';
 
 export interface AdminClientOptions {
   url: string;
@@ -48,29 +46,25 @@ export class AdminClient {
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(await this.headers(url, method, body)),
     };
-    let res: Response;
+    let status: number;
+    let text: string;
     try {
-      res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(15_000) });
+      ({ status, text } = await httpText(url, { method, headers, body, timeoutMs: 15_000 }));
     } catch (err) {
-      const cause = (err as { cause?: Error }).cause;
-      throw new AdminRequestError(
-        `cannot reach ${url.origin}: ${cause?.message ?? (err as Error).message}`,
-        0,
-      );
+      throw new AdminRequestError(`cannot reach ${url.origin}: ${(err as Error).message}`, 0);
     }
-    const text = await res.text();
     let answer: unknown;
     try {
       answer = JSON.parse(text);
     } catch {
       answer = { message: text.slice(0, 200) };
     }
-    if (!res.ok) {
+    if (status < 200 || status > 299) {
       // Our API says `message`; API Gateway's own errors (e.g. a refused signature) say `Message`.
       const { message, Message } = answer as { message?: string; Message?: string };
       throw new AdminRequestError(
-        `${res.status} from ${url.pathname}: ${message ?? Message ?? res.statusText}`,
-        res.status,
+        `${status} from ${url.pathname}: ${message ?? Message ?? `HTTP ${status}`}`,
+        status,
       );
     }
     return answer as T;
@@ -88,6 +82,12 @@ export class AdminClient {
       process.env.AWS_REGION;
     if (!region)
       throw new UsageError('cannot tell the AWS region from --url: pass --region or set AWS_REGION');
+    // The SDK's signer and credential chain load only here: a local server never needs them.
+    const [{ defaultProvider }, { Hash }, { SignatureV4 }] = await Promise.all([
+      import('@aws-sdk/credential-provider-node'),
+      import('@smithy/core/serde'),
+      import('@smithy/signature-v4'),
+    ]);
     const signer = new SignatureV4({
       service: 'execute-api',
       region,
@@ -108,15 +108,5 @@ export class AdminClient {
       ...(body === undefined ? {} : { body }),
     });
     return signed.headers as Record<string, string>;
-  }
-}
-
-export class AdminRequestError extends Error {
-  override name = 'AdminRequestError';
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
   }
 }

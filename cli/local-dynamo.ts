@@ -4,9 +4,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { createTable } from '../shared/store/table.js';
 import { sleep } from '../shared/time.js';
+import { UsageError } from './usage.js';
 
 export interface LocalDynamo {
   client: DynamoDBClient;
@@ -19,6 +19,7 @@ export interface LocalDynamo {
 export async function startLocalDynamo(
   options: { path?: string; table?: string } = {},
 ): Promise<LocalDynamo> {
+  const dynalite = await loadDynalite();
   const server = dynalite({
     createTableMs: 0,
     deleteTableMs: 0,
@@ -48,6 +49,22 @@ export async function startLocalDynamo(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * dynalite is the package's one dependency, and an optional one: hosts that only run the
+ * agent, `status` or `run-if-active` install without it (`--omit=optional`).
+ */
+async function loadDynalite(): Promise<typeof import('dynalite').default> {
+  try {
+    return (await import('dynalite')).default;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new UsageError(
+      "the local control plane's embedded storage, the optional package dynalite, is not installed " +
+        '(installed with --omit=optional?): reinstall without it, or npm install -g dynalite',
+    );
+  }
 }
 
 /**

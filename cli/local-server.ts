@@ -3,7 +3,7 @@
  * with dynalite as embedded storage. Requests are turned into the same API Gateway
  * (payload v2) events Lambda receives.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, isIP } from 'node:net';
 import { join } from 'node:path';
@@ -18,6 +18,8 @@ import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
 import { tokenMatches } from '../shared/tokens.js';
 import { type LocalDynamo, startLocalDynamo } from './local-dynamo.js';
+import { isLoopback } from './loopback.js';
+import { UsageError } from './usage.js';
 
 export interface LocalServerOptions {
   config: Config;
@@ -41,10 +43,6 @@ export interface LocalServer {
   dynamo: LocalDynamo;
   sweep(): Promise<SweepReport>;
   close(): Promise<void>;
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
 }
 
 /**
@@ -150,8 +148,14 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   }
   const checkRequest = localRequestCheck(allowedHosts(host, options.publicHosts));
   const targets = buildTargets(config, logger, options.env);
-  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const dynamo = await startLocalDynamo(options.dataDir ? { path: join(options.dataDir, 'db') } : {});
+  const unlock = options.dataDir ? lockDataDir(options.dataDir) : () => undefined;
+  let dynamo: LocalDynamo;
+  try {
+    dynamo = await startLocalDynamo(options.dataDir ? { path: join(options.dataDir, 'db') } : {});
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const controlPlane = new ControlPlane({
     config,
     store: new DynamoStateStore(dynamo.client, dynamo.table),
@@ -167,6 +171,11 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   });
 
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && (req.url === '/' || req.url === '')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(rootPointer(config, host, url)));
+      return;
+    }
     readLimited(req, res)
       .then(async (body) => {
         if (body === null) return;
@@ -182,7 +191,17 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   });
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
-  await listen(server, host, options.port ?? 8787);
+  const port = options.port ?? 8787;
+  try {
+    await listen(server, host, port);
+  } catch (err) {
+    await dynamo.close();
+    unlock();
+    if ((err as { code?: unknown }).code === 'EADDRINUSE') {
+      throw new UsageError(`port ${port} is in use; pick another with --port (0 = any free port)`);
+    }
+    throw err;
+  }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
@@ -209,8 +228,56 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await dynamo.close();
+      unlock();
     },
   };
+}
+
+/**
+ * `GET /`: where to look, for someone who opens the server's address. On loopback it lists
+ * each cluster's status URL; beyond it, cluster ids are not given to unauthenticated callers.
+ */
+function rootPointer(config: Config, host: string, url: string): Record<string, unknown> {
+  return {
+    message: "failover control plane: a cluster's status is at GET /v1/clusters/{cluster}",
+    ...(isLoopback(host) ? { clusters: config.clusters.map((c) => `${url}/v1/clusters/${c.id}`) } : {}),
+  };
+}
+
+/**
+ * One server per data directory: dynalite's LevelDB cannot be opened twice, and fails deep
+ * inside a request when it is. The lock file holds the owner's pid; a lock whose process
+ * is gone (a crash, kill -9) is taken over. Returns the release.
+ */
+function lockDataDir(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'server.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'EEXIST') throw err;
+    }
+    const owner = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(owner) && owner > 0 && processExists(owner)) {
+      throw new UsageError(
+        `${dir} is in use by another failover server (pid ${owner}); stop it, or give this one ` +
+          'its own state with --data-dir DIR, or none with --memory',
+      );
+    }
+    rmSync(file, { force: true }); // stale: its server is gone
+  }
+  throw new UsageError(`cannot lock the data directory ${dir}: another server is starting there`);
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: unknown }).code === 'EPERM'; // exists, owned by another user
+  }
 }
 
 /** Reads the body until it passes MAX_BODY_BYTES; past that, answers 413 itself and returns null. */

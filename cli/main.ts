@@ -1,10 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { FailoverError } from '../shared/errors.js';
-import { AdminRequestError } from './admin-client.js';
-import { UsageError } from './usage.js';
+import { closest } from '../shared/suggest.js';
+import { AdminRequestError, UsageError } from './usage.js';
 
 const HELP = `failover: a serverless failover control plane for AWS
 
-Usage: npx failover <command> [options]
+Usage: failover <command> [options]     (in its repository: npx failover …)
 
 Commands:
   serve          run the local control plane (same as npm start)
@@ -17,7 +18,7 @@ Commands:
   run-if-active  run a command only on the active node (for cron), with FAILOVER_EPOCH
   token          mint a node token and print its SHA-256 for the config
 
-Run \`npx failover <command> --help\` for a command's options.
+Run \`failover <command> --help\` for a command's options; \`failover --version\` prints the version.
 `;
 
 type Command = (argv: string[]) => number | Promise<number>;
@@ -44,9 +45,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (command === '--version' || command === '-V') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   const load = COMMANDS[command];
   if (load === undefined) {
-    process.stderr.write(`failover: unknown command '${command}'\n\n${HELP}`);
+    const match = closest(command, Object.keys(COMMANDS));
+    process.stderr.write(
+      `failover: unknown command '${command}'${match ? ` (did you mean ${match}?)` : ''}\n\n${HELP}`,
+    );
     return 2;
   }
   try {
@@ -54,12 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     return await run(rest);
   } catch (err) {
     // Bad usage and bad config are the user's to fix: one clear message, no stack trace.
-    const code = (err as { code?: unknown } | null)?.code;
-    if (
-      err instanceof UsageError ||
-      err instanceof FailoverError ||
-      (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))
-    ) {
+    if (err instanceof UsageError || err instanceof FailoverError) {
       process.stderr.write(`failover ${command}: ${(err as Error).message}\n`);
       return 2;
     }
@@ -70,4 +73,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** package.json sits one level up from both cli/ (sources) and dist/ (the build). */
+function packageVersion(): string {
+  return (
+    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  ).version;
 }

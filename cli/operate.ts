@@ -1,7 +1,7 @@
 /** `failover switchover | pause | resume`: the operator's actions, matching the admin API. */
-import { parseArgs } from 'node:util';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
-import { ADMIN_OPTIONS, adminClient, COMMON_HELP, clusterPath, renderStatus } from './status.js';
+import { parseOptions } from './options.js';
+import { ADMIN_OPTIONS, adminRequest, COMMON_HELP, renderStatus } from './status.js';
 
 export const SWITCHOVER_HELP = `Usage: failover switchover --url URL --cluster C [--to NODE] [--force] [--reason TEXT]
 
@@ -24,16 +24,16 @@ and a switchover still works. Status shows since when and by whom.
 
 Options:
 ${COMMON_HELP}
-  --reason TEXT      why (pause only; recorded in the event log)
+  --reason TEXT      why (recorded in the event log)
 `;
 
 const OPTIONS = { ...ADMIN_OPTIONS, reason: { type: 'string' } } as const;
 
 export async function switchover(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { ...OPTIONS, to: { type: 'string' }, force: { type: 'boolean', default: false } },
-    strict: true,
+  const values = parseOptions(argv, {
+    ...OPTIONS,
+    to: { type: 'string' },
+    force: { type: 'boolean', default: false },
   });
   if (values.help) {
     process.stdout.write(SWITCHOVER_HELP);
@@ -44,35 +44,22 @@ export async function switchover(argv: string[]): Promise<number> {
     ...(values.force ? { force: true } : {}),
     ...(values.reason ? { reason: values.reason } : {}),
   };
-  return show(
-    values,
-    await adminClient(values).post<ClusterStatus>(`${clusterPath(values.cluster)}/switchover`, body),
-  );
+  const { api, path } = adminRequest(values);
+  return show(values, await api.post<ClusterStatus>(`${path}/switchover`, body));
 }
 
-export async function pause(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
+export const pause = (argv: string[]) => pauseOrResume(argv, 'pause');
+export const resume = (argv: string[]) => pauseOrResume(argv, 'resume');
+
+async function pauseOrResume(argv: string[], action: 'pause' | 'resume'): Promise<number> {
+  const values = parseOptions(argv, OPTIONS);
   if (values.help) {
     process.stdout.write(PAUSE_HELP);
     return 0;
   }
+  const { api, path } = adminRequest(values);
   const body = values.reason ? { reason: values.reason } : {};
-  return show(
-    values,
-    await adminClient(values).post<ClusterStatus>(`${clusterPath(values.cluster)}/pause`, body),
-  );
-}
-
-export async function resume(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: ADMIN_OPTIONS, strict: true });
-  if (values.help) {
-    process.stdout.write(PAUSE_HELP);
-    return 0;
-  }
-  return show(
-    values,
-    await adminClient(values).post<ClusterStatus>(`${clusterPath(values.cluster)}/resume`, {}),
-  );
+  return show(values, await api.post<ClusterStatus>(`${path}/${action}`, body));
 }
 
 function show(values: { json?: boolean }, status: ClusterStatus): number {

@@ -5,11 +5,12 @@
  * FAILOVER_EPOCH (the fencing token) if so; exits 0 without running when standby.
  */
 import { spawn } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import type { HeartbeatResult } from '../shared/control-plane/control-plane.js';
+import { httpText } from './http.js';
+import { parseOptions, requireOptions } from './options.js';
 import { UsageError } from './usage.js';
 
-export const RUN_IF_ACTIVE_HELP = `Usage: failover run-if-active --url URL --cluster C --node N [--margin SECS] -- CMD [ARGS...]
+export const RUN_IF_ACTIVE_HELP = `Usage: failover run-if-active --url URL --cluster C --node N [--margin SECS] [--quiet] -- CMD [ARGS...]
 
 Runs CMD only if the control plane confirms this node is the active one with at least
 --margin of its lease left (default: one heartbeat interval, at least 1 s). Exits 0
@@ -21,11 +22,13 @@ Exit codes: CMD's own; 0 when standby or too little lease is left; 75 when the c
 plane could not confirm the role (unreachable, error), so cron reports it.
 
 Options:
-  --url URL       control plane base URL
+  --url URL       control plane base URL (default: FAILOVER_URL)
   --cluster C     the cluster
   --node N        this node
   --token T       the node's token (better: FAILOVER_TOKEN in the environment)
   --margin SECS   lease that must be left to start CMD
+  --quiet         say nothing when CMD is not run because the node is standby (for cron,
+                  which mails any output); problems are still reported
 `;
 
 const CANNOT_CONFIRM = 75; // EX_TEMPFAIL
@@ -34,43 +37,53 @@ export async function runIfActive(argv: string[]): Promise<number> {
   const split = argv.indexOf('--');
   const own = split === -1 ? argv : argv.slice(0, split);
   const command = split === -1 ? [] : argv.slice(split + 1);
-  const { values } = parseArgs({
-    args: own,
-    options: {
+  const values = parseOptions(
+    own,
+    {
       url: { type: 'string' },
       cluster: { type: 'string' },
       node: { type: 'string' },
       token: { type: 'string' },
       margin: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
-    strict: true,
-  });
+    (argument) => `put the command to run after --, e.g. failover run-if-active … -- ${argument}`,
+  );
   if (values.help) {
     process.stdout.write(RUN_IF_ACTIVE_HELP);
     return 0;
   }
-  const token = values.token ?? process.env.FAILOVER_TOKEN;
-  if (!values.url || !values.cluster || !values.node)
-    throw new UsageError('--url, --cluster and --node are required');
-  if (!token) throw new UsageError('missing token: set FAILOVER_TOKEN (or pass --token)');
+  const { url, cluster, node, token } = requireOptions(
+    {
+      url: values.url ?? process.env.FAILOVER_URL,
+      cluster: values.cluster,
+      node: values.node,
+      token: values.token ?? process.env.FAILOVER_TOKEN,
+    },
+    { url: 'FAILOVER_URL', token: 'FAILOVER_TOKEN' },
+  );
   if (command.length === 0) throw new UsageError('missing the command to run: put it after --');
   const marginMs = values.margin === undefined ? undefined : Number(values.margin) * 1000;
   if (marginMs !== undefined && !(marginMs >= 0))
     throw new UsageError(`--margin must be a number of seconds, got '${values.margin}'`);
 
   const say = (message: string) =>
-    process.stderr.write(`failover run-if-active [${values.cluster}/${values.node}]: ${message}\n`);
-  const url = `${values.url.replace(/\/+$/, '')}/v1/clusters/${encodeURIComponent(values.cluster)}/nodes/${encodeURIComponent(values.node)}`;
+    process.stderr.write(`failover run-if-active [${cluster}/${node}]: ${message}\n`);
+  /** Not running CMD as designed (standby, lease too short): silent with --quiet. */
+  const skip = (message: string) => {
+    if (!values.quiet) say(message);
+    return 0;
+  };
+  const roleUrl = `${url.replace(/\/+$/, '')}/v1/clusters/${encodeURIComponent(cluster)}/nodes/${encodeURIComponent(node)}`;
   let role: HeartbeatResult & { leaseRemainingMs: number | null };
   try {
-    const res = await fetch(url, {
+    const { status, text } = await httpText(roleUrl, {
       headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(5_000),
+      timeoutMs: 5_000,
     });
-    const text = await res.text();
-    if (res.status !== 200) {
-      say(`cannot confirm the role (${res.status}): ${text.slice(0, 200)}; not running`);
+    if (status !== 200) {
+      say(`cannot confirm the role (${status}): ${text.slice(0, 200)}; not running`);
       return CANNOT_CONFIRM;
     }
     role = JSON.parse(text);
@@ -79,20 +92,18 @@ export async function runIfActive(argv: string[]): Promise<number> {
     return CANNOT_CONFIRM;
   }
   if (role.role !== 'active') {
-    say(`standby (active: ${role.active ?? 'none'}, epoch ${role.epoch}); not running`);
-    return 0;
+    return skip(`standby (active: ${role.active ?? 'none'}, epoch ${role.epoch}); not running`);
   }
   const needed = marginMs ?? Math.max(1_000, role.intervalMs);
   if ((role.leaseRemainingMs ?? 0) < needed) {
-    say(`active, but only ${role.leaseRemainingMs} ms of lease left (need ${needed}); not running`);
-    return 0;
+    return skip(`active, but only ${role.leaseRemainingMs} ms of lease left (need ${needed}); not running`);
   }
   return run(command, {
     ...process.env,
     FAILOVER_EPOCH: String(role.epoch),
     FAILOVER_ROLE: 'active',
-    FAILOVER_CLUSTER: values.cluster,
-    FAILOVER_NODE: values.node,
+    FAILOVER_CLUSTER: cluster,
+    FAILOVER_NODE: node,
   });
 }
 

@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type Config, loadConfigFile, parseConfig } from '../shared/config.js';
 import { consoleLogger } from '../shared/logger.js';
 import { mintToken, sha256Hex } from '../shared/tokens.js';
 import { startLocalServer } from './local-server.js';
+import { parseOptions } from './options.js';
 import { UsageError } from './usage.js';
 
 export const SERVE_HELP = `Usage: failover serve [options]     (npm start -- [options])
@@ -29,19 +29,15 @@ const DEMO_NODES = [
 ];
 
 export async function serve(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8787' },
-      'public-host': { type: 'string', multiple: true, default: [] },
-      memory: { type: 'boolean', default: false },
-      'data-dir': { type: 'string', default: '.failover' },
-      'sweep-interval': { type: 'string', default: '1' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
+  const values = parseOptions(argv, {
+    config: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '8787' },
+    'public-host': { type: 'string', multiple: true, default: [] },
+    memory: { type: 'boolean', default: false },
+    'data-dir': { type: 'string', default: '.failover' },
+    'sweep-interval': { type: 'string', default: '1' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     process.stdout.write(SERVE_HELP);
@@ -85,11 +81,14 @@ export async function serve(argv: string[]): Promise<number> {
     );
   }
   if (demo) {
+    // Started by npm (npm start, npx) in the repository, the command is `npx failover`;
+    // installed, it is `failover` itself.
+    const command = process.env.npm_command ? 'npx failover' : 'failover';
     out.write("\nDemo nodes (paste one line per terminal; the token is the node's secret):\n");
     for (const [node, token] of Object.entries(demo.tokens)) {
       const path = `${server.url}/v1/clusters/demo/nodes/${node}/heartbeat`;
       out.write(
-        `  ${node}: FAILOVER_TOKEN=${token} npx failover agent --url ${server.url} --cluster demo --node ${node}\n`,
+        `  ${node}: FAILOVER_TOKEN=${token} ${command} agent --url ${server.url} --cluster demo --node ${node}\n`,
       );
       out.write(
         `     or: while curl -fsS -X POST -H 'Authorization: Bearer ${token}' ${path}; do echo; sleep 2; done\n`,

@@ -1,14 +1,15 @@
 /** `failover status` and `failover events`: the operator's view, like `patronictl list`. */
-import { parseArgs, stripVTControlCharacters } from 'node:util';
+import { stripVTControlCharacters } from 'node:util';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import type { ClusterEvent } from '../shared/core/state.js';
 import type { NodeView } from '../shared/core/views.js';
 import { sleep } from '../shared/time.js';
 import { AdminClient } from './admin-client.js';
+import { parseOptions, requireOptions } from './options.js';
 import { UsageError } from './usage.js';
 
-export const COMMON_HELP = `  --url URL          control plane URL (local server, or the deployed ApiUrl: requests are then
-                     signed with SigV4 from the default AWS credential chain)
+export const COMMON_HELP = `  --url URL          control plane URL (default: FAILOVER_URL): a local server, or the deployed
+                     ApiUrl (requests are then signed with SigV4 from the default AWS credential chain)
   --cluster C        cluster id
   --region R         AWS region for signing (default: from the URL, then AWS_REGION)
   --admin-token T    admin token for a local server beyond loopback (or FAILOVER_ADMIN_TOKEN)
@@ -43,37 +44,37 @@ export const ADMIN_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function adminClient(values: { url?: string; region?: string; 'admin-token'?: string }): AdminClient {
-  if (!values.url) throw new UsageError('--url is required');
+/** The admin client and the cluster's path, from the options every admin command shares. */
+export function adminRequest(values: {
+  url?: string;
+  cluster?: string;
+  region?: string;
+  'admin-token'?: string;
+}): { api: AdminClient; path: string } {
+  const { url, cluster } = requireOptions(
+    { url: values.url ?? process.env.FAILOVER_URL, cluster: values.cluster },
+    { url: 'FAILOVER_URL' },
+  );
   const adminToken = values['admin-token'] ?? process.env.FAILOVER_ADMIN_TOKEN;
-  return new AdminClient({
-    url: values.url,
+  const api = new AdminClient({
+    url,
     ...(values.region ? { region: values.region } : {}),
     ...(adminToken ? { adminToken } : {}),
   });
-}
-
-export function clusterPath(cluster: string | undefined): string {
-  if (!cluster) throw new UsageError('--cluster is required');
-  return `/v1/clusters/${encodeURIComponent(cluster)}`;
+  return { api, path: `/v1/clusters/${encodeURIComponent(cluster)}` };
 }
 
 export async function status(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...ADMIN_OPTIONS,
-      watch: { type: 'boolean', default: false },
-      interval: { type: 'string', default: '2' },
-    },
-    strict: true,
+  const values = parseOptions(argv, {
+    ...ADMIN_OPTIONS,
+    watch: { type: 'boolean', default: false },
+    interval: { type: 'string', default: '2' },
   });
   if (values.help) {
     process.stdout.write(STATUS_HELP);
     return 0;
   }
-  const api = adminClient(values);
-  const path = clusterPath(values.cluster);
+  const { api, path } = adminRequest(values);
   const period = Number(values.interval);
   if (!(period >= 0.5))
     throw new UsageError(`--interval must be at least 0.5 seconds, got '${values.interval}'`);
@@ -88,21 +89,13 @@ export async function status(argv: string[]): Promise<number> {
 }
 
 export async function events(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { ...ADMIN_OPTIONS, limit: { type: 'string', default: '20' } },
-    strict: true,
-  });
+  const values = parseOptions(argv, { ...ADMIN_OPTIONS, limit: { type: 'string', default: '20' } });
   if (values.help) {
     process.stdout.write(EVENTS_HELP);
     return 0;
   }
-  const body = await adminClient(values).get<{ events: ClusterEvent[] }>(
-    `${clusterPath(values.cluster)}/events`,
-    {
-      limit: values.limit,
-    },
-  );
+  const { api, path } = adminRequest(values);
+  const body = await api.get<{ events: ClusterEvent[] }>(`${path}/events`, { limit: values.limit });
   if (values.json) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     return 0;
@@ -122,7 +115,7 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
   const rows = s.nodes.map((n) => [
     n.id,
     n.address,
-    n.role === 'active' ? paint(32, 'active') : 'standby',
+    roleCell(n, paint),
     nodeState(n, paint),
     n.role === 'active' ? String(s.epoch) : '',
     n.lastSeenAgeMs === null ? 'never' : `${(n.lastSeenAgeMs / 1000).toFixed(1)} s ago`,
@@ -165,6 +158,13 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
           ]
         : []),
     ]),
+    ...s.rejectedBeats.map((r) =>
+      paint(
+        31,
+        `REJECTED: ${r.count} heartbeat${r.count === 1 ? '' : 's'} for ${r.node} with a missing or wrong token ` +
+          `(last at ${r.last}): check that agent's token, --cluster and --node`,
+      ),
+    ),
     ...s.targets.map(
       (t) =>
         `target ${t.id} (${t.type}): ${t.state}${t.epoch === null ? '' : ` for epoch ${t.epoch}`}` +
@@ -172,6 +172,12 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
     ),
   ];
   return [title, rule, line(header), rule, ...rows.map(line), rule, ...notes, ''].join('\n');
+}
+
+/** A standby that is not alive could not take over: it shows as down, not standby. */
+function roleCell(n: NodeView, paint: (code: number, text: string) => string): string {
+  if (n.role === 'active') return paint(32, 'active');
+  return n.alive ? 'standby' : paint(31, 'down');
 }
 
 function nodeState(n: NodeView, paint: (code: number, text: string) => string): string {

@@ -1,4 +1,5 @@
 import { mintToken } from '../shared/tokens.js';
+import { parseOptions } from './options.js';
 
 export const TOKEN_HELP = `Usage: failover token
 
@@ -7,7 +8,7 @@ SHA-256 in the config as tokenSha256 (or adminTokenSha256).
 `;
 
 export function token(argv: string[]): number {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  if (parseOptions(argv, { help: { type: 'boolean', short: 'h' } }).help) {
     process.stdout.write(TOKEN_HELP);
     return 0;
   }

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import * as z from 'zod/mini';
 import { id, int, mode } from './config-fields.js';
 import { ConfigError } from './errors.js';
+import { closest } from './suggest.js';
 import type { ConfigIssue } from './targets/kind.js';
 import { kindOf, NODE_FIELDS, TARGET_KINDS, TARGET_SCHEMAS } from './targets/registry.js';
 
@@ -158,11 +159,17 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 export function parseConfig(value: unknown, source = 'config'): Config {
   const result = ConfigSchema.safeParse(value);
   if (!result.success) {
-    const lines = result.error.issues.flatMap((issue) =>
-      issue.code === 'unrecognized_keys'
-        ? issue.keys.map((key) => `  ${formatPath([...issue.path, key])}: unknown field`)
-        : [`  ${formatPath(issue.path)}: ${issue.message}`],
-    );
+    const lines = result.error.issues.flatMap((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        const known = knownFields(issue.path, value);
+        return issue.keys.map((key) => {
+          const match = closest(key, known);
+          return `  ${formatPath([...issue.path, key])}: unknown field${match ? ` (did you mean ${match}?)` : ''}`;
+        });
+      }
+      const missing = issue.code === 'invalid_type' && issue.path.length > 0 && !hasField(value, issue.path);
+      return [`  ${formatPath(issue.path)}: ${missing ? 'required' : issue.message}`];
+    });
     throw new ConfigError(`invalid ${source}:\n${lines.join('\n')}`);
   }
   return {
@@ -213,6 +220,31 @@ export function peerUrl(cluster: ClusterConfig, node: NodeConfig): string {
 
 export function findCluster(config: Config, clusterId: string): ClusterConfig | undefined {
   return config.clusters.find((c) => c.id === clusterId);
+}
+
+/** Whether the raw config has the field at `path` (its parent is an object that has the key). */
+function hasField(value: unknown, path: readonly PropertyKey[]): boolean {
+  let parent = value;
+  for (const key of path.slice(0, -1)) {
+    if (typeof parent !== 'object' || parent === null) return true; // a type issue further up says it
+    parent = (parent as Record<PropertyKey, unknown>)[key];
+  }
+  return typeof parent !== 'object' || parent === null || Object.hasOwn(parent, path.at(-1) as PropertyKey);
+}
+
+/** The fields the object at `path` may have (config, cluster, node or target), for "did you mean". */
+function knownFields(path: readonly PropertyKey[], value: unknown): string[] {
+  if (path.length === 0) return Object.keys(ConfigSchema.shape);
+  if (path.length === 2) return Object.keys(ClusterSchema.shape);
+  if (path[2] === 'nodes') return Object.keys(NodeSchema.shape);
+  if (path[2] !== 'targets') return [];
+  const type = (value as { clusters?: Array<{ targets?: Array<{ type?: unknown }> }> })?.clusters?.[
+    path[1] as number
+  ]?.targets?.[path[3] as number]?.type;
+  const schemas = TargetSchema.def.options.filter((t) => t.shape.type.def.values.includes(type as never));
+  return [
+    ...new Set((schemas.length ? schemas : TargetSchema.def.options).flatMap((t) => Object.keys(t.shape))),
+  ];
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -40,9 +40,11 @@ describe('agent command line', () => {
   });
 
   it.each([
-    [[...base], {}, /missing token/],
-    [['--cluster', 'db', '--node', 'db1'], { FAILOVER_TOKEN: 't' }, /missing --url/],
-    [[...base.slice(0, 2), '--node', 'db1'], { FAILOVER_TOKEN: 't' }, /missing --cluster/],
+    [[...base], {}, /^missing --token \(or FAILOVER_TOKEN\)$/],
+    [['--cluster', 'db', '--node', 'db1'], { FAILOVER_TOKEN: 't' }, /^missing --url \(or FAILOVER_URL\)$/],
+    [[...base.slice(0, 2), '--node', 'db1'], { FAILOVER_TOKEN: 't' }, /^missing --cluster$/],
+    [[], {}, /^missing --url \(or FAILOVER_URL\), --cluster, --node and --token \(or FAILOVER_TOKEN\)$/],
+    [[...base, '--url'], { FAILOVER_TOKEN: 't' }, /^--url needs a value$/],
     [
       ['--url', 'ftp://x', '--cluster', 'db', '--node', 'n'],
       { FAILOVER_TOKEN: 't' },
@@ -81,9 +83,20 @@ describe('agent command line', () => {
     },
   );
 
-  it('refuses an unknown option', () => {
+  it('refuses an unknown option, suggesting the closest known one', () => {
     expect(() => parseAgentArgs([...base, '--colour'], { FAILOVER_TOKEN: 't' })).toThrow(
-      /Unknown option '--colour'/,
+      /^unknown option --colour$/,
     );
+    expect(() => parseAgentArgs([...base, '--on-actve', 'x'], { FAILOVER_TOKEN: 't' })).toThrow(
+      /^unknown option --on-actve \(did you mean --on-active\?\)$/,
+    );
+  });
+
+  it('takes the URL from FAILOVER_URL when --url is not given, and --url over it', () => {
+    const env = { FAILOVER_URL: 'http://127.0.0.1:9/', FAILOVER_TOKEN: 't' };
+    expect(parseAgentArgs(['--cluster', 'db', '--node', 'db1'], env)).toMatchObject({
+      url: 'http://127.0.0.1:9',
+    });
+    expect(parseAgentArgs(base, env)).toMatchObject({ url: 'https://api.example.com' });
   });
 });

@@ -272,7 +272,8 @@ describe('401: bad credentials are rejected alike, changing nothing', () => {
 });
 
 describe('404 and 405: unknown routes and methods', () => {
-  it.each(['/v1/nope', '/', '/v1/clusters/web/nodes/a/unknown'])(
+  // GET / is the local server's pointer to the status route (serve.test.ts).
+  it.each(['/v1/nope', '/v1', '/v1/clusters/web/nodes/a/unknown'])(
     'answers 404 for the unknown route %s',
     async (path) => {
       await expectRejected(() => viaFetch(fetch(`${server.url}${path}`)), 404, /^no route for GET /);

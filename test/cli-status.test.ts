@@ -1,8 +1,9 @@
 /** The operator's CLI view: the status table, and how admin requests are authorised. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminClient, AdminRequestError } from '../cli/admin-client.js';
+import { AdminClient } from '../cli/admin-client.js';
 import { type LocalServer, startLocalServer } from '../cli/local-server.js';
 import { renderStatus } from '../cli/status.js';
+import { AdminRequestError } from '../cli/usage.js';
 import { parseConfig } from '../shared/config.js';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import { silentLogger } from '../shared/logger.js';
@@ -123,6 +124,7 @@ describe('failover status', () => {
           collision: null,
         },
       ],
+      rejectedBeats: [{ node: 'a', count: 7, last: '2026-01-01T00:00:00.000Z' }],
       targets: [
         { id: 'hook', type: 'webhook', epoch: 4, state: 'failed', at: null, error: 'HTTP 503', detail: null },
       ],
@@ -130,10 +132,15 @@ describe('failover status', () => {
     };
     const plain = renderStatus(status);
     expect(plain).toContain('| a ');
-    expect(plain).toMatch(/\| a +\| 10\.0\.0\.1 +\| standby +\| down +\| +\| 40\.0 s ago +\| 8 /);
+    // Not "standby": a node that is down could not take over.
+    expect(plain).toMatch(/\| a +\| 10\.0\.0\.1 +\| down +\| down +\| +\| 40\.0 s ago +\| 8 /);
     expect(plain).toMatch(/\| b +\| 10\.0\.0\.2 +\| active +\| failing +\| 4 /);
     expect(plain).toContain('HOLD since 2026-01-01T00:00:00Z: b missed 3 beats; no standby can take over');
     expect(plain).toContain('target hook (webhook): failed for epoch 4 (HTTP 503)');
+    expect(plain).toContain(
+      'REJECTED: 7 heartbeats for a with a missing or wrong token (last at 2026-01-01T00:00:00.000Z): ' +
+        "check that agent's token, --cluster and --node",
+    );
     expect(renderStatus(status, true)).toContain('\x1b[31mdown\x1b[0m');
   });
 

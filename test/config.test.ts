@@ -125,6 +125,36 @@ describe('parseConfig: errors name the exact field', () => {
     );
   });
 
+  it('suggests the closest known field for an unknown one, at every level', () => {
+    const message = configError(() =>
+      parseConfig({
+        clusters: [
+          {
+            id: 'db',
+            heartbeatInterval: 5,
+            nodes: [{ id: 'a', address: '10.0.0.1', tokenSha256: HASH, adress: 'x' }],
+            targets: [{ type: 'webhook', url: 'https://example.com/', secretenv: 'S' }],
+          },
+        ],
+        adminToken: 'x',
+      }),
+    ).message;
+    expect(message).toContain(
+      'clusters[0].heartbeatInterval: unknown field (did you mean heartbeatIntervalSeconds?)',
+    );
+    expect(message).toContain('clusters[0].nodes[0].adress: unknown field (did you mean address?)');
+    expect(message).toContain('clusters[0].targets[0].secretenv: unknown field (did you mean secretEnv?)');
+    expect(message).toContain('adminToken: unknown field (did you mean adminTokenSha256?)');
+  });
+
+  it('says "required" for each missing field, all at once', () => {
+    expect(problems(() => parseConfig({ clusters: [{ nodes: [{ address: '10.0.0.1' }] }] }))).toEqual([
+      { path: 'clusters[0].id', message: 'required' },
+      { path: 'clusters[0].nodes[0].id', message: 'required' },
+      { path: 'clusters[0].nodes[0].tokenSha256', message: 'required' },
+    ]);
+  });
+
   it('rejects a node id that is not lowercase letters, digits, dash or underscore', () => {
     expect(problems(() => parseConfig(withCluster({ nodes: [node('Node A')] })))).toEqual([
       { path: 'clusters[0].nodes[0].id', message: expect.stringContaining('node id') },

@@ -201,7 +201,7 @@ describe('decide: promotion order', () => {
     const promotion = asPromotion(decision);
     expect(promotion).toMatchObject({ cause: 'lease-expired', from: 'a', to: 'b', expectedEpoch: 4 });
     expect(promotion.reason).toBe(
-      'a missed 3 beats (last seen 20 s ago, lease 15 s); promoted b (priority 2)',
+      'a missed 4 beats (last seen 20 s ago, lease 15 s); promoted b (priority 2)',
     );
   });
 
@@ -234,14 +234,23 @@ describe('decide: promotion order', () => {
     expect(holds(guardsCondition(promotion.guards, NOW + 1), g.state)).toBe(false);
   });
 
+  it('says how many beats the active actually missed, not the configured missedBeats', () => {
+    // The control plane was away for ten minutes: a's beats stopped 600 s (120 intervals) ago.
+    const decision = given({ active: 'a', nodes: { a: beat(600 * SECOND), b: beat(0) } })
+      .at(NOW)
+      .decide();
+
+    expect(asPromotion(decision).reason).toBe(
+      'a missed 120 beats (last seen 600 s ago, lease 15 s); promoted b (priority 2)',
+    );
+  });
+
   it('says "never seen" when the active has no heartbeat on record', () => {
     const decision = given({ active: 'a', nodes: { b: beat(0) } })
       .at(NOW)
       .decide();
 
-    expect(asPromotion(decision).reason).toBe(
-      'a missed 3 beats (never seen, lease 15 s); promoted b (priority 2)',
-    );
+    expect(asPromotion(decision).reason).toBe('a was never seen (lease 15 s); promoted b (priority 2)');
   });
 });
 

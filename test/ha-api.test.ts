@@ -499,11 +499,21 @@ describe('POST /v1/clusters/{c}/pause and /resume', () => {
     await expectRefused(c, () => resume(c), 409, 'automation is not paused');
   });
 
-  it('rejects a pause with an unknown field with 400 and a resume with a body field with 400, changing nothing', async () => {
+  it('records the reason given to a resume in its event', async () => {
+    const c = fresh();
+    await threeUp(c);
+    expect((await pause(c, { reason: 'patching' })).status).toBe(200);
+    expect((await resume(c, { reason: 'patched' })).status).toBe(200);
+    expect(ofKind(await events(c), 'resumed')).toEqual([
+      expect.objectContaining({ reason: 'automation resumed by local: patched' }),
+    ]);
+  });
+
+  it('rejects a pause or a resume with an unknown field with 400, changing nothing', async () => {
     const c = fresh();
     await threeUp(c);
     await expectRefused(c, () => pause(c, { why: 'x' }), 400, 'invalid field why: unknown field');
-    await expectRefused(c, () => resume(c, { reason: 'x' }), 400, 'invalid field reason: unknown field');
+    await expectRefused(c, () => resume(c, { why: 'x' }), 400, 'invalid field why: unknown field');
   });
 
   it('answers 404 for pause and resume of an unknown cluster', async () => {
@@ -627,7 +637,7 @@ describe('pause with an expired active (fake clock)', () => {
     expect((await node('b')).heartbeats).toBe(3);
     expect(ofKind(await events(), 'held')).toHaveLength(1);
 
-    await cp.resume(id, 'arn:aws:iam::123456789012:user/alice');
+    await cp.resume(id, undefined, 'arn:aws:iam::123456789012:user/alice');
     expect(await cp.sweep()).toMatchObject({ promoted: 1, errors: 0 });
     expect(await status()).toMatchObject({ epoch: 2, active: 'b', paused: null, hold: null });
     const list = await events();
@@ -637,7 +647,7 @@ describe('pause with an expired active (fake clock)', () => {
   it('refuses a second pause and a resume when not paused with ConflictError', async () => {
     const { cp, id, beat } = plane();
     await beat('a');
-    await expect(cp.resume(id, 'x')).rejects.toThrow(ConflictError);
+    await expect(cp.resume(id, undefined, 'x')).rejects.toThrow(ConflictError);
     await cp.pause(id, 'one', 'x');
     await expect(cp.pause(id, 'two', 'x')).rejects.toThrow(/already paused/);
   });

@@ -270,7 +270,7 @@ describe('flap guard', () => {
 
     expect(hold).toMatchObject({ expectedEpoch: 7, active: 'a', hold: { code: 'flap-guard', since: NOW } });
     expect(hold.hold.reason).toBe(
-      `a missed 3 beats (last seen 20 s ago, lease 15 s); automation holds: 2 automatic changes in the last hour ` +
+      `a missed 4 beats (last seen 20 s ago, lease 15 s); automation holds: 2 automatic changes in the last hour ` +
         `(limit 2) until ${new Date(oldest + HOUR).toISOString()}; a switchover still works`,
     );
   });
@@ -420,7 +420,7 @@ describe('pause', () => {
         code: 'paused',
         since: NOW,
         reason:
-          'a missed 3 beats (last seen 20 s ago, lease 15 s); automation is paused ' +
+          'a missed 4 beats (last seen 20 s ago, lease 15 s); automation is paused ' +
           '(by arn:aws:iam::123456789012:user/alice: db upgrade)',
       },
     });
@@ -545,7 +545,7 @@ describe('node status from the agent', () => {
     );
     expect(hold.hold).toMatchObject({ code: 'no-candidate' });
     expect(hold.hold.reason).toBe(
-      'a missed 3 beats (last seen 20 s ago, lease 15 s); no standby can take over ' +
+      'a missed 4 beats (last seen 20 s ago, lease 15 s); no standby can take over ' +
         '(b is in maintenance; c is failing)',
     );
   });
@@ -652,7 +652,7 @@ describe('sync gate: maxLagSeconds', () => {
     );
     expect(hold.hold).toMatchObject({ code: 'no-candidate' });
     expect(hold.hold.reason).toBe(
-      'a missed 3 beats (last seen 20 s ago, lease 15 s); no standby can take over ' +
+      'a missed 4 beats (last seen 20 s ago, lease 15 s); no standby can take over ' +
         '(b is 42 s behind, limit 10 s; c was never seen)',
     );
   });

@@ -100,7 +100,7 @@ describe('route53 target config', () => {
   it('rejects a route53 target without hostedZoneId, naming the field', () => {
     const { hostedZoneId: _omit, ...target } = route53() as Extract<TargetInput, { type: 'route53' }>;
     expect(errors(config([target as TargetInput]))).toEqual([
-      'clusters[0].targets[0].hostedZoneId: must be a hosted zone id',
+      'clusters[0].targets[0].hostedZoneId: required',
     ]);
   });
 
@@ -188,7 +188,7 @@ describe('elbv2-targets config', () => {
 
   it('rejects an elbv2-targets target without targetGroupArn, naming the field', () => {
     expect(errors(config([{ type: 'elbv2-targets' } as TargetInput]))).toEqual([
-      'clusters[0].targets[0].targetGroupArn: must be a target group ARN',
+      'clusters[0].targets[0].targetGroupArn: required',
     ]);
   });
 

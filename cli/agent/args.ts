@@ -1,5 +1,5 @@
 /** The agent's command line: its help, its options, and their checks. */
-import { parseArgs } from 'node:util';
+import { parseOptions, requireOptions } from '../options.js';
 import { UsageError } from '../usage.js';
 
 export const AGENT_HELP = `Usage: failover agent --url URL --cluster ID --node ID [options]
@@ -9,7 +9,7 @@ epoch changes. If it cannot renew its lease, it demotes itself (and runs --on-st
 before the control plane could promote another node.
 
 Options:
-  --url URL          control plane base URL, e.g. http://127.0.0.1:8787
+  --url URL          control plane base URL, e.g. http://127.0.0.1:8787 (default: FAILOVER_URL)
   --cluster ID       the cluster
   --node ID          this node
   --token TOKEN      the node's token; better: set FAILOVER_TOKEN, which keeps it out of ps
@@ -83,31 +83,34 @@ export interface ListenAddress {
 }
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      url: { type: 'string' },
-      cluster: { type: 'string' },
-      node: { type: 'string' },
-      token: { type: 'string' },
-      interval: { type: 'string' },
-      timeout: { type: 'string' },
-      margin: { type: 'string' },
-      'on-active': { type: 'string' },
-      'on-standby': { type: 'string' },
-      'keep-role-on-exit': { type: 'boolean', default: false },
-      check: { type: 'string' },
-      report: { type: 'string' },
-      'maintenance-file': { type: 'string' },
-      'health-listen': { type: 'string' },
-      'peer-listen': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
+  const values = parseOptions(argv, {
+    url: { type: 'string' },
+    cluster: { type: 'string' },
+    node: { type: 'string' },
+    token: { type: 'string' },
+    interval: { type: 'string' },
+    timeout: { type: 'string' },
+    margin: { type: 'string' },
+    'on-active': { type: 'string' },
+    'on-standby': { type: 'string' },
+    'keep-role-on-exit': { type: 'boolean', default: false },
+    check: { type: 'string' },
+    report: { type: 'string' },
+    'maintenance-file': { type: 'string' },
+    'health-listen': { type: 'string' },
+    'peer-listen': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
-  const token = values.token ?? env.FAILOVER_TOKEN;
-  if (!token) throw new UsageError('missing token: set FAILOVER_TOKEN (or pass --token)');
+  const { url, cluster, node, token } = requireOptions(
+    {
+      url: values.url ?? env.FAILOVER_URL,
+      cluster: values.cluster,
+      node: values.node,
+      token: values.token ?? env.FAILOVER_TOKEN,
+    },
+    { url: 'FAILOVER_URL', token: 'FAILOVER_TOKEN' },
+  );
   const peerSecret = env.FAILOVER_PEER_SECRET || undefined;
   if (peerSecret !== undefined && peerSecret.length < 16) {
     throw new UsageError('FAILOVER_PEER_SECRET must be at least 16 characters');
@@ -118,9 +121,9 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     throw new UsageError('--peer-listen needs FAILOVER_PEER_SECRET (the same on every node of the cluster)');
   }
   return {
-    url: baseUrl(required(values.url, '--url')),
-    cluster: required(values.cluster, '--cluster'),
-    node: required(values.node, '--node'),
+    url: baseUrl(url),
+    cluster,
+    node,
     token,
     intervalMs: seconds(values.interval, '--interval'),
     timeoutMs: seconds(values.timeout, '--timeout'),
@@ -138,11 +141,6 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     ...(peerListen ? { peerListen } : {}),
     ...(peerSecret ? { peerSecret } : {}),
   };
-}
-
-function required(value: string | undefined, flag: string): string {
-  if (!value) throw new UsageError(`missing ${flag}`);
-  return value;
 }
 
 function baseUrl(raw: string): string {

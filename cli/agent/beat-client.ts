@@ -4,6 +4,7 @@
  */
 import type { HeartbeatResult } from '../../shared/control-plane/control-plane.js';
 import { formatSeconds } from '../../shared/time.js';
+import { httpText } from '../http.js';
 
 /** A release may commit a promotion and repoint targets: it gets longer than a beat. */
 const RELEASE_EXTRA_MS = 3_000;
@@ -39,14 +40,13 @@ export class BeatClient {
     let status: number;
     let text: string;
     try {
-      const res = await fetch(`${this.nodeUrl}/heartbeat`, {
+      ({ status, text } = await httpText(`${this.nodeUrl}/heartbeat`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.target.token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
-        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping]),
-      });
-      status = res.status;
-      text = await res.text();
+        timeoutMs,
+        signal: stopping,
+      }));
     } catch (err) {
       if (stopping.aborted) return { kind: 'stopped' };
       return { kind: 'problem', message: describeFailure(err, timeoutMs) };
@@ -59,14 +59,13 @@ export class BeatClient {
   /** Asks the control plane to hand this node's role to the best standby now; never throws. */
   async release(timeoutMs: number): Promise<ReleaseOutcome> {
     try {
-      const res = await fetch(`${this.nodeUrl}/release`, {
+      const { status, text } = await httpText(`${this.nodeUrl}/release`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.target.token}` },
-        signal: AbortSignal.timeout(timeoutMs + RELEASE_EXTRA_MS),
+        timeoutMs: timeoutMs + RELEASE_EXTRA_MS,
       });
-      const text = await res.text();
-      if (res.status !== 200) {
-        return { kind: 'problem', message: `release refused (${res.status}): ${serverMessage(text)}` };
+      if (status !== 200) {
+        return { kind: 'problem', message: `release refused (${status}): ${serverMessage(text)}` };
       }
       return { kind: 'answer', answer: JSON.parse(text) as RoleAnswer };
     } catch (err) {
@@ -97,7 +96,12 @@ export function parseResult(text: string): HeartbeatResult | null {
 }
 
 export function describeRejection(status: number, text: string): string {
-  if (status === 401) return "token rejected (401): check --token and the node's tokenSha256";
+  if (status === 401) {
+    return (
+      'token rejected (401): check the token (--token or FAILOVER_TOKEN) against the tokenSha256 ' +
+      'of this --cluster and --node in the config'
+    );
+  }
   const message = serverMessage(text);
   if (status === 200) return `unexpected heartbeat answer: ${message}`;
   if (status === 400 || status === 404) return `heartbeat rejected (${status}): ${message}`;
@@ -116,12 +120,10 @@ export function serverMessage(text: string): string {
   return text.trim().slice(0, 200) || '(empty body)';
 }
 
-/** A request that got no answer: a timeout, or the network error and its cause. */
+/** A request that got no answer: a timeout, or the network error (e.g. connect ECONNREFUSED …). */
 export function describeFailure(err: unknown, timeoutMs: number): string {
   if ((err as Error)?.name === 'TimeoutError') return `heartbeat timed out after ${formatSeconds(timeoutMs)}`;
-  const cause = (err as { cause?: unknown })?.cause;
-  const detail = cause instanceof Error ? `: ${cause.message}` : '';
-  return `heartbeat failed: ${(err as Error)?.message ?? String(err)}${detail}`;
+  return `heartbeat failed: ${(err as Error)?.message ?? String(err)}`;
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Target } from '../targets/index.js';
 import { tokenMatches } from '../tokens.js';
 import { Announcer } from './announcer.js';
 import { Reconciler } from './reconciler.js';
+import { RejectedBeats } from './rejected-beats.js';
 import { type ClusterStatus, presentStatus } from './status.js';
 import { TargetDriver } from './target-driver.js';
 
@@ -71,6 +72,7 @@ export class ControlPlane {
   private readonly targets: TargetDriver;
   private readonly reconciler: Reconciler;
   private readonly sweepConcurrency: number;
+  private readonly rejected: RejectedBeats;
 
   constructor(private readonly options: ControlPlaneOptions) {
     this.now = options.now ?? Date.now;
@@ -88,6 +90,7 @@ export class ControlPlane {
     });
     this.reconciler = new Reconciler(options.store, this.announcer, this.targets, this.now);
     this.sweepConcurrency = options.sweepConcurrency ?? 16;
+    this.rejected = new RejectedBeats(options.config, options.logger);
   }
 
   /**
@@ -103,6 +106,15 @@ export class ControlPlane {
     const node = cluster?.nodes.find((n) => n.id === nodeId);
     const ok = tokenMatches(token ?? '', node?.tokenSha256);
     if (!ok || cluster === undefined || node === undefined || token === undefined) {
+      const cause =
+        cluster === undefined
+          ? 'unknown cluster'
+          : node === undefined
+            ? 'unknown node'
+            : token === undefined
+              ? 'missing token'
+              : 'wrong token';
+      this.rejected.record(clusterId, nodeId, cause, this.now());
       throw new AuthError('missing or invalid node token');
     }
     return { cluster, node };
@@ -195,10 +207,11 @@ export class ControlPlane {
     return this.status(cluster.id);
   }
 
-  async resume(clusterId: string, by: string): Promise<ClusterStatus> {
+  async resume(clusterId: string, reason: string | undefined, by: string): Promise<ClusterStatus> {
     const cluster = this.clusterOr404(clusterId);
     const state = await this.store.load(cluster.id);
-    const event = clusterEvent(state, 'resumed', `automation resumed by ${by}`, this.now(), by);
+    const why = `automation resumed by ${by}${reason === undefined ? '' : `: ${reason}`}`;
+    const event = clusterEvent(state, 'resumed', why, this.now(), by);
     if (state.paused === null || !(await this.store.clearPause(cluster.id, event))) {
       throw new ConflictError('automation is not paused');
     }
@@ -209,7 +222,13 @@ export class ControlPlane {
   async status(clusterId: string): Promise<ClusterStatus> {
     const cluster = this.clusterOr404(clusterId);
     const state = await this.store.load(cluster.id);
-    return presentStatus(cluster, state, this.targets.targetsOf(cluster.id), this.now());
+    return presentStatus(
+      cluster,
+      state,
+      this.targets.targetsOf(cluster.id),
+      this.rejected.of(cluster.id),
+      this.now(),
+    );
   }
 
   async events(clusterId: string, limit: number): Promise<ClusterEvent[]> {

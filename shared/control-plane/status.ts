@@ -4,6 +4,7 @@ import { isCurrentRecord, targetMembers } from '../core/serving.js';
 import type { ClusterEvent, ClusterState } from '../core/state.js';
 import { flapGuard, type NodeView, nodeViews } from '../core/views.js';
 import type { Target } from '../targets/index.js';
+import type { RejectedBeatsView } from './rejected-beats.js';
 
 export interface ClusterStatus {
   cluster: string;
@@ -24,6 +25,8 @@ export interface ClusterStatus {
   hold: { code: string; reason: string; since: string; until?: string } | null;
   lastTransition: ClusterEvent | null;
   nodes: NodeView[];
+  /** Heartbeats refused with 401 per node, as counted by the process answering (rejected-beats.ts). */
+  rejectedBeats: RejectedBeatsView[];
   targets: Array<{
     id: string;
     type: string;
@@ -42,6 +45,7 @@ export function presentStatus(
   cluster: ClusterConfig,
   state: ClusterState,
   targets: readonly Target[],
+  rejectedBeats: RejectedBeatsView[],
   now: number,
 ): ClusterStatus {
   return {
@@ -71,6 +75,7 @@ export function presentStatus(
     },
     lastTransition: state.lastTransition,
     nodes: nodeViews(state, cluster, now),
+    rejectedBeats,
     targets: targets.map((t) => {
       const progress = state.targets[t.id];
       return {

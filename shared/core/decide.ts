@@ -238,8 +238,11 @@ function describeCause(
       return 'no active node yet';
     case 'lease-expired': {
       const seen = state.nodes[from]?.lastSeen;
-      const ago = seen === undefined ? 'never seen' : `last seen ${formatSeconds(now - seen)} ago`;
-      return `${from} missed ${cluster.missedBeats} beats (${ago}, lease ${formatSeconds(cluster.leaseMs)})`;
+      const lease = `lease ${formatSeconds(cluster.leaseMs)}`;
+      if (seen === undefined) return `${from} was never seen (${lease})`;
+      // The beats actually missed: more than missedBeats when the sweep or the server was away.
+      const missed = Math.floor((now - seen) / cluster.intervalMs);
+      return `${from} missed ${missed} beats (last seen ${formatSeconds(now - seen)} ago, ${lease})`;
     }
     case 'failing':
       return `${from} reported status failing`;

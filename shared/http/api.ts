@@ -139,8 +139,8 @@ export function createApiHandler(options: ApiOptions) {
       return controlPlane.pause(params.cluster, reason ?? 'no reason given', caller.by);
     },
     resume: async ({ params, body, caller }) => {
-      parseBody(body, EmptySchema);
-      return controlPlane.resume(params.cluster, caller.by);
+      const { reason } = parseBody(body, PauseSchema);
+      return controlPlane.resume(params.cluster, reason, caller.by);
     },
   };
 

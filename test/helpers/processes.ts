@@ -12,6 +12,12 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'failover.js');
 
+/** Where a process runs: by default the repository's bin/failover.js, from the repository root. */
+export interface StartOptions {
+  bin?: string;
+  cwd?: string;
+}
+
 export interface Proc {
   name: string;
   child: ChildProcess;
@@ -22,10 +28,10 @@ export interface Proc {
 export class Processes {
   private procs: Proc[] = [];
 
-  /** Runs `failover ARGS` from the repository root with `env` added to this environment. */
-  start(name: string, args: string[], env: Record<string, string> = {}): Proc {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
+  /** Runs `failover ARGS` with `env` added to this environment. */
+  start(name: string, args: string[], env: Record<string, string> = {}, where: StartOptions = {}): Proc {
+    const child = spawn(process.execPath, [where.bin ?? BIN, ...args], {
+      cwd: where.cwd ?? ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -39,6 +45,21 @@ export class Processes {
     const proc = { name, child, output: () => output };
     this.procs.push(proc);
     return proc;
+  }
+
+  /** Polls until `pattern` shows in `proc`'s output; on timeout, fails showing every process's output. */
+  async waitForLine(proc: Proc, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(proc.output());
+      if (match) return match;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${pattern} from ${proc.name}\n${this.outputs()}`,
+        );
+      }
+      await sleep(50);
+    }
   }
 
   /** Every process's output, for a failure message. */
