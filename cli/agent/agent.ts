@@ -104,8 +104,9 @@ export class Agent {
       ? `every ${formatSeconds(this.options.intervalMs)}`
       : "at the server's interval";
     this.log(`starting: heartbeats to ${this.options.url} ${interval}`);
-    await this.listenToPeers();
     try {
+      // Inside the try: a peer port in use must not leave the health server holding the process.
+      await this.listenToPeers();
       await this.beatUntilStopped();
     } finally {
       await health?.close();
