@@ -145,6 +145,7 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
         ]
       : []),
     ...(s.hold ? [paint(33, `HOLD since ${s.hold.since}: ${s.hold.reason}`)] : []),
+    ...(s.handover ? [paint(33, describeHandover(s.handover))] : []),
     ...s.nodes.flatMap((n) => [
       ...(n.role === 'standby' && n.alive && !n.eligible && n.ineligibleReason
         ? [`not eligible: ${n.ineligibleReason}`]
@@ -185,4 +186,12 @@ function nodeState(n: NodeView, paint: (code: number, text: string) => string): 
   if (!n.alive) return paint(31, 'down');
   if (n.status !== 'ok') return paint(33, n.status ?? 'unknown');
   return 'running';
+}
+
+/** One line for a pending demote-first switchover or failback. */
+export function describeHandover(h: NonNullable<ClusterStatus['handover']>): string {
+  const state = h.steppedDown
+    ? `${h.from} has stepped down; ${h.to} is being promoted`
+    : `waiting for ${h.from} to step down (at the latest until ${h.deadline}, when its lease has run out)`;
+  return `${h.cause.toUpperCase()} PENDING since ${h.since}: ${h.from} → ${h.to}, ${state}`;
 }

@@ -58,6 +58,7 @@ export const DETAIL_TYPES: Record<ClusterEvent['kind'], string> = {
   resumed: 'Failover Automation Resumed',
   serving: 'Failover Serving Set Changed',
   failsafe: 'Failover Failsafe Episode Reported',
+  handover: 'Failover Handover Progressed',
 };
 
 /** Publishes to EventBridge; the SDK package loads on the first transition, not at cold start. */

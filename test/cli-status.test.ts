@@ -74,6 +74,7 @@ describe('failover status', () => {
       failback: 'sticky',
       failbackHoldDownSeconds: 60,
       paused: null,
+      handover: null,
       flapGuard: { limitPerHour: 6, lastHour: 0, holding: false },
       syncGate: { maxLagSeconds: null, maxPositionLag: null, requireSameVersion: false },
       hold: {

@@ -13,7 +13,16 @@ import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import type { ClusterEvent } from '../shared/core/state.js';
 import { SIGNATURE_HEADER, signBody } from '../shared/targets/webhook.js';
 import { mintToken } from '../shared/tokens.js';
-import { hookLines, type Proc, Processes, running, stop, waitFor, waitForLine } from './helpers/processes.js';
+import {
+  agentArgs,
+  hookLines,
+  type Proc,
+  Processes,
+  running,
+  stop,
+  waitFor,
+  waitForLine,
+} from './helpers/processes.js';
 
 const SECRET = 'e2e-webhook-secret';
 const LEASE_MS = 3_000; // heartbeatIntervalSeconds 1 × missedBeats 3
@@ -71,20 +80,7 @@ function startAgent(url: string, cluster: string, node: string, token: string, e
   const append = `echo "$FAILOVER_ROLE $FAILOVER_EPOCH" >> '${hookFile}'`;
   const proc = procs.start(
     `agent ${node}`,
-    [
-      'agent',
-      '--url',
-      url,
-      '--cluster',
-      cluster,
-      '--node',
-      node,
-      '--on-active',
-      append,
-      '--on-standby',
-      append,
-      ...extra,
-    ],
+    agentArgs(url, cluster, node, ['--on-active', append, '--on-standby', append, ...extra]),
     { FAILOVER_TOKEN: token },
   );
   return { proc, hookFile };
@@ -257,7 +253,8 @@ describe('planned operations end to end', () => {
     const promotion = events.find((e) => e.kind === 'promoted' && e.epoch === 2);
     expect(promotion).toMatchObject({ active: 'b', previous: 'a', by: 'node:a' });
     expect(promotion?.reason).toContain('a released the role');
-    expect(hookLines(a.hookFile)).toEqual(['active 1', 'standby 2']);
+    // Demote-first: a ran --on-standby (still at epoch 1) before it asked for the release.
+    expect(hookLines(a.hookFile)).toEqual(['active 1', 'standby 1']);
     await waitForLine(b.proc, /role: active \(epoch 2\D/);
   }, 60_000);
 

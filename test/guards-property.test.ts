@@ -14,11 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import { type ClusterConfig, type ConfigInput, parseConfig } from '../shared/config.js';
 import { holds } from '../shared/core/condition.js';
-import { decide, type Promotion } from '../shared/core/decide.js';
+import { decide } from '../shared/core/decide.js';
 import { eligibility } from '../shared/core/eligibility.js';
 import { clusterEvent } from '../shared/core/events.js';
 import { firstFailing, guardsCondition, type Rule } from '../shared/core/guards.js';
 import { positionKey } from '../shared/core/positions.js';
+import type { Promotion } from '../shared/core/promotion.js';
 import {
   type Beat,
   type ClusterState,

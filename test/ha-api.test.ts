@@ -215,15 +215,40 @@ const ofKind = (list: ClusterEvent[], kind: ClusterEvent['kind']) => list.filter
 // ---------------------------------------------------------------------------------------
 
 describe('POST /v1/clusters/{c}/switchover', () => {
-  it('promotes the best eligible standby when no node is named: epoch + 1, and a promoted event by local with the reason', async () => {
+  it('hands over demote-first to the best eligible standby: 202 pending, a told to step down, b promoted once a confirms', async () => {
     const c = fresh();
     await threeUp(c);
 
     const res = await switchover(c, { reason: 'kernel update on a' });
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ epoch: 2, active: 'b' });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({
+      epoch: 1,
+      active: 'a',
+      handover: { cause: 'switchover', from: 'a', to: 'b', by: 'local', steppedDown: false },
+    });
+    expect((await events(c))[0]).toMatchObject({ kind: 'handover', epoch: 1, by: 'local', subject: 'b' });
+    // a is told to step down and renews nothing; b is not active yet: nobody is, for a moment.
+    expect((await beat(c, 'a', { role: 'active', epoch: 1 })).body).toMatchObject({
+      role: 'standby',
+      epoch: 1,
+      active: null,
+      stepDown: { to: 'b' },
+    });
+    expect((await beat(c, 'b')).body).toMatchObject({ role: 'standby', epoch: 1, active: 'a' });
+    expect((await roleOf(c, 'a')).body).toMatchObject({ role: 'standby', leaseRemainingMs: null });
+    expect((await switchover(c, { to: 'c' })).status).toBe(409);
 
-    const reason = 'switchover requested by local (kernel update on a); promoted b (priority 2)';
+    // a's --on-standby hook has run: its next beat confirms, and that beat promotes b.
+    expect((await beat(c, 'a', { role: 'standby', epoch: 1, steppedDown: 1 })).body).toMatchObject({
+      role: 'standby',
+      epoch: 2,
+      active: 'b',
+    });
+    expect((await beat(c, 'b')).body).toMatchObject({ role: 'active', epoch: 2 });
+    expect((await status(c)).handover).toBeNull();
+
+    const reason =
+      'switchover requested by local (kernel update on a); a stepped down; promoted b (priority 2)';
     expect((await status(c)).lastTransition).toMatchObject({
       kind: 'promoted',
       epoch: 2,
@@ -242,24 +267,25 @@ describe('POST /v1/clusters/{c}/switchover', () => {
     });
   });
 
-  it('promotes the named node with {to}', async () => {
+  it('promotes the named node at once with {to, immediate}, saying only the epoch fences a', async () => {
     const c = fresh();
     await threeUp(c);
 
-    const res = await switchover(c, { to: 'c' });
+    const res = await switchover(c, { to: 'c', immediate: true });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ epoch: 2, active: 'c' });
+    expect(res.body).toMatchObject({ epoch: 2, active: 'c', handover: null });
     expect((await events(c))[0]).toMatchObject({
       kind: 'promoted',
       active: 'c',
-      reason: 'switchover requested by local; promoted c (priority 3)',
+      reason:
+        'switchover requested by local; promoted c (priority 3); immediate: a was not asked to step down first, only the epoch fences it',
     });
   });
 
-  it('tells both agents on their next beat: the new active is active, the old one standby, at the new epoch', async () => {
+  it('tells both agents on their next beat after an immediate switchover: the new active is active, the old one standby', async () => {
     const c = fresh();
     await threeUp(c);
-    expect((await switchover(c, { to: 'b' })).status).toBe(200);
+    expect((await switchover(c, { to: 'b', immediate: true })).status).toBe(200);
 
     expect((await beat(c, 'b')).body).toMatchObject({ node: 'b', role: 'active', epoch: 2, active: 'b' });
     expect((await beat(c, 'a')).body).toMatchObject({ node: 'a', role: 'standby', epoch: 2, active: 'b' });
@@ -310,11 +336,11 @@ describe('POST /v1/clusters/{c}/switchover', () => {
     const c = fresh();
     await threeUp(c, { c: { status: 'maintenance' } });
 
-    const res = await switchover(c, { to: 'c', force: true });
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ epoch: 2, active: 'c' });
+    expect((await switchover(c, { to: 'c', force: true })).status).toBe(202);
+    await beat(c, 'a', { role: 'standby', epoch: 1, steppedDown: 1 });
+    expect(await status(c)).toMatchObject({ epoch: 2, active: 'c' });
     expect((await events(c))[0]?.reason).toBe(
-      'switchover requested by local; promoted c (priority 3) (forced)',
+      'switchover requested by local; a stepped down; promoted c (priority 3) (forced)',
     );
   });
 
@@ -331,6 +357,7 @@ describe('POST /v1/clusters/{c}/switchover', () => {
 
   it.each([
     ['{force: "yes"}', { to: 'b', force: 'yes' }, 'invalid field force: must be true or false'],
+    ['{immediate: 1}', { to: 'b', immediate: 1 }, 'invalid field immediate: must be true or false'],
     ['an unknown field', { target: 'b' }, 'invalid field target: unknown field'],
     ['malformed JSON', '{"to":', /^body is not valid JSON/],
   ])('answers 400 for %s, changing nothing', async (_what, body, message) => {
@@ -474,7 +501,10 @@ describe('POST /v1/clusters/{c}/pause and /resume', () => {
     expect((await beat(c, 'b')).status).toBe(200);
     expect(view(await status(c), 'b').heartbeats).toBe(beats + 1);
 
-    expect((await switchover(c, { to: 'b' })).body).toMatchObject({ epoch: 2, active: 'b' });
+    // Planned: the handover completes while paused.
+    expect((await switchover(c, { to: 'b' })).status).toBe(202);
+    await beat(c, 'a', { role: 'standby', epoch: 1, steppedDown: 1 });
+    expect(await status(c)).toMatchObject({ epoch: 2, active: 'b' });
   });
 
   it('resumes: paused is cleared and exactly one resumed event is raised after the one paused event', async () => {
@@ -740,19 +770,27 @@ describe('preferred failback (fake clock)', () => {
     expect(await beat('a')).toMatchObject({ role: 'standby', epoch: 2 });
     expect(await cp.sweep()).toMatchObject({ promoted: 0 });
 
+    // Demote-first: a's beat starts the handover; b is told to step down, then confirms.
     clock.t = T + 10 * SECOND;
+    expect(await beat('a')).toMatchObject({ role: 'standby', epoch: 2 });
+    expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 2, active: null, stepDown: { to: 'a' } });
+    clock.advance(100);
+    expect(await beat('b', { role: 'standby', epoch: 2, steppedDown: 2 })).toMatchObject({
+      role: 'standby',
+      epoch: 3,
+    });
     expect(await beat('a')).toMatchObject({ role: 'active', epoch: 3, active: 'a' });
-    expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 3 });
     expect((await status()).lastTransition).toMatchObject({
       epoch: 3,
       active: 'a',
       previous: 'b',
-      reason: 'preferred failback: a (priority 1) has been up for 10 s (hold-down 10 s); promoted a over b',
+      reason:
+        'preferred failback: a (priority 1) has been up for 10 s (hold-down 10 s); b stepped down; promoted a (priority 1)',
     });
     expect(kinds(await events()).filter((k) => k === 'promoted')).toHaveLength(3);
   });
 
-  it('lets the sweep do the failback when the hold-down ends between beats', async () => {
+  it('lets the sweep start the failback when the hold-down ends between beats', async () => {
     const { cp, clock, beat, status, pass } = plane({ failback: 'preferred', failbackHoldDownSeconds: 2 });
     await beat('a');
     await beat('b');
@@ -765,7 +803,10 @@ describe('preferred failback (fake clock)', () => {
     clock.t = T + 2 * SECOND - 1;
     expect(await cp.sweep()).toMatchObject({ promoted: 0, errors: 0 });
     clock.t = T + 2 * SECOND;
-    expect(await cp.sweep()).toMatchObject({ promoted: 1, errors: 0 });
+    expect(await cp.sweep()).toMatchObject({ promoted: 0, errors: 0 });
+    expect(await status()).toMatchObject({ epoch: 2, handover: { cause: 'failback', from: 'b', to: 'a' } });
+    clock.advance(100);
+    await beat('b', { role: 'standby', epoch: 2, steppedDown: 2 });
     expect(await status()).toMatchObject({ epoch: 3, active: 'a' });
   });
 
@@ -786,6 +827,76 @@ describe('preferred failback (fake clock)', () => {
     expect(await beat('a')).toMatchObject({ role: 'standby', epoch: 2 });
     expect(await cp.sweep()).toMatchObject({ promoted: 0 });
     expect(await status()).toMatchObject({ epoch: 2, active: 'b', hold: null });
+  });
+});
+
+describe('demote-first switchover (fake clock)', () => {
+  it('waits for a that keeps beating without confirming, then promotes b at the deadline, a lease after the request', async () => {
+    const { cp, id, clock, beat, status, events, pass } = plane();
+    await beat('a');
+    await beat('b');
+    const asked = clock.t;
+    const pending = await cp.switchover(id, { to: 'b' }, 'ops');
+    expect(pending.handover).toMatchObject({
+      from: 'a',
+      to: 'b',
+      since: new Date(asked).toISOString(),
+      deadline: new Date(asked + LEASE_MS).toISOString(),
+    });
+
+    // An agent that does not confirm (an old version, or a hook that never ends): its
+    // beats are answered standby and renew nothing; b waits for the whole lease.
+    await pass(LEASE_MS - 1, ['a', 'b']);
+    expect(await status()).toMatchObject({ epoch: 1, active: 'a' });
+    expect(await beat('a', { role: 'active', epoch: 1 })).toMatchObject({ role: 'standby', epoch: 1 });
+
+    clock.t = asked + LEASE_MS;
+    expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
+    expect(await beat('a')).toMatchObject({ role: 'standby', epoch: 2, active: 'b' });
+    expect(ofKind(await events(), 'promoted')[0]?.reason).toBe(
+      'switchover requested by ops; a did not confirm within the lease (3 s), so its lease has run out; promoted b (priority 2)',
+    );
+  });
+
+  it('lets the sweep complete a handover whose deadline passes between beats', async () => {
+    const { cp, id, clock, beat, status } = plane();
+    await beat('a');
+    await beat('b');
+    await cp.switchover(id, { to: 'b' }, 'ops');
+    clock.advance(LEASE_MS - 1);
+    await beat('b');
+    expect(await cp.sweep()).toMatchObject({ promoted: 0, errors: 0 });
+    clock.advance(1);
+    expect(await cp.sweep()).toMatchObject({ promoted: 1, errors: 0 });
+    expect(await status()).toMatchObject({ epoch: 2, active: 'b', handover: null });
+  });
+
+  it('abandons the handover when b dies before a confirms and nobody else can take over: a is active again', async () => {
+    const { cp, id, clock, beat, status, events } = plane();
+    await beat('a');
+    await beat('b');
+    await cp.switchover(id, { to: 'b' }, 'ops');
+    clock.advance(LEASE_MS + 1); // b falls silent
+    expect(await beat('a', { role: 'standby', epoch: 1, steppedDown: 1 })).toMatchObject({
+      role: 'active',
+      epoch: 1,
+      active: 'a',
+    });
+    expect(await status()).toMatchObject({ epoch: 1, active: 'a', handover: null });
+    expect(ofKind(await events(), 'handover')[0]?.reason).toBe(
+      'switchover requested by ops; abandoned: b was last seen 3 s ago (lease 3 s) and no other standby can take over; a is told it is active again',
+    );
+  });
+
+  it('switches over at once from an active whose lease has already run out: there is nothing to wait for', async () => {
+    const { cp, id, clock, beat } = plane();
+    await beat('a');
+    await cp.pause(id, 'keep a failover from happening first', 'ops');
+    clock.advance(LEASE_MS + 1);
+    await beat('b');
+    const after = await cp.switchover(id, { to: 'b' }, 'ops');
+    expect(after).toMatchObject({ epoch: 2, active: 'b', handover: null });
+    expect(after.lastTransition?.reason).toBe('switchover requested by ops; promoted b (priority 2)');
   });
 });
 
@@ -963,7 +1074,7 @@ describe('collisions on transitions (fake clock)', () => {
     const { cp, id, beat, events } = plane();
     await beat('a');
     await beat('b', { role: 'standby', epoch: 1 });
-    await cp.switchover(id, { to: 'b' }, 'ops');
+    await cp.switchover(id, { to: 'b', immediate: true }, 'ops');
 
     expect(await beat('a', { role: 'active', epoch: 1 })).toMatchObject({ role: 'standby', epoch: 2 });
     expect(ofKind(await events(), 'collision')).toEqual([]);

@@ -8,15 +8,17 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ClusterConfig, type ConfigInput, parseConfig } from '../shared/config.js';
 import { holds } from '../shared/core/condition.js';
-import { type Decision, decide, type PromotionCause } from '../shared/core/decide.js';
+import { type Decision, decide } from '../shared/core/decide.js';
 import { eligibility } from '../shared/core/eligibility.js';
 import { collisionChange } from '../shared/core/events.js';
 import { guardsCondition } from '../shared/core/guards.js';
 import { type ManualOutcome, type ManualRequest, planManual } from '../shared/core/manual.js';
 import { comparePositions, positionKey } from '../shared/core/positions.js';
+import type { PromotionCause } from '../shared/core/promotion.js';
 import {
   type ClusterState,
   emptyState,
+  type Handover,
   type Hold,
   type NodeState,
   type NodeStatus,
@@ -76,6 +78,7 @@ interface Given {
   paused?: Pause | null;
   recentAutomatic?: number[];
   hold?: Hold | null;
+  handover?: Handover | null;
 }
 
 function stateOf(g: Given): ClusterState {
@@ -89,6 +92,7 @@ function stateOf(g: Given): ClusterState {
     paused: g.paused ?? null,
     recentAutomatic: g.recentAutomatic ?? [],
     hold: g.hold ?? null,
+    handover: g.handover ?? null,
   };
 }
 
@@ -122,6 +126,13 @@ function asPromotion(outcome: Decision | ManualOutcome): Promotion {
   return outcome as Promotion;
 }
 
+type HandoverStart = Extract<Decision, { type: 'handover' }>;
+
+function asHandover(outcome: Decision | ManualOutcome): HandoverStart {
+  expect(outcome.type, JSON.stringify(outcome)).toBe('handover');
+  return outcome as HandoverStart;
+}
+
 function asHold(decision: Decision): HoldDecision {
   expect(decision.type, JSON.stringify(decision)).toBe('hold');
   return decision as HoldDecision;
@@ -143,6 +154,18 @@ const switchover = (extra: Partial<ManualRequest> = {}): ManualRequest => ({
   ...extra,
 });
 const release = (node: string): ManualRequest => ({ kind: 'release', node, by: `node:${node}` });
+/** A handover from a to b at epoch 1, recorded 5 s before NOW (a's confirming beat, 1 s ago, came after it). */
+const handover = (extra: Partial<Handover> = {}): Handover => ({
+  cause: 'switchover',
+  from: 'a',
+  to: 'b',
+  epoch: 1,
+  since: NOW - 5 * SECOND,
+  deadline: NOW - 5 * SECOND + LEASE,
+  by: 'local',
+  reason: 'switchover requested by local',
+  ...extra,
+});
 
 // ---------------------------------------------------------------------------------------
 
@@ -163,12 +186,21 @@ describe('failback policy', () => {
     ).toEqual({ type: 'steady' });
   });
 
-  it('preferred: a takes the role back once it has been up for exactly the hold-down', () => {
-    const promotion = asPromotion(given(afterFailover(HOLD_DOWN), preferred).at(NOW).decide());
+  it('preferred: a takes the role back once it has been up for exactly the hold-down, demote-first', () => {
+    const start = asHandover(given(afterFailover(HOLD_DOWN), preferred).at(NOW).decide());
 
-    expect(promotion).toMatchObject({ cause: 'failback', from: 'b', to: 'a', expectedEpoch: 2 });
-    expect(promotion.reason).toBe(
-      'preferred failback: a (priority 1) has been up for 60 s (hold-down 60 s); promoted a over b',
+    expect(start.handover).toEqual({
+      cause: 'failback',
+      from: 'b',
+      to: 'a',
+      epoch: 2,
+      since: NOW,
+      deadline: NOW + LEASE,
+      reason: 'preferred failback: a (priority 1) has been up for 60 s (hold-down 60 s)',
+    });
+    expect(start.event).toMatchObject({ kind: 'handover', epoch: 2, active: 'b', subject: 'a' });
+    expect(start.event.reason).toBe(
+      `preferred failback: a (priority 1) has been up for 60 s (hold-down 60 s): b is told to step down; a is promoted once it confirms, or at ${new Date(NOW + LEASE).toISOString()} when its lease has run out`,
     );
   });
 
@@ -188,7 +220,7 @@ describe('failback policy', () => {
 
   it('honours a configured hold-down of 0: the preferred node takes over on its first healthy moment', () => {
     const instant = clusterWith({ failback: 'preferred', failbackHoldDownSeconds: 0 });
-    expect(asPromotion(given(afterFailover(0), instant).at(NOW).decide())).toMatchObject({
+    expect(asHandover(given(afterFailover(0), instant).at(NOW).decide()).handover).toMatchObject({
       cause: 'failback',
       to: 'a',
     });
@@ -223,7 +255,7 @@ describe('failback policy', () => {
     )
       .at(NOW)
       .decide();
-    expect(asPromotion(decision)).toMatchObject({ cause: 'failback', from: 'c', to: 'b' });
+    expect(asHandover(decision).handover).toMatchObject({ cause: 'failback', from: 'c', to: 'b' });
   });
 
   it('preferred: stays steady when the active already is the highest-priority node', () => {
@@ -236,10 +268,11 @@ describe('failback policy', () => {
     });
   });
 
-  it('makes the failback write re-check that the active is healthy and that a has been up since the hold-down began', () => {
-    const promotion = asPromotion(given(afterFailover(HOUR), preferred).at(NOW).decide());
-    expect(promotion.guards).toEqual([
+  it('makes the write that starts a failback re-check that the active is healthy and that a has been up since the hold-down began', () => {
+    const start = asHandover(given(afterFailover(HOUR), preferred).at(NOW).decide());
+    expect(start.guards).toEqual([
       { rule: 'epoch', epoch: 2 },
+      { rule: 'no-handover' },
       { rule: 'active-healthy', active: 'b', leaseMs: LEASE },
       { rule: 'not-paused' },
       { rule: 'up-for', node: 'a', ms: HOLD_DOWN },
@@ -336,7 +369,12 @@ describe('flap guard', () => {
   });
 
   it('counts a preferred failback as automatic', () => {
-    const g: Given = { active: 'b', nodes: { a: up(), b: up() }, recentAutomatic: [NOW - MINUTE] };
+    const g: Given = {
+      active: 'b',
+      nodes: { a: up(), b: up({ steppedDown: 1 }) },
+      recentAutomatic: [NOW - MINUTE],
+      handover: handover({ cause: 'failback', from: 'b', to: 'a' }),
+    };
     const promotion = asPromotion(given(g, preferred).at(NOW).decide());
     expect(promotion.cause).toBe('failback');
     expect(promotion.recentAutomatic).toEqual([NOW - MINUTE, NOW]);
@@ -360,7 +398,7 @@ describe('flap guard', () => {
 
   it('does not count a switchover or a release', () => {
     const g: Given = { active: 'a', nodes: { a: up(), b: up() }, recentAutomatic: [NOW - MINUTE] };
-    for (const request of [switchover(), release('a')]) {
+    for (const request of [switchover({ immediate: true }), release('a')]) {
       expect(asPromotion(given(g).at(NOW).planManual(request)).recentAutomatic).toEqual([NOW - MINUTE]);
     }
   });
@@ -394,14 +432,8 @@ describe('flap guard', () => {
     const g = expiredActive([NOW - 2 * MINUTE, NOW - MINUTE]);
     expect(asHold(given(g, guarded).at(NOW).decide()).hold.code).toBe('flap-guard');
 
-    const promotion = asPromotion(given(g, guarded).at(NOW).planManual(switchover()));
-    expect(promotion).toMatchObject({
-      cause: 'switchover',
-      from: 'a',
-      to: 'b',
-      expectedEpoch: 7,
-      by: 'local',
-    });
+    const start = asHandover(given(g, guarded).at(NOW).planManual(switchover()));
+    expect(start.handover).toMatchObject({ cause: 'switchover', from: 'a', to: 'b', epoch: 7, by: 'local' });
   });
 });
 
@@ -457,7 +489,7 @@ describe('pause', () => {
 
   it('does not fail back while paused', () => {
     const g: Given = { active: 'b', epoch: 2, nodes: { a: up(), b: up() } };
-    expect(asPromotion(given(g, preferred).at(NOW).decide()).cause).toBe('failback');
+    expect(asHandover(given(g, preferred).at(NOW).decide()).handover.cause).toBe('failback');
     expect(
       given({ ...g, paused: PAUSE }, preferred)
         .at(NOW)
@@ -469,30 +501,31 @@ describe('pause', () => {
     const promotion = asPromotion(
       given({ active: 'a', nodes: { a: expired(), b: up() }, paused: PAUSE })
         .at(NOW)
-        .planManual(switchover({ to: 'b' })),
+        .planManual(switchover({ to: 'b', immediate: true })),
     );
     expect(promotion).toMatchObject({ cause: 'switchover', to: 'b' });
     expect(checksPause(promotion, stateOf({ active: 'a', nodes: { a: expired(), b: up() } }))).toBe(false);
   });
 
-  it('makes every automatic promotion re-check notPaused, and no manual one nor a maintenance handover', () => {
+  it('makes every automatic failover re-check notPaused, and no manual one nor a maintenance handover', () => {
     const automatic: Array<[Given, ClusterConfig]> = [
       [{ nodes: { a: up() } }, sticky],
       [{ active: 'a', nodes: { a: expired(), b: up() } }, sticky],
       [{ active: 'a', nodes: { a: up({ status: 'failing' }), b: up() } }, sticky],
-      [{ active: 'b', nodes: { a: up(), b: up() } }, preferred],
     ];
     const causes = automatic.map(([g, cluster]) => {
       const promotion = asPromotion(given(g, cluster).at(NOW).decide());
       expect(checksPause(promotion, stateOf(g)), promotion.cause).toBe(true);
       return promotion.cause;
     });
-    expect(causes).toEqual(['first-active', 'lease-expired', 'failing', 'failback']);
+    expect(causes).toEqual(['first-active', 'lease-expired', 'failing']);
+    // A failback re-checks the pause when it starts (its guards are pinned above); once the
+    // old active has stepped down it completes, like every planned handover.
     // The agent reporting maintenance is a planned handover, like a release.
     const maintenance: Given = { active: 'a', nodes: { a: up({ status: 'maintenance' }), b: up() } };
-    const handover = asPromotion(given(maintenance).at(NOW).decide());
-    expect(handover).toMatchObject({ cause: 'maintenance' });
-    expect(checksPause(handover, stateOf(maintenance))).toBe(false);
+    const planned = asPromotion(given(maintenance).at(NOW).decide());
+    expect(planned).toMatchObject({ cause: 'maintenance' });
+    expect(checksPause(planned, stateOf(maintenance))).toBe(false);
     const paused = asPromotion(
       given({ active: 'a', paused: PAUSE, nodes: { a: up({ status: 'maintenance' }), b: up() } })
         .at(NOW)
@@ -501,7 +534,8 @@ describe('pause', () => {
     expect(paused).toMatchObject({ cause: 'maintenance', to: 'b' });
 
     const g: Given = { active: 'a', nodes: { a: up(), b: up(), c: up({ status: 'failing' }) } };
-    for (const request of [switchover(), switchover({ to: 'c', force: true }), release('a')]) {
+    const manual = [switchover({ immediate: true }), switchover({ to: 'c', force: true, immediate: true })];
+    for (const request of [...manual, release('a')]) {
       expect(checksPause(asPromotion(given(g).at(NOW).planManual(request)), stateOf(g))).toBe(false);
     }
   });
@@ -934,7 +968,7 @@ describe('switchover (planManual)', () => {
     const promotion = asPromotion(
       given(g)
         .at(NOW)
-        .planManual(switchover({ to: 'c', force: true, reason: 'drill' })),
+        .planManual(switchover({ to: 'c', force: true, reason: 'drill', immediate: true })),
     );
     expect(promotion).toMatchObject({
       cause: 'switchover',
@@ -948,7 +982,9 @@ describe('switchover (planManual)', () => {
       { rule: 'epoch', epoch: 4 },
       { rule: 'alive', node: 'c', leaseMs: LEASE },
     ]);
-    expect(promotion.reason).toBe('switchover requested by local (drill); promoted c (priority 3) (forced)');
+    expect(promotion.reason).toBe(
+      'switchover requested by local (drill); promoted c (priority 3) (forced); immediate: a was not asked to step down first, only the epoch fences it',
+    );
   });
 
   it('refuses to force a node that is not alive', () => {
@@ -972,11 +1008,36 @@ describe('switchover (planManual)', () => {
     ).toMatch(/^c was never seen; a node that is not alive cannot be promoted, even with force$/);
   });
 
-  it('promotes the named eligible node, with the sync guards and nothing forced', () => {
-    const promotion = asPromotion(
+  it('starts a demote-first handover to the named eligible node, whose write re-checks the sync guards', () => {
+    const start = asHandover(
       given(healthy)
         .at(NOW)
         .planManual(switchover({ to: 'c' })),
+    );
+    expect(start.handover).toEqual({
+      cause: 'switchover',
+      from: 'a',
+      to: 'c',
+      epoch: 4,
+      since: NOW,
+      deadline: NOW + LEASE,
+      by: 'local',
+      reason: 'switchover requested by local',
+    });
+    expect(start.guards).toEqual([
+      { rule: 'epoch', epoch: 4 },
+      { rule: 'no-handover' },
+      { rule: 'alive', node: 'c', leaseMs: LEASE },
+      { rule: 'ok', node: 'c' },
+      { rule: 'no-promise', node: 'c' },
+    ]);
+  });
+
+  it('promotes at once when asked for immediate, saying that only the epoch fences the old active', () => {
+    const promotion = asPromotion(
+      given(healthy)
+        .at(NOW)
+        .planManual(switchover({ to: 'c', immediate: true })),
     );
     expect(promotion).toMatchObject({ cause: 'switchover', from: 'a', to: 'c', expectedEpoch: 4 });
     expect(promotion.guards).toEqual([
@@ -985,12 +1046,37 @@ describe('switchover (planManual)', () => {
       { rule: 'ok', node: 'c' },
       { rule: 'no-promise', node: 'c' },
     ]);
-    expect(promotion.reason).toBe('switchover requested by local; promoted c (priority 3)');
+    expect(promotion.reason).toBe(
+      'switchover requested by local; promoted c (priority 3); immediate: a was not asked to step down first, only the epoch fences it',
+    );
   });
 
-  it('promotes the best eligible standby when no node is named', () => {
+  it('promotes at once when there is no active to step down', () => {
+    const g: Given = { nodes: { a: up(), b: up() } };
+    const promotion = asPromotion(
+      given(g)
+        .at(NOW)
+        .planManual(switchover({ to: 'b' })),
+    );
+    expect(promotion.reason).toBe('switchover requested by local; promoted b (priority 2)');
+  });
+
+  it('hands over to the best eligible standby when no node is named', () => {
     const g: Given = { ...healthy, nodes: { ...healthy.nodes, b: up({ status: 'maintenance' }) } };
-    expect(asPromotion(given(g).at(NOW).planManual(switchover())).to).toBe('c');
+    expect(asHandover(given(g).at(NOW).planManual(switchover())).handover.to).toBe('c');
+  });
+
+  it('refuses a second switchover while a handover is in progress, saying until when', () => {
+    const g: Given = { active: 'a', nodes: { a: up(), b: up(), c: up() }, handover: handover() };
+    expect(
+      asRefusal(
+        given(g)
+          .at(NOW)
+          .planManual(switchover({ to: 'c' })),
+      ),
+    ).toBe(
+      `a switchover from a to b is in progress (it completes by ${new Date(NOW - 5 * SECOND + LEASE).toISOString()})`,
+    );
   });
 
   it('refuses when no node is named and no standby is eligible, with each reason', () => {
@@ -1121,8 +1207,21 @@ describe('decide: properties over arbitrary HA states', () => {
           recentAutomatic: s.recent.map((ago) => s.now - ago),
         };
         const decision = decide(state, cluster, s.now);
-        const key = decision.type === 'promote' ? decision.cause : decision.type;
+        const key =
+          decision.type === 'promote'
+            ? decision.cause
+            : decision.type === 'handover'
+              ? decision.handover.cause
+              : decision.type;
         seen.set(key, (seen.get(key) ?? 0) + 1);
+        if (decision.type === 'handover') {
+          // A failback starts demote-first: only to an eligible node, never while paused or past the guard.
+          expect(eligibility(state, cluster, decision.handover.to, s.now).eligible).toBe(true);
+          expect(state.paused).toBeNull();
+          const lastHour = state.recentAutomatic.filter((t) => s.now - t < HOUR).length;
+          expect(lastHour).toBeLessThan(cluster.maxAutoFailoversPerHour);
+          return;
+        }
         if (decision.type !== 'promote') return;
 
         expect(eligibility(state, cluster, decision.to, s.now)).toEqual({ eligible: true, reason: null });
@@ -1152,5 +1251,129 @@ describe('decide: properties over arbitrary HA states', () => {
     ]) {
       expect(seen.get(kind) ?? 0, kind).toBeGreaterThan(5);
     }
+  });
+});
+
+describe('demote-first handover (a switchover or a failback in progress)', () => {
+  /** a active at epoch 1 and told to step down for b 5 s ago; b and c healthy. */
+  const pending = (a: Partial<NodeState> = {}, extra: Partial<Given> = {}): Given => ({
+    active: 'a',
+    nodes: { a: up(a), b: up(), c: up() },
+    handover: handover(),
+    ...extra,
+  });
+  const confirmed = { steppedDown: 1 };
+
+  it('waits while the old active has not confirmed and its lease may still run', () => {
+    expect(given(pending()).at(NOW).decide()).toEqual({ type: 'steady' });
+    expect(
+      given(pending())
+        .at(NOW - 5 * SECOND + LEASE - 1)
+        .decide(),
+    ).toEqual({ type: 'steady' });
+  });
+
+  it('promotes the new active once the old one confirms it stepped down, with a write that re-checks the confirmation', () => {
+    const promotion = asPromotion(given(pending(confirmed)).at(NOW).decide());
+    expect(promotion).toMatchObject({
+      cause: 'switchover',
+      from: 'a',
+      to: 'b',
+      expectedEpoch: 1,
+      by: 'local',
+    });
+    expect(promotion.reason).toBe('switchover requested by local; a stepped down; promoted b (priority 2)');
+    expect(promotion.guards).toEqual([
+      { rule: 'epoch', epoch: 1 },
+      { rule: 'handover', since: NOW - 5 * SECOND },
+      { rule: 'stepped-down', node: 'a', epoch: 1, since: NOW - 5 * SECOND },
+      { rule: 'alive', node: 'b', leaseMs: LEASE },
+      { rule: 'ok', node: 'b' },
+      { rule: 'no-promise', node: 'b' },
+    ]);
+    const write = (g: Given) => holds(guardsCondition(promotion.guards, NOW), stateOf(g));
+    expect(write(pending(confirmed))).toBe(true);
+    // Not once the confirmation is gone, nor for another handover.
+    expect(write(pending())).toBe(false);
+    expect(write(pending(confirmed, { handover: handover({ since: NOW - 4 * SECOND }) }))).toBe(false);
+  });
+
+  it('does not take a confirmation from a beat that came before the handover, or for another epoch', () => {
+    const early = beat(6 * SECOND, { upSince: NOW - HOUR, steppedDown: 1 });
+    expect(
+      given({ ...pending(), nodes: { a: early, b: up(), c: up() } })
+        .at(NOW)
+        .decide(),
+    ).toEqual({ type: 'steady' });
+    expect(
+      given(pending({ steppedDown: 0 }))
+        .at(NOW)
+        .decide(),
+    ).toEqual({ type: 'steady' });
+  });
+
+  it('promotes at the deadline without a confirmation (the old lease has run out), never a millisecond before', () => {
+    const deadline = NOW - 5 * SECOND + LEASE;
+    const g = pending();
+    // a keeps beating (an old agent, or one that cannot run its hook): its beats renewed nothing.
+    g.nodes = { ...g.nodes, a: { ...up(), lastSeen: deadline - SECOND } };
+    expect(
+      given(g)
+        .at(deadline - 1)
+        .decide(),
+    ).toEqual({ type: 'steady' });
+    const promotion = asPromotion(given(g).at(deadline).decide());
+    expect(promotion.to).toBe('b');
+    expect(promotion.guards).toContainEqual({ rule: 'handover-expired' });
+    expect(promotion.reason).toBe(
+      'switchover requested by local; a did not confirm within the lease (15 s), so its lease has run out; promoted b (priority 2)',
+    );
+    expect(holds(guardsCondition(promotion.guards, deadline - 1), stateOf(g))).toBe(false);
+  });
+
+  it('completes while paused: the old active has already stepped down', () => {
+    const promotion = asPromotion(
+      given(pending(confirmed, { paused: PAUSE }))
+        .at(NOW)
+        .decide(),
+    );
+    expect(promotion.to).toBe('b');
+  });
+
+  it('promotes the best other standby when the chosen one can no longer take over', () => {
+    const g = pending(confirmed);
+    g.nodes = { ...g.nodes, b: up({ status: 'failing' }) };
+    const promotion = asPromotion(given(g).at(NOW).decide());
+    expect(promotion.to).toBe('c');
+    expect(promotion.reason).toBe(
+      'switchover requested by local; a stepped down; b is failing, so promoted c (priority 3) instead',
+    );
+  });
+
+  it('abandons a failback whose preferred node can no longer take over, telling the old active it is active again', () => {
+    const g: Given = {
+      active: 'b',
+      nodes: { a: up({ status: 'maintenance' }), b: up(confirmed), c: up() },
+      handover: handover({ cause: 'failback', from: 'b', to: 'a', reason: 'preferred failback' }),
+    };
+    const cancel = given(g, preferred).at(NOW).decide();
+    expect(cancel).toMatchObject({ type: 'cancel-handover', since: NOW - 5 * SECOND });
+    expect((cancel as { event: { reason: string } }).event.reason).toBe(
+      'preferred failback; abandoned: a is in maintenance and no other standby can take over; b is told it is active again',
+    );
+  });
+
+  it('leaves a dying old active to the failover rules, whose promotion clears the handover', () => {
+    const promotion = asPromotion(
+      given(pending({ status: 'failing' }))
+        .at(NOW)
+        .decide(),
+    );
+    expect(promotion).toMatchObject({ cause: 'failing', to: 'b' });
+  });
+
+  it('ignores a handover record from an older epoch', () => {
+    const g = pending(confirmed, { epoch: 2 });
+    expect(given(g).at(NOW).decide()).toEqual({ type: 'steady' });
   });
 });

@@ -135,15 +135,15 @@ describe('GET /active and /standby follow the lease keeper (fake clock)', () => 
     expect(await statuses()).toEqual({ active: 503, standby: 200 });
   });
 
-  it('answers 503 on /active once the control plane moved the role, and after a release', async () => {
+  it('answers 503 on /active once the control plane moved the role, and once it steps down to release', async () => {
     answer('active', 1, 0, 100);
     answer('standby', 2, 1_000, 1_050);
     expect(await statuses()).toEqual({ active: 503, standby: 200 });
 
     answer('active', 3, 2_000, 2_050);
     expect((await get(server.url, '/active')).status).toBe(200);
-    // A release the control plane could not carry out ("active") still ends acting as active.
-    keeper.release({ role: 'active', epoch: 3, active: 'me' });
+    // Stepping down comes before the release request: /active is 503 before anyone else is asked.
+    keeper.stepDown();
     expect(await statuses()).toEqual({ active: 503, standby: 200 });
   });
 
@@ -337,7 +337,10 @@ describe('GET /health follows the heartbeats of a real agent (fake control plane
 
     agent.stop('test');
     await running;
-    expect(lines.join('\n')).toMatch(/role: standby \(epoch 2, released/);
+    // Demote-first: it stops acting as active, then the control plane hands the role over.
+    expect(lines.join('\n')).toMatch(
+      /role: standby \(epoch 1, stepping down to release the role\)[\s\S]*released: active /,
+    );
     await expect(call(url, '/health')).rejects.toThrow(/ECONNREFUSED/);
   });
 });

@@ -165,19 +165,23 @@ describe('role changes', () => {
     expect(g.keeper.nextDemotionAt()).toBe(1_000 + WINDOW);
   });
 
-  it('a release is a change to what the control plane answered, and ends the lease', () => {
+  it('stepping down to release ends acting as active at the same epoch, before the control plane is asked', () => {
     const g = givenActive();
-    const change = g.at(1_000).release({ role: 'standby', epoch: 2, active: 'b' });
-    expect(change).toEqual({ role: 'standby', epoch: 2, active: 'b', detail: 'released; active b' });
-    expect(g.keeper.view()).toMatchObject({ role: 'standby', epoch: 2, deadline: null });
+    const change = g.at(1_000).stepDown();
+    expect(change).toEqual({
+      role: 'standby',
+      epoch: 1,
+      active: null,
+      detail: 'stepping down to release the role',
+    });
+    expect(g.keeper.view()).toMatchObject({ role: 'standby', epoch: 1, deadline: null });
     expect(g.keeper.nextDemotionAt()).toBeNull();
   });
 
-  it('a release the control plane could not carry out still ends acting as active', () => {
+  it('a standby has nothing to step down from', () => {
     const g = givenActive();
-    const change = g.at(1_000).release({ role: 'active', epoch: 1, active: 'me' });
-    expect(change).toEqual({ role: 'active', epoch: 1, active: 'me', detail: 'released; active me' });
-    expect(g.keeper.view()).toMatchObject({ role: 'standby', leaseRemainingMs: null });
+    g.answer('standby', 2, { sentAt: 1_000, arrivedAt: 1_050 });
+    expect(g.keeper.stepDown()).toBeNull();
   });
 });
 

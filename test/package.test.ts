@@ -150,7 +150,9 @@ describe('the packed and installed failover command', () => {
       const [code] = await exited;
       expect(code).toBe(0);
       expect(a.output()).toMatch(/SIGTERM: stopping heartbeats/);
-      expect(a.output()).toMatch(/role: standby \(epoch 2, released; active b\)/);
+      expect(a.output()).toMatch(
+        /role: standby \(epoch 1, stepping down to release the role\)[\s\S]*released: active b \(epoch 2\)/,
+      );
       await procs.waitForLine(b, /role: active \(epoch 2\D/);
     });
   });

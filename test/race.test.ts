@@ -8,8 +8,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import type { HeartbeatResult, SweepReport } from '../shared/control-plane/control-plane.js';
-import { decide, type Promotion as PromoteDecision } from '../shared/core/decide.js';
+import { decide } from '../shared/core/decide.js';
 import { isHealthy } from '../shared/core/eligibility.js';
+import type { HandoverStart } from '../shared/core/handover.js';
+import type { Promotion as PromoteDecision } from '../shared/core/promotion.js';
 import type { Beat, ClusterState, NodeStatus } from '../shared/core/state.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { sleep } from '../shared/time.js';
@@ -594,7 +596,7 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
   /**
    * Preferred failback (hold-down 10 s) over the store alone: b, the most advanced, became
    * the first active; a (priority 1, behind c) has been up for the hold-down since. Returns
-   * the decision to fail back to a.
+   * the decision to start failing back to a (demote-first: b is told to step down).
    */
   async function failbackDecision() {
     const clock = new FakeClock();
@@ -618,13 +620,10 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
     }
     const decision = decide(await store.load(id), tc.cluster, clock.t);
     expect(decision).toMatchObject({
-      type: 'promote',
-      cause: 'failback',
-      from: 'b',
-      to: 'a',
-      expectedEpoch: 1,
+      type: 'handover',
+      handover: { cause: 'failback', from: 'b', to: 'a', epoch: 1 },
     });
-    return { tc, id, clock, beat, decision: decision as PromoteDecision };
+    return { tc, id, clock, beat, decision: decision as HandoverStart };
   }
 
   it('refuses a preferred failback when the preferred node had a blip since the decision (its hold-down starts again)', async () => {
@@ -636,7 +635,7 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
     const before = await store.load(id);
     expect(decide(before, tc.cluster, clock.t)).toEqual({ type: 'steady' });
 
-    expect(await store.commitPromotion(decision, id, clock.t)).toBeNull();
+    expect(await store.commitHandover(decision, id, clock.t)).toBeNull();
     expect(await store.load(id)).toEqual(before);
   });
 
@@ -647,7 +646,7 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
     const before = await store.load(id);
     expect(decide(before, tc.cluster, clock.t)).toMatchObject({ type: 'promote', cause: 'failing', to: 'c' });
 
-    expect(await store.commitPromotion(decision, id, clock.t)).toBeNull();
+    expect(await store.commitHandover(decision, id, clock.t)).toBeNull();
     expect(await store.load(id)).toEqual(before);
   });
 
@@ -685,7 +684,7 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
     expect(first).toMatchObject({ epoch: 2, active: 'b' });
     const before = await store.load(id);
 
-    expect(await store.commitPromotion(decision, id, clock.t)).toBeNull();
+    expect(await store.commitPromotion(decision as PromoteDecision, id, clock.t)).toBeNull();
     expect(await store.load(id)).toEqual(before);
   });
 });

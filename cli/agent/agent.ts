@@ -76,6 +76,13 @@ export class Agent {
   private terms: LeaseTerms | null = null;
   /** Whether the last heartbeat got an answer from the control plane (for GET /health). */
   private heartbeatAnswered = false;
+  /**
+   * Demote-first: the epoch this node has finished stepping down from (its --on-standby
+   * hook has run); beats carry it, and the control plane promotes the next active on it.
+   */
+  private steppedDown: number | null = null;
+  /** Ends the wait for the next beat slot early (a step-down to confirm). */
+  private wakeUp = new AbortController();
 
   constructor(
     private readonly options: AgentOptions,
@@ -119,8 +126,12 @@ export class Agent {
   private async beatUntilStopped(): Promise<void> {
     let slot = clock();
     while (!this.stopping.signal.aborted) {
-      await sleep(Math.max(0, slot - clock()), this.stopping.signal);
+      await sleep(Math.max(0, slot - clock()), AbortSignal.any([this.stopping.signal, this.wakeUp.signal]));
       if (this.stopping.signal.aborted) break;
+      if (this.wakeUp.signal.aborted) {
+        this.wakeUp = new AbortController();
+        slot = clock(); // woken to confirm a step-down: beat now, and keep the cadence from here
+      }
       await this.beat();
       slot = nextSlot(slot, this.intervalMs(), clock());
     }
@@ -155,14 +166,33 @@ export class Agent {
     this.log(`failsafe: answering peers on ${listen.host}:${port}`);
   }
 
-  /** Planned downtime: hand the role to the best standby now instead of after the lease. */
+  /**
+   * Planned downtime, demote-first: stop acting as active and run --on-standby, then ask the
+   * control plane to hand the role to the best standby now instead of after the lease.
+   */
   private async release(): Promise<void> {
+    const change = this.keeper.stepDown();
+    if (change === null) return;
+    const grace = new AbortController();
+    const steppedDown = await Promise.race([
+      this.announce(change).then(() => true),
+      sleep(HOOK_GRACE_MS, grace.signal).then(() => false),
+    ]);
+    grace.abort();
+    if (!steppedDown) {
+      const waited = formatSeconds(HOOK_GRACE_MS);
+      this.log(
+        `--on-standby still running after ${waited}; not releasing: the role moves when the lease expires`,
+      );
+      return;
+    }
     const outcome = await this.client.release(this.timeoutMs());
     if (outcome.kind === 'problem') {
       this.log(`${outcome.message}; the role moves when the lease expires`);
       return;
     }
-    this.announce(this.keeper.release(outcome.answer));
+    const { active, epoch } = outcome.answer;
+    this.log(`released: active ${active ?? 'none'} (epoch ${epoch})`);
   }
 
   stop(reason: string): void {
@@ -230,7 +260,12 @@ export class Agent {
   private async beatBody(): Promise<Record<string, unknown>> {
     const report = await this.selfReport.collect(this.commandTimeoutMs());
     const { role, epoch } = this.keeper.view();
-    return { ...report, ...(role === null ? {} : { role }), ...(epoch === null ? {} : { epoch }) };
+    return {
+      ...report,
+      ...(role === null ? {} : { role }),
+      ...(epoch === null ? {} : { epoch }),
+      ...(this.steppedDown === null ? {} : { steppedDown: this.steppedDown }),
+    };
   }
 
   /** Local commands must not delay the beat past its slot. */
@@ -255,13 +290,25 @@ export class Agent {
       this.log(`ignoring a confirmation that took ${formatSeconds(outcome.tookMs)} to arrive`);
       return;
     }
-    if (outcome.change !== null) this.announce(outcome.change);
+    if (result.stepDown !== undefined && outcome.change !== null) {
+      this.log(`asked to step down: the role moves to ${result.stepDown.to} once --on-standby has run`);
+    }
+    if (outcome.change !== null) void this.announce(outcome.change);
     this.armDemotion();
   }
 
-  private announce(change: RoleChange): void {
+  /**
+   * Logs a role change and queues its hook. Settles when the hook has run; for a change to
+   * standby this node has then stepped down, which its next beat confirms (sent at once).
+   */
+  private async announce(change: RoleChange): Promise<void> {
     this.log(`role: ${change.role} (epoch ${change.epoch}, ${change.detail})`);
-    this.hooks.enqueue(change);
+    this.steppedDown = null;
+    await this.hooks.enqueue(change);
+    const now = this.keeper.view();
+    if (change.role !== 'standby' || now.role !== 'standby' || now.epoch !== change.epoch) return;
+    this.steppedDown = change.epoch; // unless the role moved on while the hook ran
+    this.wakeUp.abort();
   }
 
   private warnAboutTerms(terms: LeaseTerms): void {
@@ -292,7 +339,7 @@ export class Agent {
     if (demotion === null) return false;
     this.log(describeDemotion(demotion));
     this.failsafe.endEpisode();
-    this.announce(demotion.change);
+    void this.announce(demotion.change);
     return true;
   }
 

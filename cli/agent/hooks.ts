@@ -33,10 +33,13 @@ export class Hooks {
     private readonly stopping: AbortSignal,
   ) {}
 
-  /** Queues the hook for `event`'s role, if there is one; returns at once. */
-  enqueue(event: HookEvent): void {
+  /**
+   * Queues the hook for `event`'s role, if there is one; returns at once, with a promise
+   * that settles when every hook queued so far (this one included) has finished.
+   */
+  enqueue(event: HookEvent): Promise<void> {
     const command = event.role === 'active' ? this.options.onActive : this.options.onStandby;
-    if (command === undefined) return;
+    if (command === undefined) return this.queue;
     const env = {
       ...environmentWithoutToken(),
       FAILOVER_ROLE: event.role,
@@ -46,6 +49,7 @@ export class Hooks {
       FAILOVER_NODE: this.options.node,
     };
     this.queue = this.queue.then(() => this.run(`--on-${event.role}`, command, env));
+    return this.queue;
   }
 
   /** On shutdown: give the queued and running hooks `graceMs`, then leave a running one on its own. */

@@ -113,16 +113,12 @@ export class LeaseKeeper {
   }
 
   /**
-   * The answer to a release (planned downtime). Always a change, so the log and the hook
-   * show the hand-over; this node stops acting as active whatever the answer says.
+   * Planned downtime: this node stops acting as active now, before it asks the control
+   * plane to hand the role over (demote-first), so the new active never overlaps it.
    */
-  release(answer: Pick<HeartbeatResult, 'role' | 'epoch' | 'active'>): RoleChange {
-    return this.changeTo(
-      answer.role,
-      answer.epoch,
-      answer.active,
-      `released; active ${answer.active ?? 'none'}`,
-    );
+  stepDown(): RoleChange | null {
+    if (this.role !== 'active' || this.epoch === null) return null;
+    return this.changeTo('standby', this.epoch, null, 'stepping down to release the role');
   }
 
   /** When demoteIfExpired() will demote: the deadline while active; otherwise null. */

@@ -4,8 +4,9 @@
  * transition: a failure is logged.
  */
 import type { ClusterConfig } from '../config.js';
-import type { HoldDecision, Promotion } from '../core/decide.js';
+import type { HoldDecision } from '../core/decide.js';
 import { eventId, holdEvent } from '../core/events.js';
+import type { Promotion } from '../core/promotion.js';
 import { type ClusterEvent, type ClusterState, emptyState } from '../core/state.js';
 import type { Logger } from '../logger.js';
 import type { StateStore } from '../store/port.js';

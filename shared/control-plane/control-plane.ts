@@ -8,6 +8,7 @@ import type { ClusterConfig, Config, NodeConfig } from '../config.js';
 import { findCluster } from '../config.js';
 import { clusterEvent, collisionChange } from '../core/events.js';
 import { failsafeEvent, failsafePeers, type Peer } from '../core/failsafe.js';
+import { pendingHandover } from '../core/handover.js';
 import { type ManualOutcome, planManual } from '../core/manual.js';
 import type { Beat, ClusterEvent, ClusterState, Role } from '../core/state.js';
 import { AuthError, ConflictError, NotFoundError } from '../errors.js';
@@ -53,6 +54,11 @@ export interface HeartbeatResult {
   intervalMs: number;
   /** Failsafe: the other agents to ask while the control plane is away; absent when off. */
   peers?: Peer[];
+  /**
+   * Demote-first handover: this node (the active) is asked to step down for `to`; it is
+   * answered `standby` and confirms with `steppedDown` once its --on-standby hook has run.
+   */
+  stepDown?: { to: string };
 }
 
 export interface SweepReport {
@@ -149,11 +155,13 @@ export class ControlPlane {
   ): Promise<HeartbeatResult & { leaseRemainingMs: number | null }> {
     const state = await this.store.load(cluster.id);
     const lastSeen = state.nodes[node.id]?.lastSeen;
-    const active = state.active === node.id;
+    const role = this.roleOf(cluster, state, node.id);
     return {
-      ...this.roleOf(cluster, state, node.id),
+      ...role,
       leaseRemainingMs:
-        active && lastSeen !== undefined ? Math.max(0, lastSeen + cluster.leaseMs - this.now()) : null,
+        role.role === 'active' && lastSeen !== undefined
+          ? Math.max(0, lastSeen + cluster.leaseMs - this.now())
+          : null,
     };
   }
 
@@ -167,6 +175,8 @@ export class ControlPlane {
     const outcome = planManual(state, cluster, request, this.now());
     if (outcome.type === 'noop')
       return { ...this.roleOf(cluster, state, node.id), released: false, message: outcome.message };
+    // The agent has stepped down before it asks (agent.ts), so a release commits at once.
+    if (outcome.type === 'handover') throw new Error('a release is never demote-first');
     const committed = await this.commitManual(cluster, outcome);
     return {
       ...this.roleOf(cluster, committed, node.id),
@@ -175,17 +185,27 @@ export class ControlPlane {
     };
   }
 
-  /** An operator moves the role: to `to`, or to the best eligible standby. */
+  /**
+   * An operator moves the role: to `to`, or to the best eligible standby. Demote-first
+   * unless `immediate`: the status returned shows the handover pending; the heartbeats and
+   * the sweep complete it (`handover.ts`).
+   */
   async switchover(
     clusterId: string,
-    request: { to?: string; force?: boolean; reason?: string },
+    request: { to?: string; force?: boolean; reason?: string; immediate?: boolean },
     by: string,
   ): Promise<ClusterStatus> {
     const cluster = this.clusterOr404(clusterId);
     const state = await this.store.load(cluster.id);
     const outcome = planManual(state, cluster, { kind: 'switchover', ...request, by }, this.now());
-    if (outcome.type === 'noop') throw new ConflictError(outcome.message);
-    await this.commitManual(cluster, outcome);
+    if (outcome.type === 'handover') {
+      if ((await this.store.commitHandover(outcome, cluster.id, this.now())) === null)
+        throw changedMeanwhile();
+      await this.announcer.event(cluster.id, outcome.event, { by });
+    } else {
+      if (outcome.type === 'noop') throw new ConflictError(outcome.message);
+      await this.commitManual(cluster, outcome);
+    }
     return this.status(cluster.id);
   }
 
@@ -283,28 +303,31 @@ export class ControlPlane {
 
   private roleOf(cluster: ClusterConfig, state: ClusterState, nodeId: string): HeartbeatResult {
     const peers = failsafePeers(cluster, nodeId);
+    // The active being handed over from is told to step down: its beats renew nothing.
+    const handover = pendingHandover(state);
+    const steppingDown = handover?.from === nodeId;
     return {
       cluster: cluster.id,
       node: nodeId,
-      role: state.active === nodeId ? 'active' : 'standby',
+      role: state.active === nodeId && !steppingDown ? 'active' : 'standby',
       epoch: state.epoch,
-      active: state.active,
+      active: steppingDown ? null : state.active,
       leaseMs: cluster.leaseMs,
       intervalMs: cluster.intervalMs,
       ...(peers === null ? {} : { peers }),
+      ...(steppingDown ? { stepDown: { to: handover.to } } : {}),
     };
   }
 
   /** Commits a switchover or release; a lost race is a 409 the caller may retry. */
-  private async commitManual(cluster: ClusterConfig, outcome: ManualOutcome): Promise<ClusterState> {
+  private async commitManual(
+    cluster: ClusterConfig,
+    outcome: Exclude<ManualOutcome, { type: 'handover' | 'noop' }>,
+  ): Promise<ClusterState> {
     if (outcome.type !== 'promote') throw new ConflictError(outcome.message);
     const now = this.now();
     const committed = await this.store.commitPromotion(outcome, cluster.id, now);
-    if (committed === null) {
-      throw new ConflictError(
-        'the cluster changed while the request was being applied (or the node stopped being eligible); retry',
-      );
-    }
+    if (committed === null) throw changedMeanwhile();
     await this.announcer.promoted(cluster, committed, outcome);
     await this.targets.apply(cluster, committed, now);
     return committed;
@@ -324,6 +347,12 @@ export class ControlPlane {
       await this.announcer.event(cluster.id, change.event, { node: nodeId });
     }
   }
+}
+
+function changedMeanwhile(): ConflictError {
+  return new ConflictError(
+    'the cluster changed while the request was being applied (or the node stopped being eligible); retry',
+  );
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */

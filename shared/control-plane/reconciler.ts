@@ -49,6 +49,14 @@ export class Reconciler {
         await this.announcer.promoted(cluster, state, decision);
         break;
       }
+      case 'handover':
+      case 'cancel-handover': {
+        const committed = await this.store.commitHandover(decision, cluster.id, this.now());
+        if (committed === null) return { state: await this.store.load(cluster.id), outcome };
+        state = committed;
+        await this.announcer.event(cluster.id, decision.event);
+        break;
+      }
       case 'hold': {
         if (state.hold?.code === decision.hold.code) break;
         const committed = await this.store.commitHold(decision, cluster.id);

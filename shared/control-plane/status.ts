@@ -1,5 +1,6 @@
 /** The operator's view of one cluster: what `GET /v1/clusters/{id}` and `failover status` show. */
 import type { ClusterConfig } from '../config.js';
+import { hasSteppedDown, pendingHandover } from '../core/handover.js';
 import { isCurrentRecord, targetMembers } from '../core/serving.js';
 import type { ClusterEvent, ClusterState } from '../core/state.js';
 import { flapGuard, type NodeView, nodeViews } from '../core/views.js';
@@ -20,6 +21,17 @@ export interface ClusterStatus {
   failback: string;
   failbackHoldDownSeconds: number;
   paused: { since: string; by: string; reason: string } | null;
+  /** A demote-first switchover or failback waiting for the active to step down. */
+  handover: {
+    cause: string;
+    from: string;
+    to: string;
+    since: string;
+    deadline: string;
+    by: string | null;
+    reason: string;
+    steppedDown: boolean;
+  } | null;
   flapGuard: { limitPerHour: number; lastHour: number; holding: boolean };
   syncGate: { maxLagSeconds: number | null; maxPositionLag: number | null; requireSameVersion: boolean };
   hold: { code: string; reason: string; since: string; until?: string } | null;
@@ -61,6 +73,7 @@ export function presentStatus(
     failback: cluster.failback,
     failbackHoldDownSeconds: cluster.failbackHoldDownSeconds,
     paused: state.paused && { ...state.paused, since: iso(state.paused.since) as string },
+    handover: presentHandover(state),
     flapGuard: flapGuard(state, cluster, now),
     syncGate: {
       maxLagSeconds: cluster.maxLagSeconds ?? null,
@@ -90,5 +103,20 @@ export function presentStatus(
       };
     }),
     now: new Date(now).toISOString(),
+  };
+}
+
+function presentHandover(state: ClusterState): ClusterStatus['handover'] {
+  const h = pendingHandover(state);
+  if (h === null) return null;
+  return {
+    cause: h.cause,
+    from: h.from,
+    to: h.to,
+    since: iso(h.since) as string,
+    deadline: iso(h.deadline) as string,
+    by: h.by ?? null,
+    reason: h.reason,
+    steppedDown: hasSteppedDown(state, h),
   };
 }

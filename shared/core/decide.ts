@@ -3,7 +3,7 @@
  * control plane's clock); agents' clocks are never used. The control plane turns a
  * promotion into a conditional write whose condition is the decision's guards.
  */
-import type { ClusterConfig, NodeConfig } from '../config.js';
+import type { ClusterConfig } from '../config.js';
 import { formatSeconds } from '../time.js';
 import {
   bestCandidate,
@@ -15,41 +15,23 @@ import {
 } from './eligibility.js';
 import { graceHold } from './grace.js';
 import type { Guard } from './guards.js';
+import { decideHandover, type HandoverChange, type HandoverStart, startHandover } from './handover.js';
+import {
+  describeCandidate,
+  HOUR_MS,
+  isAutomatic,
+  type Promotion,
+  type PromotionCause,
+  promotion,
+  recentAutomatic,
+} from './promotion.js';
 import { assertNever, type ClusterState, type Hold, type HoldCode, type NodeState } from './state.js';
-
-export type PromotionCause =
-  | 'first-active'
-  | 'lease-expired'
-  | 'failing'
-  | 'maintenance'
-  | 'failback'
-  | 'switchover'
-  | 'release';
-
-/** Changes the flap guard counts: the ones nobody asked for. */
-const AUTOMATIC: ReadonlySet<PromotionCause> = new Set(['lease-expired', 'failing', 'failback']);
-export const HOUR_MS = 3_600_000;
-
-export interface Promotion {
-  type: 'promote';
-  cause: PromotionCause;
-  from: string | null;
-  to: string;
-  /** The epoch the conditional write expects to find; the new epoch is this + 1. */
-  expectedEpoch: number;
-  reason: string;
-  /** What must still hold at the moment of the promoting write (see `guards.ts`). */
-  guards: Guard[];
-  /** The flap guard's list after this change (only automatic changes are added). */
-  recentAutomatic: number[];
-  by?: string;
-}
 
 export type HoldDecision = { type: 'hold'; hold: Hold; expectedEpoch: number; active: string | null };
 
 export type Decision =
   /** The active is healthy (or there is nothing better to do): no write. */
-  { type: 'steady' } | Promotion | HoldDecision;
+  { type: 'steady' } | Promotion | HoldDecision | HandoverChange;
 
 /**
  * Decide whether the cluster needs a new active.
@@ -62,8 +44,13 @@ export type Decision =
  * 4. With no eligible standby, or past the flap guard, the cluster holds and says why;
  *    the current active (if any) keeps the role. So it does for one lease after the
  *    control plane returns from an absence (`grace.ts`), when a lease ran out unrecorded.
+ *
+ * A demote-first handover in progress (`handover.ts`) comes first: it was planned, so it
+ * completes while paused; a failback starts one instead of promoting at once.
  */
 export function decide(state: ClusterState, cluster: ClusterConfig, now: number): Decision {
+  const handover = decideHandover(state, cluster, now);
+  if (handover !== null) return handover;
   const active = state.active === null ? undefined : state.nodes[state.active];
   const healthy = state.active !== null && isHealthy(active, cluster, now);
   const recent = recentAutomatic(state, now);
@@ -87,7 +74,7 @@ export function decide(state: ClusterState, cluster: ClusterConfig, now: number)
     const preferred = preferredFailback(state, cluster, now);
     if (preferred === null) return { type: 'steady' };
     if (recent.length >= cluster.maxAutoFailoversPerHour)
-      return flapHold(state, cluster, recent, preferred.reason, now);
+      return flapHold(state, cluster, recent, preferred.handover.reason, now);
     return preferred;
   }
 
@@ -101,7 +88,7 @@ export function decide(state: ClusterState, cluster: ClusterConfig, now: number)
     const detail = refusals.length === 0 ? 'the cluster has no other node' : refusals.join('; ');
     return hold(state, 'no-candidate', `${why}; no standby can take over (${detail})`, now);
   }
-  if (AUTOMATIC.has(cause) && recent.length >= cluster.maxAutoFailoversPerHour) {
+  if (isAutomatic(cause) && recent.length >= cluster.maxAutoFailoversPerHour) {
     return flapHold(state, cluster, recent, why, now);
   }
   // Past the flap guard only a planned handover goes ahead: the write re-checks that it
@@ -127,13 +114,12 @@ export function decide(state: ClusterState, cluster: ClusterConfig, now: number)
   });
 }
 
-/** The automatic changes of the last hour (the flap guard's window). */
-export function recentAutomatic(state: ClusterState, now: number): number[] {
-  return state.recentAutomatic.filter((t) => now - t < HOUR_MS);
-}
-
-/** Preferred failback: the highest-priority eligible node, up for the hold-down, takes the role back. */
-function preferredFailback(state: ClusterState, cluster: ClusterConfig, now: number): Promotion | null {
+/**
+ * Preferred failback: the highest-priority eligible node, up for the hold-down, takes the
+ * role back, demote-first (the handover's guards and the candidate's are re-checked when
+ * it commits).
+ */
+function preferredFailback(state: ClusterState, cluster: ClusterConfig, now: number): HandoverStart | null {
   if (cluster.failback !== 'preferred' || state.active === null) return null;
   const activeIndex = cluster.nodes.findIndex((n) => n.id === state.active);
   const holdDownMs = cluster.failbackHoldDownSeconds * 1000;
@@ -141,39 +127,15 @@ function preferredFailback(state: ClusterState, cluster: ClusterConfig, now: num
     if (!eligibility(state, cluster, node.id, now).eligible) continue;
     const upSince = state.nodes[node.id]?.upSince;
     if (upSince === undefined || now - upSince < holdDownMs) return null;
-    return promotion(state, now, {
-      cause: 'failback',
-      to: node.id,
-      reason: `preferred failback: ${node.id} (priority ${cluster.nodes.indexOf(node) + 1}) has been up for ${formatSeconds(now - upSince)} (hold-down ${formatSeconds(holdDownMs)}); promoted ${node.id} over ${state.active}`,
-      guards: [
-        { rule: 'active-healthy', active: state.active, leaseMs: cluster.leaseMs },
-        { rule: 'not-paused' },
-        { rule: 'up-for', node: node.id, ms: holdDownMs },
-        ...candidateGuards(state, cluster, node.id),
-      ],
-    });
+    const what = `preferred failback: ${node.id} (priority ${cluster.nodes.indexOf(node) + 1}) has been up for ${formatSeconds(now - upSince)} (hold-down ${formatSeconds(holdDownMs)})`;
+    return startHandover(state, cluster, { cause: 'failback', to: node.id }, what, now, [
+      { rule: 'active-healthy', active: state.active, leaseMs: cluster.leaseMs },
+      { rule: 'not-paused' },
+      { rule: 'up-for', node: node.id, ms: holdDownMs },
+      ...candidateGuards(state, cluster, node.id),
+    ]);
   }
   return null;
-}
-
-/** A promotion from `state`: the epoch guard first, then the rule's own guards. */
-export function promotion(
-  state: ClusterState,
-  now: number,
-  p: { cause: PromotionCause; to: string; reason: string; guards: Guard[]; by?: string },
-): Promotion {
-  const recent = recentAutomatic(state, now);
-  return {
-    type: 'promote',
-    cause: p.cause,
-    from: state.active,
-    to: p.to,
-    expectedEpoch: state.epoch,
-    reason: p.reason,
-    guards: [{ rule: 'epoch', epoch: state.epoch }, ...p.guards],
-    recentAutomatic: AUTOMATIC.has(p.cause) ? [...recent, now] : recent,
-    ...(p.by ? { by: p.by } : {}),
-  };
 }
 
 function hold(state: ClusterState, code: HoldCode, reason: string, now: number): HoldDecision {
@@ -255,15 +217,4 @@ function describeCause(
     default:
       return assertNever(cause);
   }
-}
-
-export function describeCandidate(state: ClusterState, cluster: ClusterConfig, node: NodeConfig): string {
-  const s = state.nodes[node.id];
-  const sync =
-    s?.lagSeconds !== undefined
-      ? `, lag ${s.lagSeconds} s`
-      : s?.position !== undefined
-        ? `, position ${String(s.position)}`
-        : '';
-  return `${node.id} (priority ${cluster.nodes.indexOf(node) + 1}${sync})`;
 }

@@ -1,6 +1,7 @@
 /** The immutable records of what the control plane did or declined to do. */
 import type { ClusterConfig } from '../config.js';
-import type { HoldDecision, Promotion } from './decide.js';
+import type { HoldDecision } from './decide.js';
+import type { Promotion } from './promotion.js';
 import type { ClusterEvent, ClusterState, EventKind } from './state.js';
 
 /**

@@ -54,7 +54,15 @@ export type Guard =
   /** No hold forbids automatic promotions until a later time (the return-from-absence grace). */
   | { rule: 'no-grace' }
   /** Failsafe: the node has no outstanding promise to a peer not to act as active. */
-  | { rule: 'no-promise'; node: string };
+  | { rule: 'no-promise'; node: string }
+  /** Demote-first: no handover is in progress. */
+  | { rule: 'no-handover' }
+  /** Demote-first: the handover recorded at `since` is still the one pending. */
+  | { rule: 'handover'; since: number }
+  /** Demote-first: the old active confirmed, in a beat after `since`, that it stepped down from `epoch`. */
+  | { rule: 'stepped-down'; node: string; epoch: number; since: number }
+  /** Demote-first: the handover's deadline has passed (the old active's lease has run out). */
+  | { rule: 'handover-expired' };
 
 export type Rule = Guard['rule'];
 
@@ -89,6 +97,8 @@ interface Entry<G extends Guard> {
 }
 
 type Table = { [R in Rule]: Entry<Extract<Guard, { rule: R }>> };
+
+const handoverPath = (field: string): Path => ['handover', field];
 
 const GUARDS: Table = {
   epoch: { condition: (g) => compare(['epoch'], '=', g.epoch) },
@@ -157,6 +167,17 @@ const GUARDS: Table = {
     refusal: (g, state, now) =>
       `promised a peer not to act as active for another ${formatSeconds((state.nodes[g.node]?.promisedUntil ?? now) - now)} (failsafe)`,
   },
+  'no-handover': { condition: () => missing(['handover']) },
+  handover: { condition: (g) => compare(handoverPath('since'), '=', g.since) },
+  'stepped-down': {
+    // A confirmation older than the handover could predate a role the node took since.
+    condition: (g) =>
+      and(
+        compare(nodePath(g.node, 'steppedDown'), '=', g.epoch),
+        compare(nodePath(g.node, 'lastSeen'), '>', g.since),
+      ),
+  },
+  'handover-expired': { condition: (_g, now) => compare(handoverPath('deadline'), '<=', now) },
 };
 
 /**

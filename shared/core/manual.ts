@@ -3,8 +3,10 @@
  * active node itself. They work while paused and past the flap guard: a human decided.
  */
 import type { ClusterConfig, NodeConfig } from '../config.js';
-import { describeCandidate, type Promotion, promotion } from './decide.js';
 import { bestCandidate, candidateGuards, eligibility, isAlive } from './eligibility.js';
+import type { Guard } from './guards.js';
+import { type HandoverStart, pendingHandover, startHandover } from './handover.js';
+import { describeCandidate, type Promotion, promotion } from './promotion.js';
 import type { ClusterState } from './state.js';
 
 export interface ManualRequest {
@@ -13,6 +15,11 @@ export interface ManualRequest {
   to?: string;
   /** switchover: promote `to` even if it is not eligible (it must still be alive). */
   force?: boolean;
+  /**
+   * switchover: promote at once instead of demote-first (the old active learns at its next
+   * beat, or from its own lease: until then only the epoch fences it).
+   */
+  immediate?: boolean;
   /** release: the node asking to hand over. */
   node?: string;
   by: string;
@@ -21,6 +28,8 @@ export interface ManualRequest {
 
 export type ManualOutcome =
   | Promotion
+  /** A demote-first switchover: the active is told to step down first (`handover.ts`). */
+  | HandoverStart
   /** Nothing to do, and that is fine (a standby's release). */
   | { type: 'noop'; message: string }
   /** Illegal now; the message says why (HTTP 409). */
@@ -39,7 +48,16 @@ export function planManual(
         message: `${request.node} is not active (active: ${state.active ?? 'none'}); nothing to release`,
       };
     }
-  } else if (request.to !== undefined) {
+  } else {
+    const pending = pendingHandover(state);
+    if (pending !== null) {
+      return {
+        type: 'refused',
+        message: `a ${pending.cause} from ${pending.from} to ${pending.to} is in progress (it completes by ${new Date(pending.deadline).toISOString()})`,
+      };
+    }
+  }
+  if (request.kind === 'switchover' && request.to !== undefined) {
     if (!cluster.nodes.some((n) => n.id === request.to))
       return { type: 'refused', message: `unknown node '${request.to}'` };
     if (request.to === state.active)
@@ -73,16 +91,27 @@ export function planManual(
   const what =
     request.kind === 'release'
       ? `${request.node} released the role`
-      : `switchover requested by ${request.by}`;
-  const note = request.reason ? ` (${request.reason})` : '';
+      : `switchover requested by ${request.by}${request.reason ? ` (${request.reason})` : ''}`;
+  // Forced: only liveness is re-checked (an operator overrode the other rules).
+  const guards: Guard[] = force
+    ? [{ rule: 'alive', node: to.id, leaseMs: cluster.leaseMs }]
+    : candidateGuards(state, cluster, to.id);
+  // An active whose lease has run out is standby on its own clock already: nothing to wait for.
+  const activeAlive = state.active !== null && isAlive(state.nodes[state.active], cluster, now);
+  const demoteFirst = request.kind === 'switchover' && !request.immediate && activeAlive;
+  if (demoteFirst) {
+    const planned = { cause: 'switchover', to: to.id, by: request.by } as const;
+    return startHandover(state, cluster, planned, what, now, guards, force);
+  }
+  const unfenced =
+    request.kind === 'switchover' && activeAlive
+      ? `; immediate: ${state.active} was not asked to step down first, only the epoch fences it`
+      : '';
   return promotion(state, now, {
     cause: request.kind,
     to: to.id,
-    reason: `${what}${note}; promoted ${describeCandidate(state, cluster, to)}${force ? ' (forced)' : ''}`,
-    // Forced: only liveness is re-checked (an operator overrode the other rules).
-    guards: force
-      ? [{ rule: 'alive', node: to.id, leaseMs: cluster.leaseMs }]
-      : candidateGuards(state, cluster, to.id),
+    reason: `${what}; promoted ${describeCandidate(state, cluster, to)}${force ? ' (forced)' : ''}${unfenced}`,
+    guards,
     by: request.by,
   });
 }

@@ -22,6 +22,11 @@ export interface Beat {
   promiseMs?: number;
   /** Failsafe: an episode this (active) node ran through while the control plane was away. */
   failsafe?: FailsafeReport;
+  /**
+   * Demote-first handover: the epoch whose active role this node has finished stepping
+   * down from (its --on-standby hook has run). Sent on every beat while it holds.
+   */
+  steppedDown?: number;
 }
 
 /** What an active agent ran through while it kept its role without the control plane. */
@@ -42,6 +47,8 @@ export interface NodeState {
   prevSeen?: number;
   /** Failsafe: the node promised a peer not to act as active until then; not promotable before. */
   promisedUntil?: number;
+  /** The agent has finished stepping down from this epoch's active role (as of its last beat). */
+  steppedDown?: number;
   /** Since when the node has been continuously alive and `ok` (absent while it is not). */
   upSince?: number;
   beats: number;
@@ -85,7 +92,8 @@ export type EventKind =
   | 'paused'
   | 'resumed'
   | 'serving'
-  | 'failsafe';
+  | 'failsafe'
+  | 'handover';
 
 /** An immutable record of something the control plane did or declined to do. */
 export interface ClusterEvent {
@@ -113,6 +121,28 @@ export interface Hold {
   until?: number;
 }
 
+/**
+ * A demote-first handover in progress (a switchover or a preferred failback): the active
+ * `from` is told to step down, and `to` is promoted only once `from` confirms it has, or
+ * once `deadline` has passed, when `from`'s lease has run out even if it never heard.
+ */
+export interface Handover {
+  cause: 'switchover' | 'failback';
+  from: string;
+  to: string;
+  /** The epoch `from` holds; a promotion (which clears the handover) ends it. */
+  epoch: number;
+  /** Control-plane time the handover was recorded: beats after it are answered `standby`. */
+  since: number;
+  /** since + lease: no beat of `from` renewed its lease after `since`, so it has run out. */
+  deadline: number;
+  /** Promote `to` even if it is not eligible (it must still be alive). */
+  force?: boolean;
+  by?: string;
+  /** Who asked and why, in words the events and the final promotion repeat. */
+  reason: string;
+}
+
 export interface Pause {
   since: number;
   by: string;
@@ -130,6 +160,8 @@ export interface ClusterState {
   hold: Hold | null;
   /** Automation paused by an operator: no automatic failover or failback. */
   paused: Pause | null;
+  /** A demote-first handover waiting for the active to step down. */
+  handover: Handover | null;
   /** Times of the automatic changes of the last hour (the flap guard's memory). */
   recentAutomatic: number[];
   /** Active-active: the nodes targets point to, in priority order (empty in active-passive). */
@@ -155,6 +187,7 @@ export function emptyState(cluster: string): ClusterState {
     targets: {},
     hold: null,
     paused: null,
+    handover: null,
     recentAutomatic: [],
     serving: [],
     servingVersion: 0,

@@ -4,9 +4,11 @@
  * core applies the same Update in memory (`promote`), so a transition is written once.
  */
 import { and, applyUpdate, type Condition, compare, missing, not, or, type Update } from './condition.js';
-import type { HoldDecision, Promotion } from './decide.js';
+import type { HoldDecision } from './decide.js';
 import { eventId, holdEvent, promotionEvent } from './events.js';
 import { guardsCondition } from './guards.js';
+import type { HandoverChange } from './handover.js';
+import type { Promotion } from './promotion.js';
 import { type ClusterEvent, type ClusterState, withDefaults } from './state.js';
 
 export interface Transition {
@@ -17,7 +19,7 @@ export interface Transition {
 
 /**
  * A promotion: the new epoch, active and transition, the flap guard's memory, the event
- * in the outbox, and the hold cleared; written only while every guard of the decision
+ * in the outbox, and the hold and any handover cleared; written only while every guard of the decision
  * still holds on the clock of the write (`now`).
  */
 export function promotion(decision: Promotion, clusterId: string, now: number): Transition {
@@ -33,7 +35,7 @@ export function promotion(decision: Promotion, clusterId: string, now: number): 
         [['recentAutomatic'], decision.recentAutomatic],
         [['outbox', eventId(event)], event],
       ],
-      remove: [['hold']],
+      remove: [['hold'], ['handover']],
     },
     condition: guardsCondition(decision.guards, now),
   };
@@ -55,6 +57,26 @@ export function hold(decision: HoldDecision, clusterId: string): Transition {
       compare(['epoch'], '=', decision.expectedEpoch),
       or(missing(['hold']), not(compare(['hold', 'code'], '=', decision.hold.code))),
     ),
+  };
+}
+
+/**
+ * A demote-first handover recorded (under its guards, on the write's clock) or abandoned
+ * (only the one recorded at `since`), with its event.
+ */
+export function handover(change: HandoverChange, now: number): Transition {
+  const outbox = [['outbox', eventId(change.event)], change.event] as const;
+  if (change.type === 'handover') {
+    return {
+      event: change.event,
+      update: { set: [[['handover'], change.handover], outbox], remove: [] },
+      condition: guardsCondition(change.guards, now),
+    };
+  }
+  return {
+    event: change.event,
+    update: { set: [outbox], remove: [['handover']] },
+    condition: compare(['handover', 'since'], '=', change.since),
   };
 }
 

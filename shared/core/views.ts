@@ -1,7 +1,7 @@
 /** Per-node and flap-guard status, derived from timestamps (nothing here is stored). */
 import type { ClusterConfig } from '../config.js';
-import { recentAutomatic } from './decide.js';
 import { eligibility, isAlive } from './eligibility.js';
+import { recentAutomatic } from './promotion.js';
 import type { ClusterState, NodeStatus, Position, Role } from './state.js';
 
 export interface NodeView {

@@ -63,6 +63,7 @@ const BeatSchema = z.strictObject({
   role: z.optional(z.enum(['active', 'standby'], "must be 'active' or 'standby'")),
   epoch: z.optional(nonNegativeInt),
   promiseMs: z.optional(msUpTo(DAY_MS)),
+  steppedDown: z.optional(nonNegativeInt),
   failsafe: z.optional(
     z.strictObject({
       epoch: nonNegativeInt,
@@ -81,6 +82,7 @@ const reason = z.optional(
 const SwitchoverSchema = z.strictObject({
   to: z.optional(z.string('must be a node id').check(z.minLength(1), z.maxLength(63))),
   force: z.optional(z.boolean('must be true or false')),
+  immediate: z.optional(z.boolean('must be true or false')),
   reason,
 });
 const PauseSchema = z.strictObject({ reason });
@@ -132,8 +134,15 @@ export function createApiHandler(options: ApiOptions) {
       const limit = parseLimit(event.queryStringParameters?.limit);
       return { cluster: params.cluster, events: await controlPlane.events(params.cluster, limit) };
     },
-    switchover: async ({ params, body, caller }) =>
-      controlPlane.switchover(params.cluster, parseBody(body, SwitchoverSchema), caller.by),
+    switchover: async ({ params, body, caller }) => {
+      const status = await controlPlane.switchover(
+        params.cluster,
+        parseBody(body, SwitchoverSchema),
+        caller.by,
+      );
+      // Demote-first: accepted, and completed by the old active's confirmation or its lease.
+      return status.handover === null ? status : new Reply(202, status);
+    },
     pause: async ({ params, body, caller }) => {
       const { reason } = parseBody(body, PauseSchema);
       return controlPlane.pause(params.cluster, reason ?? 'no reason given', caller.by);
@@ -189,11 +198,20 @@ export function createApiHandler(options: ApiOptions) {
       const body = decodeUtf8(bytes);
       // The route's template gave exactly its params; TypeScript cannot follow a route chosen at run time.
       const handler = handlers[route.name] as (request: Request<Route>) => Promise<unknown>;
-      return json(200, await handler({ event, params: params as Request<Route>['params'], body, caller }));
+      const result = await handler({ event, params: params as Request<Route>['params'], body, caller });
+      return result instanceof Reply ? json(result.status, result.body) : json(200, result);
     } catch (err) {
       return errorResponse(err, logger, { method, path });
     }
   };
+}
+
+/** A handler's answer with a status other than 200. */
+class Reply {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {}
 }
 
 /** One table from domain errors to HTTP statuses. */

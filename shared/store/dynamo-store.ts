@@ -16,9 +16,11 @@ import {
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { ClusterConfig } from '../config.js';
-import type { HoldDecision, Promotion } from '../core/decide.js';
+import type { HoldDecision } from '../core/decide.js';
 import { eventId } from '../core/events.js';
+import type { HandoverChange } from '../core/handover.js';
 import { positionKey } from '../core/positions.js';
+import type { Promotion } from '../core/promotion.js';
 import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../core/state.js';
 import * as transitions from '../core/transitions.js';
 import { sleep } from '../time.js';
@@ -71,12 +73,14 @@ export class DynamoStateStore implements StateStore {
       ...(beat.role === undefined ? [] : ['#nodes.#n.#claimedRole = :role']),
       ...(beat.epoch === undefined ? [] : ['#nodes.#n.#claimedEpoch = :epoch']),
       ...(beat.promiseMs === undefined ? [] : ['#nodes.#n.#promisedUntil = :promisedUntil']),
+      ...(beat.steppedDown === undefined ? [] : ['#nodes.#n.#steppedDown = :steppedDown']),
     ];
     const remove = [
       ...perBeat.map((f) => `#nodes.#n.#${f}`),
       ...(beat.role === undefined ? ['#nodes.#n.#claimedRole'] : []),
       ...(beat.epoch === undefined ? ['#nodes.#n.#claimedEpoch'] : []),
       ...(beat.promiseMs === undefined ? ['#nodes.#n.#promisedUntil'] : []),
+      ...(beat.steppedDown === undefined ? ['#nodes.#n.#steppedDown'] : []),
     ];
     const write = (extraSet: string[], extraRemove: string[], condition: string) =>
       stateUpdate(this.table, cluster.id, {
@@ -96,6 +100,7 @@ export class DynamoStateStore implements StateStore {
           ':epoch': beat.epoch,
           // Counted from arrival, not from sending: never earlier than the agent's own expiry.
           ':promisedUntil': beat.promiseMs === undefined ? undefined : now + beat.promiseMs,
+          ':steppedDown': beat.steppedDown,
           ...(condition.includes(':aliveSince') ? { ':aliveSince': now - cluster.leaseMs, ':ok': 'ok' } : {}),
         },
         ReturnValues: 'ALL_NEW',
@@ -199,6 +204,10 @@ export class DynamoStateStore implements StateStore {
    */
   async commitPromotion(decision: Promotion, clusterId: string, now: number): Promise<ClusterState | null> {
     return this.commit(clusterId, transitions.promotion(decision, clusterId, now));
+  }
+
+  async commitHandover(change: HandoverChange, clusterId: string, now: number): Promise<ClusterState | null> {
+    return this.commit(clusterId, transitions.handover(change, now));
   }
 
   async commitHold(decision: HoldDecision, clusterId: string): Promise<ClusterState | null> {

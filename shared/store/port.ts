@@ -1,5 +1,7 @@
 import type { ClusterConfig } from '../config.js';
-import type { HoldDecision, Promotion } from '../core/decide.js';
+import type { HoldDecision } from '../core/decide.js';
+import type { HandoverChange } from '../core/handover.js';
+import type { Promotion } from '../core/promotion.js';
 import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../core/state.js';
 
 /**
@@ -18,6 +20,8 @@ export interface StateStore {
   loadMany(clusterIds: readonly string[]): Promise<Array<ClusterState | null>>;
   /** The promotion, if every one of its guards still holds at write time (on `now`); else null. */
   commitPromotion(decision: Promotion, clusterId: string, now: number): Promise<ClusterState | null>;
+  /** Records or abandons a demote-first handover, if its condition still holds at `now`; else null. */
+  commitHandover(change: HandoverChange, clusterId: string, now: number): Promise<ClusterState | null>;
   /** Records a new hold (and its event) unless the same hold is already recorded. */
   commitHold(decision: HoldDecision, clusterId: string): Promise<ClusterState | null>;
   /** Clears a hold once the cluster is steady again. */

@@ -114,6 +114,11 @@ export function waitForLine(proc: Proc, pattern: RegExp, timeoutMs?: number): Pr
   });
 }
 
+/** `failover agent` arguments for one node, then `extra` (hooks, listeners). */
+export function agentArgs(url: string, cluster: string, node: string, extra: string[] = []): string[] {
+  return ['agent', '--url', url, '--cluster', cluster, '--node', node, ...extra];
+}
+
 export function hookLines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
 }
