@@ -40,6 +40,8 @@ import { mintToken } from '../shared/tokens.js';
 import {
   type BenchOptions,
   errorMessage,
+  firstActiveAt,
+  healthUrl,
   type Proc,
   pass,
   type Row,
@@ -362,25 +364,4 @@ async function startReceiver(webhooks: Webhook[]): Promise<{ server: Server; url
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` };
-}
-
-/** The health endpoints' base URL an agent logged at start. */
-function healthUrl(agent: Proc): string {
-  const match = /health endpoints on (http:\/\/[\d.]+:\d+):/.exec(agent.output());
-  if (match === null) throw new Error(`${agent.name} has not logged its health endpoints`);
-  return match[1] as string;
-}
-
-/** Polls `GET /active` every 10 ms; resolves with the `Date.now()` at which the first 200 arrived. */
-function firstActiveAt(health: string, timeoutMs: number): Promise<number> {
-  return waitFor(
-    `a 200 from ${health}/active`,
-    async () => {
-      const res = await fetch(`${health}/active`, { signal: AbortSignal.timeout(1_000) }).catch(() => null);
-      await res?.arrayBuffer();
-      return res?.status === 200 ? Date.now() : null;
-    },
-    timeoutMs,
-    10,
-  );
 }

@@ -149,6 +149,27 @@ export async function waitFor<T>(
   }
 }
 
+/** The health endpoints' base URL an agent logged at start. */
+export function healthUrl(agent: Proc): string {
+  const match = /health endpoints on (http:\/\/[\d.]+:\d+):/.exec(agent.output());
+  if (match === null) throw new Error(`${agent.name} has not logged its health endpoints`);
+  return match[1] as string;
+}
+
+/** Polls `GET /active` every 10 ms; resolves with the `Date.now()` at which the first 200 arrived. */
+export function firstActiveAt(health: string, timeoutMs: number): Promise<number> {
+  return waitFor(
+    `a 200 from ${health}/active`,
+    async () => {
+      const res = await fetch(`${health}/active`, { signal: AbortSignal.timeout(1_000) }).catch(() => null);
+      await res?.arrayBuffer();
+      return res?.status === 200 ? Date.now() : null;
+    },
+    timeoutMs,
+    10,
+  );
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -5,9 +5,10 @@
  * `.bench/latest.md`). Everything runs on loopback.
  *
  * Options:
- *   --quick                 short run (< 2 minutes): 5 failover trials, 2 s per HTTP load
- *                           level, sweep of 1,000 clusters only, a 20 s agent run
- *   --only LIST             comma-separated subset: failover,heartbeat,cost,cold-start,sweep,cli
+ *   --quick                 short run (< 3 minutes): 5 failover trials, 2 s per HTTP load
+ *                           level, sweep of 1,000 clusters only, a 20 s agent run, 5
+ *                           switchovers, a 10 s control-plane outage, 1 partition
+ *   --only LIST             comma-separated subset: failover,heartbeat,cost,cold-start,sweep,cli,stability
  *   --agent-seconds SECS    how long the cli section's agent runs (default 60; 20 with --quick)
  *   --trials N              failover trials (default 20; 5 with --quick)
  *   --interval SECS         failover cluster's heartbeat interval (default 1)
@@ -26,6 +27,7 @@ import { runFailover } from './failover.js';
 import { type HeartbeatData, runHeartbeat } from './heartbeat.js';
 import { type BenchOptions, errorMessage, markdownTable, OUT_DIR, type Row } from './lib.js';
 import { PRICE_NOTES } from './prices.js';
+import { runStability } from './stability.js';
 import { runSweep } from './sweep.js';
 
 // The AWS SDK warns once per client that its 2027 releases need Node 22 (as bin/failover.js does,
@@ -36,7 +38,7 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
 }) as typeof process.emitWarning;
 
-const SECTIONS = ['failover', 'heartbeat', 'cost', 'cold-start', 'sweep', 'cli'] as const;
+const SECTIONS = ['failover', 'heartbeat', 'cost', 'cold-start', 'sweep', 'cli', 'stability'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -55,7 +57,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(
-    'Usage: npm run bench -- [--quick] [--only failover,heartbeat,cost,cold-start,sweep,cli] ' +
+    'Usage: npm run bench -- [--quick] [--only failover,heartbeat,cost,cold-start,sweep,cli,stability] ' +
       '[--trials N] [--interval SECS] [--missed-beats N] [--sweep-interval SECS] [--agent-seconds SECS]\n',
   );
   process.exit(0);
@@ -155,6 +157,14 @@ await section('sweep', () => runSweep(options));
 await section('cli', () => runCli({ ...options, agentSeconds }));
 await section('failover', () =>
   runFailover({ ...options, trials, intervalSeconds, missedBeats, sweepIntervalSeconds }),
+);
+await section('stability', () =>
+  runStability({
+    ...options,
+    switchovers: quick ? 5 : 20,
+    outageSeconds: quick ? 10 : 30,
+    partitions: quick ? 1 : 3,
+  }),
 );
 
 const finished = new Date();

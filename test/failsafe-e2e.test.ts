@@ -4,7 +4,6 @@
  * agents with --peer-listen, and small TCP proxies in the test that cut one link at a time.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,58 +11,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import type { ClusterEvent } from '../shared/core/state.js';
 import { mintToken } from '../shared/tokens.js';
+import { freePort, Link } from './helpers/link.js';
 import { hookLines, type Proc, Processes, stop, waitFor, waitForLine } from './helpers/processes.js';
 
 const LEASE_MS = 3_000; // heartbeatIntervalSeconds 1 × missedBeats 3
 const PEER_SECRET = 'e2e-peer-secret-0123456789';
 const procs = new Processes();
 let dir: string;
-
-/** A TCP proxy to `port` on loopback that the test can cut (every connection dropped) and heal. */
-class Link {
-  private readonly sockets = new Set<Socket>();
-  private cut = false;
-  readonly server: Server;
-  /** The port on loopback the link leads to (set by `start`). */
-  target = 0;
-  constructor() {
-    this.server = createServer((client) => {
-      if (this.cut) return client.destroy();
-      const upstream = connect(this.target, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => s.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-      upstream.on('close', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-    });
-  }
-  async open(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return (this.server.address() as { port: number }).port;
-  }
-  sever(): void {
-    this.cut = true;
-    for (const s of this.sockets) s.destroy();
-  }
-  heal(): void {
-    this.cut = false;
-  }
-  close(): void {
-    this.sever();
-    this.server.close();
-  }
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 interface Harness {
   cluster: string;
