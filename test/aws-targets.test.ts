@@ -9,17 +9,23 @@
  *
  * moto differs from AWS in ways these tests avoid relying on (see TOOLCHAIN.md): a change
  * is INSYNC at once, target health is `healthy` at once, a deregistered target disappears
- * at once instead of `draining`, and a target group keys registrations by id only.
+ * at once instead of `draining`, and a target group keys registrations by id only. For
+ * elbv2-health it never sends a health check (so it cannot show traffic following
+ * `/active`), accepts health settings below AWS's minimums, and keeps no matcher on a TCP
+ * (NLB) group.
  */
 import {
   type Action,
   CreateListenerCommand,
   CreateRuleCommand,
+  CreateTargetGroupCommand,
   DeregisterTargetsCommand,
   DescribeListenersCommand,
   DescribeRulesCommand,
+  DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   ModifyListenerCommand,
+  ModifyTargetGroupCommand,
   RegisterTargetsCommand,
   type RuleCondition,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -35,6 +41,7 @@ import { ControlPlane } from '../shared/control-plane/control-plane.js';
 import type { Beat } from '../shared/core/state.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
+import { ensureHealthRouting } from '../shared/targets/elbv2-health.js';
 import { buildTargets } from '../shared/targets/index.js';
 import { mintToken } from '../shared/tokens.js';
 import {
@@ -143,7 +150,9 @@ async function createInfra(aws: MotoServer): Promise<Infra> {
   return { zoneId, groups, listenerArn, ruleArn, ruleConditions, ruleAuthAction };
 }
 
-function clusterInput(id: string, targets: NonNullable<ConfigInput['clusters'][number]['targets']>) {
+type TargetInput = NonNullable<ConfigInput['clusters'][number]['targets']>[number];
+
+function clusterInput(id: string, targets: TargetInput[]) {
   return {
     id,
     heartbeatIntervalSeconds: 1,
@@ -161,7 +170,7 @@ function clusterInput(id: string, targets: NonNullable<ConfigInput['clusters'][n
 
 /** A control plane over dynalite whose targets talk to moto, with a fresh cluster. */
 function setup(
-  targets: NonNullable<ConfigInput['clusters'][number]['targets']> = [
+  targets: TargetInput[] = [
     { type: 'route53', hostedZoneId: infra.zoneId, recordName: RECORD, recordType: 'A', ttl: TTL },
     { type: 'elbv2-targets', targetGroupArn: infra.groups.shared, port: PORT },
     { type: 'elbv2-weights', id: 'listener-weights', listenerArn: infra.listenerArn },
@@ -589,6 +598,158 @@ describe.skipIf(!moto.available)('Route 53 and ELBv2 targets against moto_server
       expect(report).toMatchObject({ targetsApplied: 0, targetsFailed: 1, errors: 0 });
       expect((await env.status()).targets.find((t) => t.id === 'missing-zone')?.state).toBe('failed');
       expect(logged.filter((l) => l.extra?.event === 'target-apply-failed')).toHaveLength(2);
+    });
+  });
+
+  describe('elbv2-health: every node registered, the health check asks /active, nothing deregistered', () => {
+    const HEALTH_PORT = 8008;
+    /** AWS's fastest settings, for ALB and NLB alike (interval ≥ 5 s, timeout ≥ 2 s, thresholds ≥ 2). */
+    const FASTEST_ACTIVE_CHECK = {
+      HealthCheckEnabled: true,
+      HealthCheckProtocol: 'HTTP',
+      HealthCheckPort: String(HEALTH_PORT),
+      HealthCheckPath: '/active',
+      HealthCheckIntervalSeconds: 5,
+      HealthCheckTimeoutSeconds: 2,
+      HealthyThresholdCount: 2,
+      UnhealthyThresholdCount: 2,
+      Matcher: { HttpCode: '200' },
+    };
+    const healthTarget = (): TargetInput => ({
+      type: 'elbv2-health',
+      targetGroupArn: infra.groups.shared,
+      port: PORT,
+      healthPort: HEALTH_PORT,
+    });
+    const byId = (x: { Id: string }, y: { Id: string }) => x.Id.localeCompare(y.Id);
+    const everyNode = NODE_IDS.map((n) => ({ Id: NODES[n].address, Port: PORT })).sort(byId);
+
+    async function healthCheckOf(groupArn: string) {
+      const out = await server.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [groupArn] }));
+      const group = out.TargetGroups?.[0] ?? {};
+      return Object.fromEntries(
+        Object.keys(FASTEST_ACTIVE_CHECK).map((key) => [key, group[key as keyof typeof group]]),
+      );
+    }
+
+    async function registeredTargets(groupArn = infra.groups.shared) {
+      const out = await server.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: groupArn }));
+      return (out.TargetHealthDescriptions ?? [])
+        .map((d) => ({ Id: d.Target?.Id as string, Port: d.Target?.Port }))
+        .sort(byId);
+    }
+
+    it('sets the fastest GET /active health check and registers every node, standbys too, at the first epoch', async () => {
+      const env = setup([healthTarget()]);
+      expect(await healthCheckOf(infra.groups.shared)).not.toEqual(FASTEST_ACTIVE_CHECK);
+
+      await activeA(env);
+
+      expect(await healthCheckOf(infra.groups.shared)).toEqual(FASTEST_ACTIVE_CHECK);
+      expect(await registeredTargets()).toEqual(everyNode);
+      const [target] = (await env.status()).targets;
+      expect(target).toMatchObject({ id: 'elbv2-health', state: 'applied', epoch: 1, error: null });
+      expect(target?.detail).toMatchObject({ registered: 'a,b,c' });
+      expect(target?.detail?.healthCheck).toMatch(/^set \(.*HealthCheckPath.*\)$/);
+    });
+
+    it('keeps every node registered through a failover, beside an API-driven record that moves to the new active', async () => {
+      const env = setup([
+        healthTarget(),
+        { type: 'route53', hostedZoneId: infra.zoneId, recordName: RECORD, recordType: 'A', ttl: TTL },
+      ]);
+      await activeA(env);
+      env.clock.advance(LEASE_MS - 1_000);
+      await env.beat('b');
+      await env.beat('c');
+      env.clock.advance(2_000);
+
+      expect(await env.cp.sweep()).toMatchObject({ promoted: 1, targetsApplied: 2, targetsFailed: 0 });
+
+      expect((await env.status()).active).toBe('b');
+      expect((await readRecord())?.values).toEqual([NODES.b.address]);
+      // The deposed a stays registered: its /active answers 503, so the load balancer takes it out itself.
+      expect(await registeredTargets()).toEqual(everyNode);
+      expect(await healthCheckOf(infra.groups.shared)).toEqual(FASTEST_ACTIVE_CHECK);
+      const health = (await env.status()).targets.find((t) => t.id === 'elbv2-health');
+      expect(health).toMatchObject({ state: 'applied', epoch: 2 });
+      expect(health?.detail).toEqual({ healthCheck: 'as configured', registered: '' });
+    });
+
+    it('puts back a health setting changed by hand and re-registers a standby deregistered by hand, recording drift, and leaves targets outside the cluster registered', async () => {
+      const env = setup([healthTarget()]);
+      await activeA(env);
+      await server.elbv2.send(
+        new ModifyTargetGroupCommand({
+          TargetGroupArn: infra.groups.shared,
+          HealthCheckPath: '/',
+          HealthCheckIntervalSeconds: 30,
+        }),
+      );
+      await server.elbv2.send(
+        new DeregisterTargetsCommand({
+          TargetGroupArn: infra.groups.shared,
+          Targets: [{ Id: NODES.b.address, Port: PORT }],
+        }),
+      );
+      await server.elbv2.send(
+        new RegisterTargetsCommand({
+          TargetGroupArn: infra.groups.shared,
+          Targets: [{ Id: '10.0.1.99', Port: PORT }],
+        }),
+      );
+
+      const report = await env.cp.sweep();
+
+      expect(report).toMatchObject({ targetsApplied: 1, targetsFailed: 0 });
+      expect(await healthCheckOf(infra.groups.shared)).toEqual(FASTEST_ACTIVE_CHECK);
+      expect(await registeredTargets()).toEqual([...everyNode, { Id: '10.0.1.99', Port: PORT }].sort(byId));
+      const drift = await driftEvents(env);
+      expect(drift).toHaveLength(1);
+      expect(drift[0]?.reason).toContain('elbv2-health');
+      expect(drift[0]?.reason).toContain('HealthCheckPath, HealthCheckIntervalSeconds differ');
+      expect(drift[0]?.reason).toContain('b not registered');
+    });
+
+    // moto reports every registered target healthy at once; on AWS only the active would be.
+    it("records the load balancer's view of each node as detail, never as drift", async () => {
+      const env = setup([healthTarget()]);
+      await activeA(env);
+
+      await env.cp.sweep();
+
+      expect(await driftEvents(env)).toEqual([]);
+      const [target] = (await env.status()).targets;
+      expect(target?.detail?.health).toBe('a=healthy b=healthy c=healthy');
+    });
+
+    it('sets an HTTP check on the agent port of an NLB (TCP) target group, registering every node', async () => {
+      const { vpcId } = await createLoadBalancer(server, 'failover-nlb-vpc');
+      const created = await server.elbv2.send(
+        new CreateTargetGroupCommand({
+          Name: 'db-tcp',
+          Protocol: 'TCP',
+          Port: PORT,
+          VpcId: vpcId,
+          TargetType: 'ip',
+        }),
+      );
+      const groupArn = created.TargetGroups?.[0]?.TargetGroupArn as string;
+      const nodes = NODE_IDS.map((n) => ({ id: n, targetId: NODES[n].address }));
+
+      const detail = await ensureHealthRouting(
+        server.elbv2,
+        { targetGroupArn: groupArn, healthPort: HEALTH_PORT },
+        nodes,
+        Date.now() + 5_000,
+      );
+
+      expect(detail.registered).toBe('a,b,c');
+      // moto keeps no matcher on a TCP group (AWS does: NLB accepts HTTP codes 200-599 for an HTTP check).
+      const { Matcher: _matcher, ...check } = FASTEST_ACTIVE_CHECK;
+      expect(await healthCheckOf(groupArn)).toMatchObject(check);
+      // Registered on the group's own port when the target gives none.
+      expect(await registeredTargets(groupArn)).toEqual(everyNode);
     });
   });
 });
