@@ -3,14 +3,7 @@ import { int } from '../../config-fields.js';
 import { type TargetKind, targetSchema } from '../kind.js';
 import { lazyTarget } from '../lazy.js';
 import { DESCRIBE_REASON, targetGroupArn, targetId } from './elbv2-arns.js';
-import {
-  ACTIVE_PATH,
-  cidr,
-  healthPort,
-  nodeSecurityGroup,
-  refuseActiveActive,
-  securityGroupId,
-} from './health-routing.js';
+import { ACTIVE_PATH, healthPort, nodeSecurityGroup, refuseActiveActive } from './health-routing.js';
 
 const schema = targetSchema('elbv2-health', {
   /** The operator's target group, behind their ALB or NLB listener. */
@@ -20,9 +13,8 @@ const schema = targetSchema('elbv2-health', {
   healthPort,
   /** Health checks come from the load balancer: its security group (ALB; NLB with one) or its subnets' CIDR. */
   securityGroup: nodeSecurityGroup(
-    z.union([securityGroupId, cidr], {
-      error: "must be the load balancer's security group id (sg-…) or the CIDR of its subnets",
-    }),
+    ['securityGroup', 'cidr'],
+    "must be the load balancer's security group id (sg-…) or the CIDR of its subnets",
   ),
 });
 const nodeFields = { targetId };

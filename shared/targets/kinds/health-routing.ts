@@ -17,17 +17,30 @@ const vpcId = z
   .string({ error: 'must be a VPC id' })
   .check(z.regex(/^vpc-[0-9a-f]{8,17}$/, 'must be a VPC id such as vpc-0123456789abcdef0'));
 
-export const securityGroupId = z
-  .string({ error: 'must be a security group id' })
-  .check(z.regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id such as sg-0123456789abcdef0'));
+/** Where health checks may come from: a security group, a prefix list or a CIDR block. */
+const SOURCES = {
+  securityGroup: /^sg-[0-9a-f]{8,17}$/,
+  prefixList: /^pl-[0-9a-f]{8,17}$/,
+  cidr: null,
+} as const;
+export type Source = keyof typeof SOURCES;
+const cidr = z.union([z.cidrv4(), z.cidrv6()]);
+const isSource = (kind: Source, value: string) =>
+  kind === 'cidr' ? cidr.safeParse(value).success : SOURCES[kind].test(value);
 
-export const cidr = z.union([z.cidrv4(), z.cidrv6()], { error: 'must be an IPv4 or IPv6 CIDR block' });
+/** What a validated `allowFrom` is: the CDK stack writes a different ingress rule for each. */
+export const sourceKind = (allowFrom: string): Source =>
+  (Object.keys(SOURCES) as Source[]).find((kind) => isSource(kind, allowFrom)) ?? 'cidr';
 
 /**
  * A security group the stack creates in `vpcId` for the nodes: it admits the health port
- * from `allowFrom` only (attach it to every node; the traffic port stays the operator's).
+ * from `allowFrom` only, one of the `sources` kinds (attach it to every node; the traffic
+ * port stays the operator's).
  */
-export function nodeSecurityGroup<S extends z.ZodMiniType<string>>(allowFrom: S) {
+export function nodeSecurityGroup(sources: readonly Source[], message: string) {
+  const allowFrom = z
+    .string({ error: message })
+    .check(z.refine((value) => sources.some((kind) => isSource(kind, value)), message));
   return z.optional(z.strictObject({ vpcId, allowFrom }));
 }
 

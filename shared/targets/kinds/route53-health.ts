@@ -1,12 +1,8 @@
 import * as z from 'zod/mini';
 import { int } from '../../config-fields.js';
 import { type TargetKind, targetSchema } from '../kind.js';
-import { ACTIVE_PATH, cidr, healthPort, nodeSecurityGroup, refuseActiveActive } from './health-routing.js';
+import { ACTIVE_PATH, healthPort, nodeSecurityGroup, refuseActiveActive } from './health-routing.js';
 import { checkAddresses, hostedZoneId, recordName } from './route53-fields.js';
-
-const prefixListId = z
-  .string({ error: 'must be a prefix list id' })
-  .check(z.regex(/^pl-[0-9a-f]{8,17}$/, 'must be a prefix list id such as pl-0123456789abcdef0'));
 
 const schema = targetSchema('route53-health', {
   hostedZoneId,
@@ -19,9 +15,8 @@ const schema = targetSchema('route53-health', {
   healthPort,
   /** Route 53's health checkers: the AWS-managed prefix list `com.amazonaws.<region>.route53-healthchecks`. */
   securityGroup: nodeSecurityGroup(
-    z.union([prefixListId, cidr], {
-      error: "must be the id (pl-…) of the AWS-managed prefix list of Route 53's health checkers, or a CIDR",
-    }),
+    ['prefixList', 'cidr'],
+    "must be the id (pl-…) of the AWS-managed prefix list of Route 53's health checkers, or a CIDR",
   ),
 });
 
