@@ -23,7 +23,7 @@ const SOURCES = {
   prefixList: /^pl-[0-9a-f]{8,17}$/,
   cidr: null,
 } as const;
-export type Source = keyof typeof SOURCES;
+type Source = keyof typeof SOURCES;
 const cidr = z.union([z.cidrv4(), z.cidrv6()]);
 const isSource = (kind: Source, value: string) =>
   kind === 'cidr' ? cidr.safeParse(value).success : SOURCES[kind].test(value);
