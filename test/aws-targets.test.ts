@@ -24,6 +24,7 @@ import {
   DescribeRulesCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
+  type ElasticLoadBalancingV2Client,
   ModifyListenerCommand,
   ModifyTargetGroupCommand,
   RegisterTargetsCommand,
@@ -177,6 +178,7 @@ function setup(
     { type: 'elbv2-weights', id: 'rule-weights', ruleArn: infra.ruleArn },
   ],
   logger: Logger = silentLogger,
+  elbv2: () => ElasticLoadBalancingV2Client = () => server.elbv2,
 ) {
   const config = parseConfig({ clusters: [clusterInput(freshId('aws'), targets)] });
   const cluster = config.clusters[0] as ClusterConfig;
@@ -186,7 +188,7 @@ function setup(
   const cp = new ControlPlane({
     config,
     store,
-    targets: buildTargets(config, logger, {}, { route53: () => server.route53, elbv2: () => server.elbv2 }),
+    targets: buildTargets(config, logger, {}, { route53: () => server.route53, elbv2 }),
     logger,
     now: clock.now,
     observeIntervalMs: 0,
@@ -601,7 +603,7 @@ describe.skipIf(!moto.available)('Route 53 and ELBv2 targets against moto_server
     });
   });
 
-  describe('elbv2-health: every node registered, the health check asks /active, nothing deregistered', () => {
+  describe('elbv2-health: no ELBv2 call when the active changes; the sweep keeps every node registered under a GET /active check', () => {
     const HEALTH_PORT = 8008;
     /** AWS's fastest settings, for ALB and NLB alike (interval ≥ 5 s, timeout ≥ 2 s, thresholds ≥ 2). */
     const FASTEST_ACTIVE_CHECK = {
@@ -639,46 +641,97 @@ describe.skipIf(!moto.available)('Route 53 and ELBv2 targets against moto_server
         .sort(byId);
     }
 
-    it('sets the fastest GET /active health check and registers every node, standbys too, at the first epoch', async () => {
-      const env = setup([healthTarget()]);
-      expect(await healthCheckOf(infra.groups.shared)).not.toEqual(FASTEST_ACTIVE_CHECK);
+    /** moto's client, recording the name of every command the targets send through it. */
+    function recordingClient(calls: string[]): () => ElasticLoadBalancingV2Client {
+      const client = {
+        send: (command: { constructor: { name: string } }, options?: unknown) => {
+          calls.push(command.constructor.name);
+          return server.elbv2.send(command as never, options as never);
+        },
+      };
+      return () => client as unknown as ElasticLoadBalancingV2Client;
+    }
+
+    /** a active, then one sweep: the first observation sets the group up. */
+    async function activeAndSetUp(env: ReturnType<typeof setup>) {
+      await activeA(env);
+      await env.cp.sweep();
+    }
+
+    it('makes no ELBv2 call at the first election or at failovers, while an API-driven record beside it moves', async () => {
+      const calls: string[] = [];
+      const env = setup(
+        [
+          healthTarget(),
+          { type: 'route53', hostedZoneId: infra.zoneId, recordName: RECORD, recordType: 'A', ttl: TTL },
+        ],
+        silentLogger,
+        recordingClient(calls),
+      );
 
       await activeA(env);
+      await env.beat('a', { status: 'failing' }); // b's turn, committed by a's own beat
+      await env.beat('b', { status: 'failing' }); // c's turn
 
-      expect(await healthCheckOf(infra.groups.shared)).toEqual(FASTEST_ACTIVE_CHECK);
-      expect(await registeredTargets()).toEqual(everyNode);
-      const [target] = (await env.status()).targets;
-      expect(target).toMatchObject({ id: 'elbv2-health', state: 'applied', epoch: 1, error: null });
-      expect(target?.detail).toMatchObject({ registered: 'a,b,c' });
-      expect(target?.detail?.healthCheck).toMatch(/^set \(.*HealthCheckPath.*\)$/);
+      expect(calls).toEqual([]);
+      const status = await env.status();
+      expect(status).toMatchObject({ active: 'c', epoch: 3 });
+      expect(status.targets.map((t) => [t.id, t.state, t.epoch])).toEqual([
+        ['elbv2-health', 'applied', 3],
+        ['route53', 'applied', 3],
+      ]);
+      expect(status.targets[0]?.detail).toEqual({ routing: 'load balancer health checks on /active' });
+      expect((await readRecord())?.values).toEqual([NODES.c.address]);
+
+      // The sweep is where ELBv2 is called: it reads, and sets up what is missing.
+      await env.cp.sweep();
+      expect(calls.slice(0, 2).sort()).toEqual([
+        'DescribeTargetGroupsCommand',
+        'DescribeTargetHealthCommand',
+      ]);
     });
 
-    it('keeps every node registered through a failover, beside an API-driven record that moves to the new active', async () => {
-      const env = setup([
-        healthTarget(),
-        { type: 'route53', hostedZoneId: infra.zoneId, recordName: RECORD, recordType: 'A', ttl: TTL },
-      ]);
+    it('sets the fastest GET /active check and registers every node, standbys too, at the first sweep after the first election, as drift', async () => {
+      const env = setup([healthTarget()]);
       await activeA(env);
+      expect(await healthCheckOf(infra.groups.shared)).not.toEqual(FASTEST_ACTIVE_CHECK);
+      expect(await registeredTargets()).toEqual([]);
+
+      const report = await env.cp.sweep();
+
+      expect(report).toMatchObject({ targetsApplied: 1, targetsFailed: 0 });
+      expect(await healthCheckOf(infra.groups.shared)).toEqual(FASTEST_ACTIVE_CHECK);
+      expect(await registeredTargets()).toEqual(everyNode);
+      const drift = await driftEvents(env);
+      expect(drift).toHaveLength(1);
+      expect(drift[0]?.reason).toMatch(
+        /elbv2-health drifted: health check .*HealthCheckPath.* differed \(set\)/,
+      );
+      expect(drift[0]?.reason).toContain('a, b, c not registered (registered)');
+      expect((await env.status()).targets[0]).toMatchObject({ state: 'applied', epoch: 1, error: null });
+    });
+
+    it('keeps every node registered through a failover, the deposed active included, and finds nothing to set after it', async () => {
+      const env = setup([healthTarget()]);
+      await activeAndSetUp(env);
       env.clock.advance(LEASE_MS - 1_000);
       await env.beat('b');
       await env.beat('c');
       env.clock.advance(2_000);
 
-      expect(await env.cp.sweep()).toMatchObject({ promoted: 1, targetsApplied: 2, targetsFailed: 0 });
+      expect(await env.cp.sweep()).toMatchObject({ promoted: 1, targetsApplied: 1, targetsFailed: 0 });
+      await env.cp.sweep();
 
       expect((await env.status()).active).toBe('b');
-      expect((await readRecord())?.values).toEqual([NODES.b.address]);
-      // The deposed a stays registered: its /active answers 503, so the load balancer takes it out itself.
+      // a's /active answers 503 now, so the load balancer takes it out by itself.
       expect(await registeredTargets()).toEqual(everyNode);
       expect(await healthCheckOf(infra.groups.shared)).toEqual(FASTEST_ACTIVE_CHECK);
-      const health = (await env.status()).targets.find((t) => t.id === 'elbv2-health');
-      expect(health).toMatchObject({ state: 'applied', epoch: 2 });
-      expect(health?.detail).toEqual({ healthCheck: 'as configured', registered: '' });
+      expect(await driftEvents(env)).toHaveLength(1); // the first setup only
     });
 
-    it('puts back a health setting changed by hand and re-registers a standby deregistered by hand, recording drift, and leaves targets outside the cluster registered', async () => {
+    it('puts back a health setting changed by hand and re-registers a standby deregistered by hand, as drift, and leaves targets outside the cluster registered', async () => {
       const env = setup([healthTarget()]);
-      await activeA(env);
+      await activeAndSetUp(env);
       await server.elbv2.send(
         new ModifyTargetGroupCommand({
           TargetGroupArn: infra.groups.shared,
@@ -698,32 +751,35 @@ describe.skipIf(!moto.available)('Route 53 and ELBv2 targets against moto_server
           Targets: [{ Id: '10.0.1.99', Port: PORT }],
         }),
       );
+      env.clock.advance(1_000); // a drift event is keyed by target, epoch and time
 
-      const report = await env.cp.sweep();
+      await env.cp.sweep();
 
-      expect(report).toMatchObject({ targetsApplied: 1, targetsFailed: 0 });
       expect(await healthCheckOf(infra.groups.shared)).toEqual(FASTEST_ACTIVE_CHECK);
       expect(await registeredTargets()).toEqual([...everyNode, { Id: '10.0.1.99', Port: PORT }].sort(byId));
       const drift = await driftEvents(env);
-      expect(drift).toHaveLength(1);
-      expect(drift[0]?.reason).toContain('elbv2-health');
-      expect(drift[0]?.reason).toContain('HealthCheckPath, HealthCheckIntervalSeconds differ');
-      expect(drift[0]?.reason).toContain('b not registered');
+      expect(drift).toHaveLength(2);
+      expect(drift[0]?.reason).toContain(
+        'health check HealthCheckPath, HealthCheckIntervalSeconds differed (set); b not registered (registered)',
+      );
     });
 
     // moto reports every registered target healthy at once; on AWS only the active would be.
     it("records the load balancer's view of each node as detail, never as drift", async () => {
       const env = setup([healthTarget()]);
-      await activeA(env);
+      await activeAndSetUp(env);
 
       await env.cp.sweep();
 
-      expect(await driftEvents(env)).toEqual([]);
+      expect(await driftEvents(env)).toHaveLength(1); // the first setup only
       const [target] = (await env.status()).targets;
-      expect(target?.detail?.health).toBe('a=healthy b=healthy c=healthy');
+      expect(target?.detail).toEqual({
+        routing: 'load balancer health checks on /active',
+        health: 'a=healthy b=healthy c=healthy',
+      });
     });
 
-    it('sets an HTTP check on the agent port of an NLB (TCP) target group, registering every node', async () => {
+    it('sets an HTTP check on the agent port of an NLB (TCP) target group and registers every node on its port', async () => {
       const { vpcId } = await createLoadBalancer(server, 'failover-nlb-vpc');
       const created = await server.elbv2.send(
         new CreateTargetGroupCommand({
@@ -737,18 +793,17 @@ describe.skipIf(!moto.available)('Route 53 and ELBv2 targets against moto_server
       const groupArn = created.TargetGroups?.[0]?.TargetGroupArn as string;
       const nodes = NODE_IDS.map((n) => ({ id: n, targetId: NODES[n].address }));
 
-      const detail = await ensureHealthRouting(
+      const setUp = await ensureHealthRouting(
         server.elbv2,
         { targetGroupArn: groupArn, healthPort: HEALTH_PORT },
         nodes,
         Date.now() + 5_000,
       );
 
-      expect(detail.registered).toBe('a,b,c');
+      expect(setUp.registered).toEqual(['a', 'b', 'c']);
       // moto keeps no matcher on a TCP group (AWS does: NLB accepts HTTP codes 200-599 for an HTTP check).
       const { Matcher: _matcher, ...check } = FASTEST_ACTIVE_CHECK;
       expect(await healthCheckOf(groupArn)).toMatchObject(check);
-      // Registered on the group's own port when the target gives none.
       expect(await registeredTargets(groupArn)).toEqual(everyNode);
     });
   });

@@ -41,7 +41,7 @@ export function elbv2HealthCheck(target: { healthPort: number }) {
 /**
  * Every node registered in one target group whose health check asks each agent `GET
  * /active`: the load balancer sends traffic to the node that answers 200, with no API call
- * at failover time. What runs on a change only makes sure of that setup (see elbv2-health.ts).
+ * at failover time. The sweep keeps that setup true (see ../elbv2-health.ts).
  */
 export const elbv2Health = {
   type: 'elbv2-health',
