@@ -779,6 +779,19 @@ describe.skipIf(!moto.available)('Route 53 and ELBv2 targets against moto_server
       });
     });
 
+    it('shows a setup that fails (a target group that does not exist) in the status detail, leaving the target applied', async () => {
+      const missing = infra.groups.shared.replace(/\/[0-9a-f]+$/, '/0000000000000000');
+      const env = setup([{ ...healthTarget(), targetGroupArn: missing } as TargetInput]);
+      await activeA(env);
+
+      expect(await env.cp.sweep()).toMatchObject({ targetsFailed: 0, errors: 0 });
+
+      const [target] = (await env.status()).targets;
+      expect(target).toMatchObject({ state: 'applied', epoch: 1, error: null });
+      expect(target?.detail?.setup).toMatch(/^failed: .*TargetGroupNotFound/);
+      expect(await driftEvents(env)).toEqual([]);
+    });
+
     it('sets an HTTP check on the agent port of an NLB (TCP) target group and registers every node on its port', async () => {
       const { vpcId } = await createLoadBalancer(server, 'failover-nlb-vpc');
       const created = await server.elbv2.send(

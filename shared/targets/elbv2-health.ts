@@ -27,6 +27,8 @@ import { withAwsRetry } from './aws-retry.js';
 import { elbv2HealthCheck } from './kinds/elbv2-health.js';
 import type { Observation, Target, TargetChange, TargetDetail } from './target.js';
 
+const ROUTING = 'load balancer health checks on /active';
+
 export interface HealthRoutingOptions {
   targetGroupArn: string;
   port?: number;
@@ -107,16 +109,23 @@ export class Elbv2HealthTarget implements Target {
 
   /** No call: the load balancer moves traffic by itself (see the module comment). */
   async apply(_change: TargetChange, _deadline: number): Promise<TargetDetail> {
-    return { routing: 'load balancer health checks on /active' };
+    return { routing: ROUTING };
   }
 
   /**
    * Makes sure of the setup and reports what it had to set as drift. Which node the load
    * balancer finds healthy is recorded as detail, never drift: it follows `/active` a few
-   * checks late by design, and no API call should move it.
+   * checks late by design, and no API call should move it. A setup that fails (a wrong ARN,
+   * a missing permission) shows in the detail as `setup`, to be tried again next time.
    */
-  async observe(_change: TargetChange, deadline: number, detail?: TargetDetail): Promise<Observation> {
-    const setup = await ensureHealthRouting(this.client, this.options, this.nodes, deadline);
+  async observe(_change: TargetChange, deadline: number): Promise<Observation> {
+    let setup: HealthRoutingSetup;
+    try {
+      setup = await ensureHealthRouting(this.client, this.options, this.nodes, deadline);
+    } catch (err) {
+      const failed = `failed: ${(err as Error).name}: ${(err as Error).message}`;
+      return { drift: null, detail: { routing: ROUTING, setup: failed } };
+    }
     const set = [
       ...(setup.healthCheck.length > 0
         ? [`health check ${setup.healthCheck.join(', ')} differed (set)`]
@@ -124,7 +133,7 @@ export class Elbv2HealthTarget implements Target {
       ...(setup.registered.length > 0 ? [`${setup.registered.join(', ')} not registered (registered)`] : []),
     ];
     const health = this.nodes.map((n) => `${n.id}=${setup.health.get(n.id) ?? 'unregistered'}`).join(' ');
-    return { drift: set.length > 0 ? set.join('; ') : null, detail: { ...detail, health } };
+    return { drift: set.length > 0 ? set.join('; ') : null, detail: { routing: ROUTING, health } };
   }
 }
 
