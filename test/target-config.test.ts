@@ -366,6 +366,24 @@ describe('health-routed targets config (elbv2-health, route53-health)', () => {
     ]);
   });
 
+  it("applies route53-health with no AWS client at all: its health checks and records are the stack's", async () => {
+    const [target] =
+      buildTargets(
+        parseConfig(config([route53Health()])),
+        silentLogger,
+        {},
+        {
+          route53: () => expect.fail('route53-health asked for a Route 53 client'),
+          elbv2: () => expect.fail('route53-health asked for an ELBv2 client'),
+        },
+      ).get('db') ?? [];
+
+    await expect(target?.apply(CHANGE_FOR_TEST, 0)).resolves.toEqual({
+      routing: 'Route 53 health checks on /active: no API call',
+    });
+    expect(target?.observe).toBeUndefined();
+  });
+
   it('rejects a security group whose VPC or source is not what the kind admits', () => {
     expect(
       errors(
