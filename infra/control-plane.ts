@@ -29,6 +29,7 @@ import { ConfigError } from '../shared/errors.js';
 import { ROUTES } from '../shared/http/routes.js';
 import { environmentOf } from '../shared/targets/registry.js';
 import { targetPolicies } from './target-policies.js';
+import { targetResources } from './target-resources.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CONFIG_FILE_NAME = 'failover.config.json';
@@ -178,6 +179,9 @@ export class FailoverControlPlane extends Construct {
         Validations.of(f.role as Role).acknowledge(acknowledgement);
       }
     }
+
+    // Health-routed targets: what traffic follows is set up here, once, not at failover time.
+    targetResources(new Construct(this, 'Targets'), props.config);
 
     // The HTTP API: heartbeats carry node tokens checked in the handler; admin routes use IAM.
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {

@@ -9,17 +9,24 @@
  *
  * moto differs from AWS in ways these tests avoid relying on (see TOOLCHAIN.md): a change
  * is INSYNC at once, target health is `healthy` at once, a deregistered target disappears
- * at once instead of `draining`, and a target group keys registrations by id only.
+ * at once instead of `draining`, and a target group keys registrations by id only. For
+ * elbv2-health it never sends a health check (so it cannot show traffic following
+ * `/active`), accepts health settings below AWS's minimums, and keeps no matcher on a TCP
+ * (NLB) group.
  */
 import {
   type Action,
   CreateListenerCommand,
   CreateRuleCommand,
+  CreateTargetGroupCommand,
   DeregisterTargetsCommand,
   DescribeListenersCommand,
   DescribeRulesCommand,
+  DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
+  type ElasticLoadBalancingV2Client,
   ModifyListenerCommand,
+  ModifyTargetGroupCommand,
   RegisterTargetsCommand,
   type RuleCondition,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -35,6 +42,7 @@ import { ControlPlane } from '../shared/control-plane/control-plane.js';
 import type { Beat } from '../shared/core/state.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
+import { ensureHealthRouting } from '../shared/targets/elbv2-health.js';
 import { buildTargets } from '../shared/targets/index.js';
 import { mintToken } from '../shared/tokens.js';
 import {
@@ -143,7 +151,9 @@ async function createInfra(aws: MotoServer): Promise<Infra> {
   return { zoneId, groups, listenerArn, ruleArn, ruleConditions, ruleAuthAction };
 }
 
-function clusterInput(id: string, targets: NonNullable<ConfigInput['clusters'][number]['targets']>) {
+type TargetInput = NonNullable<ConfigInput['clusters'][number]['targets']>[number];
+
+function clusterInput(id: string, targets: TargetInput[]) {
   return {
     id,
     heartbeatIntervalSeconds: 1,
@@ -161,13 +171,14 @@ function clusterInput(id: string, targets: NonNullable<ConfigInput['clusters'][n
 
 /** A control plane over dynalite whose targets talk to moto, with a fresh cluster. */
 function setup(
-  targets: NonNullable<ConfigInput['clusters'][number]['targets']> = [
+  targets: TargetInput[] = [
     { type: 'route53', hostedZoneId: infra.zoneId, recordName: RECORD, recordType: 'A', ttl: TTL },
     { type: 'elbv2-targets', targetGroupArn: infra.groups.shared, port: PORT },
     { type: 'elbv2-weights', id: 'listener-weights', listenerArn: infra.listenerArn },
     { type: 'elbv2-weights', id: 'rule-weights', ruleArn: infra.ruleArn },
   ],
   logger: Logger = silentLogger,
+  elbv2: () => ElasticLoadBalancingV2Client = () => server.elbv2,
 ) {
   const config = parseConfig({ clusters: [clusterInput(freshId('aws'), targets)] });
   const cluster = config.clusters[0] as ClusterConfig;
@@ -177,7 +188,7 @@ function setup(
   const cp = new ControlPlane({
     config,
     store,
-    targets: buildTargets(config, logger, {}, { route53: () => server.route53, elbv2: () => server.elbv2 }),
+    targets: buildTargets(config, logger, {}, { route53: () => server.route53, elbv2 }),
     logger,
     now: clock.now,
     observeIntervalMs: 0,
@@ -589,6 +600,224 @@ describe.skipIf(!moto.available)('Route 53 and ELBv2 targets against moto_server
       expect(report).toMatchObject({ targetsApplied: 0, targetsFailed: 1, errors: 0 });
       expect((await env.status()).targets.find((t) => t.id === 'missing-zone')?.state).toBe('failed');
       expect(logged.filter((l) => l.extra?.event === 'target-apply-failed')).toHaveLength(2);
+    });
+  });
+
+  describe('elbv2-health: no ELBv2 call when the active changes; the sweep keeps every node registered under a GET /active check', () => {
+    const HEALTH_PORT = 8008;
+    /** AWS's fastest settings, for ALB and NLB alike (interval ≥ 5 s, timeout ≥ 2 s, thresholds ≥ 2). */
+    const FASTEST_ACTIVE_CHECK = {
+      HealthCheckEnabled: true,
+      HealthCheckProtocol: 'HTTP',
+      HealthCheckPort: String(HEALTH_PORT),
+      HealthCheckPath: '/active',
+      HealthCheckIntervalSeconds: 5,
+      HealthCheckTimeoutSeconds: 2,
+      HealthyThresholdCount: 2,
+      UnhealthyThresholdCount: 2,
+      Matcher: { HttpCode: '200' },
+    };
+    const healthTarget = (): TargetInput => ({
+      type: 'elbv2-health',
+      targetGroupArn: infra.groups.shared,
+      port: PORT,
+      healthPort: HEALTH_PORT,
+    });
+    const byId = (x: { Id: string }, y: { Id: string }) => x.Id.localeCompare(y.Id);
+    const everyNode = NODE_IDS.map((n) => ({ Id: NODES[n].address, Port: PORT })).sort(byId);
+
+    async function healthCheckOf(groupArn: string) {
+      const out = await server.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [groupArn] }));
+      const group = out.TargetGroups?.[0] ?? {};
+      return Object.fromEntries(
+        Object.keys(FASTEST_ACTIVE_CHECK).map((key) => [key, group[key as keyof typeof group]]),
+      );
+    }
+
+    async function registeredTargets(groupArn = infra.groups.shared) {
+      const out = await server.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: groupArn }));
+      return (out.TargetHealthDescriptions ?? [])
+        .map((d) => ({ Id: d.Target?.Id as string, Port: d.Target?.Port }))
+        .sort(byId);
+    }
+
+    /** moto's client, recording the name of every command the targets send through it. */
+    function recordingClient(calls: string[]): () => ElasticLoadBalancingV2Client {
+      const client = {
+        send: (command: { constructor: { name: string } }, options?: unknown) => {
+          calls.push(command.constructor.name);
+          return server.elbv2.send(command as never, options as never);
+        },
+      };
+      return () => client as unknown as ElasticLoadBalancingV2Client;
+    }
+
+    /** a active, then one sweep: the first observation sets the group up. */
+    async function activeAndSetUp(env: ReturnType<typeof setup>) {
+      await activeA(env);
+      await env.cp.sweep();
+    }
+
+    it('makes no ELBv2 call at the first election or at failovers, while an API-driven record beside it moves', async () => {
+      const calls: string[] = [];
+      const env = setup(
+        [
+          healthTarget(),
+          { type: 'route53', hostedZoneId: infra.zoneId, recordName: RECORD, recordType: 'A', ttl: TTL },
+        ],
+        silentLogger,
+        recordingClient(calls),
+      );
+
+      await activeA(env);
+      await env.beat('a', { status: 'failing' }); // b's turn, committed by a's own beat
+      await env.beat('b', { status: 'failing' }); // c's turn
+
+      expect(calls).toEqual([]);
+      const status = await env.status();
+      expect(status).toMatchObject({ active: 'c', epoch: 3 });
+      expect(status.targets.map((t) => [t.id, t.state, t.epoch])).toEqual([
+        ['elbv2-health', 'applied', 3],
+        ['route53', 'applied', 3],
+      ]);
+      expect(status.targets[0]?.detail).toEqual({ routing: 'load balancer health checks on /active' });
+      expect((await readRecord())?.values).toEqual([NODES.c.address]);
+
+      // The sweep is where ELBv2 is called: it reads, and sets up what is missing.
+      await env.cp.sweep();
+      expect(calls.slice(0, 2).sort()).toEqual([
+        'DescribeTargetGroupsCommand',
+        'DescribeTargetHealthCommand',
+      ]);
+    });
+
+    it('sets the fastest GET /active check and registers every node, standbys too, at the first sweep after the first election, as drift', async () => {
+      const env = setup([healthTarget()]);
+      await activeA(env);
+      expect(await healthCheckOf(infra.groups.shared)).not.toEqual(FASTEST_ACTIVE_CHECK);
+      expect(await registeredTargets()).toEqual([]);
+
+      const report = await env.cp.sweep();
+
+      expect(report).toMatchObject({ targetsApplied: 1, targetsFailed: 0 });
+      expect(await healthCheckOf(infra.groups.shared)).toEqual(FASTEST_ACTIVE_CHECK);
+      expect(await registeredTargets()).toEqual(everyNode);
+      const drift = await driftEvents(env);
+      expect(drift).toHaveLength(1);
+      expect(drift[0]?.reason).toMatch(
+        /elbv2-health drifted: health check .*HealthCheckPath.* differed \(set\)/,
+      );
+      expect(drift[0]?.reason).toContain('a, b, c not registered (registered)');
+      expect((await env.status()).targets[0]).toMatchObject({ state: 'applied', epoch: 1, error: null });
+    });
+
+    it('keeps every node registered through a failover, the deposed active included, and finds nothing to set after it', async () => {
+      const env = setup([healthTarget()]);
+      await activeAndSetUp(env);
+      env.clock.advance(LEASE_MS - 1_000);
+      await env.beat('b');
+      await env.beat('c');
+      env.clock.advance(2_000);
+
+      expect(await env.cp.sweep()).toMatchObject({ promoted: 1, targetsApplied: 1, targetsFailed: 0 });
+      await env.cp.sweep();
+
+      expect((await env.status()).active).toBe('b');
+      // a's /active answers 503 now, so the load balancer takes it out by itself.
+      expect(await registeredTargets()).toEqual(everyNode);
+      expect(await healthCheckOf(infra.groups.shared)).toEqual(FASTEST_ACTIVE_CHECK);
+      expect(await driftEvents(env)).toHaveLength(1); // the first setup only
+    });
+
+    it('puts back a health setting changed by hand and re-registers a standby deregistered by hand, as drift, and leaves targets outside the cluster registered', async () => {
+      const env = setup([healthTarget()]);
+      await activeAndSetUp(env);
+      await server.elbv2.send(
+        new ModifyTargetGroupCommand({
+          TargetGroupArn: infra.groups.shared,
+          HealthCheckPath: '/',
+          HealthCheckIntervalSeconds: 30,
+        }),
+      );
+      await server.elbv2.send(
+        new DeregisterTargetsCommand({
+          TargetGroupArn: infra.groups.shared,
+          Targets: [{ Id: NODES.b.address, Port: PORT }],
+        }),
+      );
+      await server.elbv2.send(
+        new RegisterTargetsCommand({
+          TargetGroupArn: infra.groups.shared,
+          Targets: [{ Id: '10.0.1.99', Port: PORT }],
+        }),
+      );
+      env.clock.advance(1_000); // a drift event is keyed by target, epoch and time
+
+      await env.cp.sweep();
+
+      expect(await healthCheckOf(infra.groups.shared)).toEqual(FASTEST_ACTIVE_CHECK);
+      expect(await registeredTargets()).toEqual([...everyNode, { Id: '10.0.1.99', Port: PORT }].sort(byId));
+      const drift = await driftEvents(env);
+      expect(drift).toHaveLength(2);
+      expect(drift[0]?.reason).toContain(
+        'health check HealthCheckPath, HealthCheckIntervalSeconds differed (set); b not registered (registered)',
+      );
+    });
+
+    // moto reports every registered target healthy at once; on AWS only the active would be.
+    it("records the load balancer's view of each node as detail, never as drift", async () => {
+      const env = setup([healthTarget()]);
+      await activeAndSetUp(env);
+
+      await env.cp.sweep();
+
+      expect(await driftEvents(env)).toHaveLength(1); // the first setup only
+      const [target] = (await env.status()).targets;
+      expect(target?.detail).toEqual({
+        routing: 'load balancer health checks on /active',
+        health: 'a=healthy b=healthy c=healthy',
+      });
+    });
+
+    it('shows a setup that fails (a target group that does not exist) in the status detail, leaving the target applied', async () => {
+      const missing = infra.groups.shared.replace(/\/[0-9a-f]+$/, '/0000000000000000');
+      const env = setup([{ ...healthTarget(), targetGroupArn: missing } as TargetInput]);
+      await activeA(env);
+
+      expect(await env.cp.sweep()).toMatchObject({ targetsFailed: 0, errors: 0 });
+
+      const [target] = (await env.status()).targets;
+      expect(target).toMatchObject({ state: 'applied', epoch: 1, error: null });
+      expect(target?.detail?.setup).toMatch(/^failed: .*TargetGroupNotFound/);
+      expect(await driftEvents(env)).toEqual([]);
+    });
+
+    it('sets an HTTP check on the agent port of an NLB (TCP) target group and registers every node on its port', async () => {
+      const { vpcId } = await createLoadBalancer(server, 'failover-nlb-vpc');
+      const created = await server.elbv2.send(
+        new CreateTargetGroupCommand({
+          Name: 'db-tcp',
+          Protocol: 'TCP',
+          Port: PORT,
+          VpcId: vpcId,
+          TargetType: 'ip',
+        }),
+      );
+      const groupArn = created.TargetGroups?.[0]?.TargetGroupArn as string;
+      const nodes = NODE_IDS.map((n) => ({ id: n, targetId: NODES[n].address }));
+
+      const setUp = await ensureHealthRouting(
+        server.elbv2,
+        { targetGroupArn: groupArn, healthPort: HEALTH_PORT },
+        nodes,
+        Date.now() + 5_000,
+      );
+
+      expect(setUp.registered).toEqual(['a', 'b', 'c']);
+      // moto keeps no matcher on a TCP group (AWS does: NLB accepts HTTP codes 200-599 for an HTTP check).
+      const { Matcher: _matcher, ...check } = FASTEST_ACTIVE_CHECK;
+      expect(await healthCheckOf(groupArn)).toMatchObject(check);
+      expect(await registeredTargets(groupArn)).toEqual(everyNode);
     });
   });
 });

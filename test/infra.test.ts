@@ -44,6 +44,20 @@ function synth(props: Partial<FailoverControlPlaneProps> = {}) {
   return { app, stack, plane, template: Template.fromStack(stack) };
 }
 
+/** cfn-lint finds nothing in the template; skipped (with a warning) where cfn-lint is not installed. */
+function expectLintClean(ctx: { skip(): void }, template: Template, name: string): void {
+  const found = spawnSync('cfn-lint', ['--version']).status === 0;
+  if (!found) {
+    console.warn('cfn-lint is not on PATH: skipping the CloudFormation lint');
+    ctx.skip();
+  }
+  const file = join(work, name);
+  writeFileSync(file, JSON.stringify(template.toJSON()));
+  const lint = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', file], { encoding: 'utf8' });
+  expect(lint.stdout + lint.stderr).toBe('');
+  expect(lint.status).toBe(0);
+}
+
 describe('FailoverControlPlane', () => {
   let template: Template;
   let app: App;
@@ -291,16 +305,7 @@ describe('FailoverControlPlane', () => {
   });
 
   it('lints clean with cfn-lint when it is installed', (ctx) => {
-    const found = spawnSync('cfn-lint', ['--version']).status === 0;
-    if (!found) {
-      console.warn('cfn-lint is not on PATH: skipping the CloudFormation lint');
-      ctx.skip();
-    }
-    const file = join(work, 'template.json');
-    writeFileSync(file, JSON.stringify(template.toJSON()));
-    const lint = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', file], { encoding: 'utf8' });
-    expect(lint.stdout + lint.stderr).toBe('');
-    expect(lint.status).toBe(0);
+    expectLintClean(ctx, template, 'template.json');
   });
 });
 
@@ -389,6 +394,212 @@ describe('FailoverControlPlane with Route 53 and ELBv2 targets', () => {
   it('passes cdk-nag, with the IAM5 findings acknowledged one by one', () => {
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+});
+
+describe('FailoverControlPlane with health-routed targets', () => {
+  const GROUP = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/db-active/0123456789abcdef';
+  const VPC = 'vpc-0123456789abcdef0';
+  const LB_GROUP = 'sg-0123456789abcdef0';
+  const CHECKERS = 'pl-0123456789abcdef0';
+  const node = (id: string, address: string) => ({
+    id,
+    address,
+    tokenSha256: mintToken().sha256,
+    targetId: `i-${id}`,
+  });
+  type Target = NonNullable<ConfigInput['clusters'][number]['targets']>[number];
+  const route53Health = (extra: Partial<Extract<Target, { type: 'route53-health' }>> = {}): Target => ({
+    type: 'route53-health',
+    hostedZoneId: 'Z123ABC',
+    recordName: 'db.example.com',
+    recordType: 'A',
+    routing: 'failover',
+    healthPort: 8008,
+    ...extra,
+  });
+
+  function synthHealth(targets: Target[], nodes = [node('a', '203.0.113.10'), node('b', '203.0.113.20')]) {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const stack = new Stack(app, 'Health', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const config = parseConfig({ clusters: [{ id: 'db', nodes, targets }] });
+    new FailoverControlPlane(stack, 'ControlPlane', { config });
+    return { app, template: Template.fromStack(stack) };
+  }
+
+  let app: App;
+  let template: Template;
+  beforeAll(() => {
+    ({ app, template } = synthHealth([
+      {
+        type: 'elbv2-health',
+        targetGroupArn: GROUP,
+        port: 5432,
+        healthPort: 8008,
+        securityGroup: { vpcId: VPC, allowFrom: LB_GROUP },
+      },
+      route53Health({ securityGroup: { vpcId: VPC, allowFrom: CHECKERS } }),
+      {
+        type: 'route53',
+        id: 'api-record',
+        hostedZoneId: 'Z123ABC',
+        recordName: 'tools.example.com',
+        recordType: 'A',
+      },
+    ]));
+  });
+
+  const healthChecks = (t: Template) =>
+    Object.entries(t.findResources('AWS::Route53::HealthCheck')).map(([logicalId, r]) => ({
+      logicalId,
+      config: r.Properties.HealthCheckConfig,
+    }));
+  const records = (t: Template) =>
+    Object.values(t.findResources('AWS::Route53::RecordSet')).map((r) => r.Properties);
+  const checkOf = (t: Template, address: string) =>
+    healthChecks(t).find((c) => c.config.IPAddress === address)?.logicalId;
+
+  it("gives each node a Route 53 health check on GET /active at its address and the agent's port, at the fastest interval and threshold", () => {
+    expect(healthChecks(template).map((c) => c.config)).toEqual(
+      ['203.0.113.10', '203.0.113.20'].map((IPAddress) => ({
+        Type: 'HTTP',
+        IPAddress,
+        Port: 8008,
+        ResourcePath: '/active',
+        RequestInterval: 10,
+        FailureThreshold: 1,
+      })),
+    );
+  });
+
+  it('makes a failover pair in priority order, each record carrying its own node and health check', () => {
+    expect(records(template)).toEqual([
+      expect.objectContaining({
+        HostedZoneId: 'Z123ABC',
+        Name: 'db.example.com',
+        Type: 'A',
+        TTL: '10',
+        ResourceRecords: ['203.0.113.10'],
+        SetIdentifier: 'a',
+        Failover: 'PRIMARY',
+        HealthCheckId: { 'Fn::GetAtt': [checkOf(template, '203.0.113.10'), 'HealthCheckId'] },
+      }),
+      expect.objectContaining({
+        ResourceRecords: ['203.0.113.20'],
+        SetIdentifier: 'b',
+        Failover: 'SECONDARY',
+        HealthCheckId: { 'Fn::GetAtt': [checkOf(template, '203.0.113.20'), 'HealthCheckId'] },
+      }),
+    ]);
+  });
+
+  it('makes one multivalue answer per node, each with its health check, for more than two nodes', () => {
+    const three = [node('a', '203.0.113.10'), node('b', '203.0.113.20'), node('c', '203.0.113.30')];
+    const { template: multi } = synthHealth([route53Health({ routing: 'multivalue' })], three);
+    const made = records(multi);
+    expect(made.map((r) => [r.SetIdentifier, r.ResourceRecords, r.MultiValueAnswer, r.Failover])).toEqual([
+      ['a', ['203.0.113.10'], true, undefined],
+      ['b', ['203.0.113.20'], true, undefined],
+      ['c', ['203.0.113.30'], true, undefined],
+    ]);
+    for (const record of made) {
+      expect(record.HealthCheckId['Fn::GetAtt'][0]).toBe(checkOf(multi, record.ResourceRecords[0]));
+    }
+  });
+
+  it("admits the health port only from the load balancer's security group, and from Route 53's checkers' prefix list, with no egress", () => {
+    const groups = Object.values(template.findResources('AWS::EC2::SecurityGroup')).map((g) => g.Properties);
+    expect(groups.map((g) => [g.VpcId, g.SecurityGroupIngress])).toEqual([
+      [
+        VPC,
+        [
+          expect.objectContaining({
+            IpProtocol: 'tcp',
+            FromPort: 8008,
+            ToPort: 8008,
+            SourceSecurityGroupId: LB_GROUP,
+          }),
+        ],
+      ],
+      [
+        VPC,
+        [
+          expect.objectContaining({
+            IpProtocol: 'tcp',
+            FromPort: 8008,
+            ToPort: 8008,
+            SourcePrefixListId: CHECKERS,
+          }),
+        ],
+      ],
+    ]);
+    for (const group of groups) {
+      expect(group.SecurityGroupEgress).toEqual([expect.objectContaining({ CidrIp: '255.255.255.255/32' })]);
+    }
+    const outputs = Object.values(template.findOutputs('*')).filter((o) =>
+      String(o.Description).startsWith('Attach to every node'),
+    );
+    expect(outputs).toHaveLength(2);
+  });
+
+  it("admits an NLB's subnets by CIDR, IPv4 or IPv6, and creates no security group when the target asks for none", () => {
+    const sourcesOf = (allowFrom?: string) => {
+      const { template: t } = synthHealth([
+        {
+          type: 'elbv2-health',
+          targetGroupArn: GROUP,
+          healthPort: 8008,
+          ...(allowFrom ? { securityGroup: { vpcId: VPC, allowFrom } } : {}),
+        },
+      ]);
+      return Object.values(t.findResources('AWS::EC2::SecurityGroup')).map(
+        (g) => g.Properties.SecurityGroupIngress,
+      );
+    };
+    expect(sourcesOf('10.0.0.0/16')).toEqual([[expect.objectContaining({ CidrIp: '10.0.0.0/16' })]]);
+    expect(sourcesOf('2001:db8::/56')).toEqual([[expect.objectContaining({ CidrIpv6: '2001:db8::/56' })]]);
+    expect(sourcesOf()).toEqual([]);
+  });
+
+  it('lets the functions set the health check and register nodes in that target group only, never deregister', () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes('HeartbeatRole'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const scoped = statements.find((s) => [s.Action].flat().includes('elasticloadbalancing:RegisterTargets'));
+    expect(scoped).toMatchObject({
+      Action: ['elasticloadbalancing:ModifyTargetGroup', 'elasticloadbalancing:RegisterTargets'],
+      Resource: GROUP,
+    });
+    const actions = statements.flatMap((s) => [s.Action].flat());
+    expect(actions).not.toContain('elasticloadbalancing:DeregisterTargets');
+    // route53-health calls nothing at run time: the only Route 53 change allowed is the API-driven record's.
+    const changes = statements.filter((s) => [s.Action].flat().includes('route53:ChangeResourceRecordSets'));
+    expect(
+      changes.map(
+        (s) =>
+          s.Condition['ForAllValues:StringEquals']['route53:ChangeResourceRecordSetsNormalizedRecordNames'],
+      ),
+    ).toEqual([['tools.example.com']]);
+  });
+
+  it('lints clean with cfn-lint when it is installed', (ctx) => {
+    expectLintClean(ctx, template, 'health-template.json');
+  });
+
+  it('passes cdk-nag with the health-routed resources', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  it('fails cdk-nag when the health port is opened to the whole internet (the check sees these groups)', () => {
+    const { app: open } = synthHealth([
+      route53Health({ securityGroup: { vpcId: VPC, allowFrom: '0.0.0.0/0' } }),
+    ]);
+    const report = new AwsSolutionsChecks(open).validateScope(open);
+    expect(report.violations.map((v) => v.ruleName)).toContain('AwsSolutions-EC23');
   });
 });
 

@@ -272,6 +272,136 @@ describe('elbv2-weights config', () => {
   });
 });
 
+describe('health-routed targets config (elbv2-health, route53-health)', () => {
+  const elbv2Health = (extra: Partial<Extract<TargetInput, { type: 'elbv2-health' }>> = {}): TargetInput => ({
+    type: 'elbv2-health',
+    targetGroupArn: GROUP('active'),
+    healthPort: 8008,
+    ...extra,
+  });
+  const route53Health = (
+    extra: Partial<Extract<TargetInput, { type: 'route53-health' }>> = {},
+  ): TargetInput => ({
+    type: 'route53-health',
+    hostedZoneId: ZONE,
+    recordName: 'db.example.com',
+    recordType: 'A',
+    routing: 'failover',
+    healthPort: 8008,
+    ...extra,
+  });
+
+  it('accepts both beside API-driven targets in one cluster, defaulting the record TTL to 10 s', () => {
+    const parsed = parseConfig(
+      config([
+        elbv2Health({
+          port: 5432,
+          securityGroup: { vpcId: 'vpc-0123456789abcdef0', allowFrom: 'sg-0123456789abcdef0' },
+        }),
+        route53Health({
+          securityGroup: { vpcId: 'vpc-0123456789abcdef0', allowFrom: 'pl-0123456789abcdef0' },
+        }),
+        route53(),
+        { type: 'log' },
+      ]),
+    );
+    expect(parsed.clusters[0]?.targets.map((t) => t.id)).toEqual([
+      'elbv2-health',
+      'route53-health',
+      'route53',
+      'log',
+    ]);
+    expect(parsed.clusters[0]?.targets[1]).toMatchObject({ ttl: 10, routing: 'failover' });
+  });
+
+  it('rejects either without healthPort, naming the field', () => {
+    const { healthPort: _a, ...noPortElb } = elbv2Health() as Extract<TargetInput, { type: 'elbv2-health' }>;
+    const { healthPort: _b, ...noPortDns } = route53Health() as Extract<
+      TargetInput,
+      { type: 'route53-health' }
+    >;
+    expect(errors(config([noPortElb as TargetInput, noPortDns as TargetInput]))).toEqual([
+      'clusters[0].targets[0].healthPort: required',
+      'clusters[0].targets[1].healthPort: required',
+    ]);
+  });
+
+  it('rejects a node without the targetId elbv2-health registers it under, naming node and target', () => {
+    const nodes = [node('a', 0, { targetId: undefined }), node('b', 1)];
+    expect(errors(config([elbv2Health()], nodes))).toEqual([
+      'clusters[0].nodes[0].targetId: required by targets[0] (elbv2-health)',
+    ]);
+  });
+
+  it('rejects a health port equal to the traffic port', () => {
+    expect(errors(config([elbv2Health({ port: 8008 })]))).toEqual([
+      'clusters[0].targets[0].healthPort: must differ from port (the agent serves its health port alone; the load balancer would check the application instead)',
+    ]);
+  });
+
+  it('rejects both in active-active mode, naming the mode: /active answers 200 on the leader alone', () => {
+    const input = config([elbv2Health(), route53Health()]);
+    const cluster = input.clusters[0] as (typeof input.clusters)[number];
+    expect(errors({ clusters: [{ ...cluster, mode: 'active-active' }] })).toEqual([
+      'clusters[0].mode: targets[0] (elbv2-health) routes to the one node whose /active answers 200: use active-passive mode, or API-driven targets',
+      'clusters[0].mode: targets[1] (route53-health) routes to the one node whose /active answers 200: use active-passive mode, or API-driven targets',
+    ]);
+  });
+
+  it('rejects a failover pair for a cluster of three nodes, and accepts multivalue records for it', () => {
+    const three = [node('a', 0), node('b', 1), node('c', 2)];
+    expect(errors(config([route53Health()], three))).toEqual([
+      "clusters[0].targets[0].routing: a failover pair takes exactly two nodes (primary and secondary), the cluster has 3: use 'multivalue'",
+    ]);
+    expect(() => parseConfig(config([route53Health({ routing: 'multivalue' })], three))).not.toThrow();
+  });
+
+  it('rejects a node address the health-checked record cannot hold, and a CNAME', () => {
+    const nodes = [node('a', 0), node('b', 1, { address: 'db2.example.com' })];
+    expect(errors(config([route53Health()], nodes))).toEqual([
+      'clusters[0].nodes[1].address: must be an IPv4 address for targets[0] (route53-health A)',
+    ]);
+    expect(errors(config([route53Health({ recordType: 'CNAME' as 'A' })]))).toEqual([
+      "clusters[0].targets[0].recordType: must be 'A' or 'AAAA'",
+    ]);
+  });
+
+  it("applies route53-health with no AWS client at all: its health checks and records are the stack's", async () => {
+    const [target] =
+      buildTargets(
+        parseConfig(config([route53Health()])),
+        silentLogger,
+        {},
+        {
+          route53: () => expect.fail('route53-health asked for a Route 53 client'),
+          elbv2: () => expect.fail('route53-health asked for an ELBv2 client'),
+        },
+      ).get('db') ?? [];
+
+    await expect(target?.apply(CHANGE_FOR_TEST, 0)).resolves.toEqual({
+      routing: 'Route 53 health checks on /active: no API call',
+    });
+    expect(target?.observe).toBeUndefined();
+  });
+
+  it('rejects a security group whose VPC or source is not what the kind admits', () => {
+    expect(
+      errors(
+        config([
+          elbv2Health({ securityGroup: { vpcId: 'vpc-1', allowFrom: 'pl-0123456789abcdef0' } }),
+          route53Health({
+            securityGroup: { vpcId: 'vpc-0123456789abcdef0', allowFrom: 'sg-0123456789abcdef0' },
+          }),
+        ]),
+      ),
+    ).toEqual([
+      'clusters[0].targets[0].securityGroup.vpcId: must be a VPC id such as vpc-0123456789abcdef0',
+      "clusters[0].targets[0].securityGroup.allowFrom: must be the load balancer's security group id (sg-…) or the CIDR of its subnets",
+      "clusters[0].targets[1].securityGroup.allowFrom: must be the id (pl-…) of the AWS-managed prefix list of Route 53's health checkers, or a CIDR",
+    ]);
+  });
+});
+
 describe('node fields and targets together', () => {
   it('accepts nodes without targetId / targetGroupArn when no target of the cluster needs them', () => {
     const nodes = [node('a', 0, { targetId: undefined, targetGroupArn: undefined })];

@@ -8,7 +8,7 @@ import { type ConfigInput, parseConfig, type TargetConfig } from '../shared/conf
 import { ConfigError } from '../shared/errors.js';
 import { silentLogger } from '../shared/logger.js';
 import { buildTargets } from '../shared/targets/index.js';
-import { environmentOf, kindOf, TARGET_KINDS } from '../shared/targets/registry.js';
+import { environmentOf, kindOf, NODE_FIELDS, TARGET_KINDS } from '../shared/targets/registry.js';
 
 type TargetInput = NonNullable<ConfigInput['clusters'][number]['targets']>[number];
 type NodeInput = ConfigInput['clusters'][number]['nodes'][number];
@@ -26,6 +26,19 @@ const SAMPLES = {
   },
   'elbv2-targets': { type: 'elbv2-targets', targetGroupArn: `${ARN}:targetgroup/shared/50dc6c495c0c9188` },
   'elbv2-weights': { type: 'elbv2-weights', listenerArn: LISTENER },
+  'elbv2-health': {
+    type: 'elbv2-health',
+    targetGroupArn: `${ARN}:targetgroup/active/50dc6c495c0c9188`,
+    healthPort: 8008,
+  },
+  'route53-health': {
+    type: 'route53-health',
+    hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+    recordName: 'db.example.com',
+    recordType: 'A',
+    routing: 'failover',
+    healthPort: 8008,
+  },
   webhook: { type: 'webhook', url: 'https://hooks.example/failover', secretEnv: 'HOOK_SECRET' },
   log: { type: 'log' },
 } satisfies { [T in TargetConfig['type']]: TargetInput & { type: T } };
@@ -61,7 +74,7 @@ describe('the target registry', () => {
   it('lists exactly the target types the config accepts', () => {
     expect(TARGET_KINDS.map((k) => k.type).sort()).toEqual(Object.keys(SAMPLES).sort());
     expect(() => parseConfig(withTarget({ type: 'sns' } as unknown as TargetInput))).toThrow(
-      /unknown target type \(expected one of route53, elbv2-targets, elbv2-weights, webhook, log\)/,
+      /unknown target type \(expected one of route53, elbv2-targets, elbv2-weights, elbv2-health, route53-health, webhook, log\)/,
     );
   });
 
@@ -86,15 +99,24 @@ describe('the target registry', () => {
     }
   });
 
-  it('gives AWS kinds IAM statements and the others none', () => {
+  // route53-health calls no API at run time: the stack creates its health checks and records.
+  it('gives the kinds that call AWS at run time IAM statements and the others none', () => {
     const withStatements = TARGET_KINDS.filter((k) => k.iam([parsed(k.type)], 'aws').length > 0);
-    expect(withStatements.map((k) => k.type).sort()).toEqual(['elbv2-targets', 'elbv2-weights', 'route53']);
+    expect(withStatements.map((k) => k.type).sort()).toEqual([
+      'elbv2-health',
+      'elbv2-targets',
+      'elbv2-weights',
+      'route53',
+    ]);
   });
 
-  it('declares each node field once (two kinds asking for one field would share its schema)', () => {
-    const fields = TARGET_KINDS.flatMap((k) => Object.keys(k.nodeFields ?? {}));
-    expect(fields.length).toBeGreaterThan(0);
-    expect(new Set(fields).size).toBe(fields.length);
+  it('gives a node field asked for by several kinds one schema (a node has one value for it)', () => {
+    const declared = TARGET_KINDS.flatMap((k) => Object.entries(k.nodeFields ?? {}));
+    expect(declared.length).toBeGreaterThan(0);
+    for (const [field, schema] of declared) {
+      expect(new Set(declared.filter(([f]) => f === field).map(([, s]) => s)).size, field).toBe(1);
+      expect(NODE_FIELDS[field as keyof typeof NODE_FIELDS].def.innerType).toBe(schema);
+    }
   });
 
   const required = TARGET_KINDS.flatMap((k) =>

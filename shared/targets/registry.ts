@@ -6,13 +6,15 @@
  */
 import * as z from 'zod/mini';
 import type { TargetKind } from './kind.js';
+import { elbv2Health } from './kinds/elbv2-health.js';
 import { elbv2Targets } from './kinds/elbv2-targets.js';
 import { elbv2Weights } from './kinds/elbv2-weights.js';
 import { log } from './kinds/log.js';
 import { route53 } from './kinds/route53.js';
+import { route53Health } from './kinds/route53-health.js';
 import { webhook } from './kinds/webhook.js';
 
-const KINDS = [route53, elbv2Targets, elbv2Weights, webhook, log] as const;
+const KINDS = [route53, elbv2Targets, elbv2Weights, elbv2Health, route53Health, webhook, log] as const;
 
 /** The kinds, typed alike: what code that dispatches on `type` iterates. */
 export const TARGET_KINDS: readonly TargetKind[] = KINDS;

@@ -2,12 +2,12 @@ import * as z from 'zod/mini';
 import { int } from '../../config-fields.js';
 import { type TargetKind, targetSchema } from '../kind.js';
 import { lazyTarget } from '../lazy.js';
-import { DESCRIBE_REASON, targetGroupArn } from './elbv2-arns.js';
+import { DESCRIBE_REASON, targetGroupArn, targetId } from './elbv2-arns.js';
 
 const schema = targetSchema('elbv2-targets', { targetGroupArn, port: z.optional(int(1, 65_535)) });
 const nodeFields = {
   /** The instance id or IP this node is registered as in the target group. */
-  targetId: z.string({ error: 'must be a string' }).check(z.minLength(1), z.maxLength(255)),
+  targetId,
 };
 
 /** Registers the active (every serving node in active-active mode) in one target group, deregisters the others. */

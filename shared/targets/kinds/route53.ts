@@ -1,30 +1,15 @@
-import { isIP } from 'node:net';
 import * as z from 'zod/mini';
 import { int } from '../../config-fields.js';
 import { type TargetKind, targetSchema } from '../kind.js';
 import { lazyTarget } from '../lazy.js';
+import { checkAddresses, hostedZoneId, recordName, zoneId } from './route53-fields.js';
 
 const schema = targetSchema('route53', {
-  hostedZoneId: z
-    .string({ error: 'must be a hosted zone id' })
-    .check(
-      z.regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, 'must be a hosted zone id such as Z0123456789ABCDEFGHIJ'),
-    ),
-  recordName: z
-    .string({ error: 'must be a DNS name' })
-    .check(
-      z.regex(
-        /^(?=.{1,254}$)([a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.?$/,
-        'must be a DNS name',
-      ),
-    ),
+  hostedZoneId,
+  recordName,
   recordType: z.enum(['A', 'AAAA', 'CNAME'], "must be 'A', 'AAAA' or 'CNAME'"),
   ttl: z._default(int(0, 172_800), 10),
 });
-
-const WANT = { A: 'an IPv4 address', AAAA: 'an IPv6 address', CNAME: 'a host name' } as const;
-const FAMILY = { A: 4, AAAA: 6, CNAME: 0 } as const;
-const zoneId = (hostedZoneId: string) => hostedZoneId.replace(/^\/hostedzone\//, '');
 
 /** A DNS record whose value is the active node's address (every serving node's in active-active mode). */
 export const route53 = {
@@ -38,14 +23,7 @@ export const route53 = {
         'a CNAME holds one name: use A or AAAA records in active-active mode',
       );
     }
-    cluster.nodes.forEach((node, n) => {
-      if (isIP(node.address) !== FAMILY[target.recordType]) {
-        issue(
-          ['nodes', n, 'address'],
-          `must be ${WANT[target.recordType]} for targets[${t}] (route53 ${target.recordType})`,
-        );
-      }
-    });
+    checkAddresses(target.recordType, t, 'route53', cluster.nodes, issue);
   },
   build: (target, { aws }) =>
     lazyTarget(target.id, 'route53', async () => {
