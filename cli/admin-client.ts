@@ -98,7 +98,7 @@ export class AdminClient {
     url.searchParams.forEach((v, k) => {
       query[k] = v;
     });
-    const signed = await signer.sign({
+    const request = {
       method,
       protocol: url.protocol,
       hostname: url.hostname,
@@ -106,7 +106,16 @@ export class AdminClient {
       query,
       headers: { host: url.host, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body }),
-    });
-    return signed.headers as Record<string, string>;
+    };
+    try {
+      return (await signer.sign(request)).headers as Record<string, string>;
+    } catch (err) {
+      // No credentials anywhere in the chain: one line saying where they come from, no stack.
+      if ((err as Error).name !== 'CredentialsProviderError') throw err;
+      throw new UsageError(
+        `no AWS credentials to sign the request to ${url.host} with: set AWS_PROFILE (or run aws sso login), ` +
+          'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an instance or task role applies',
+      );
+    }
   }
 }
