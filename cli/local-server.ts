@@ -17,7 +17,7 @@ import type { Logger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
 import { tokenMatches } from '../shared/tokens.js';
-import { type LocalDynamo, startLocalDynamo } from './local-dynamo.js';
+import { connectDynamo, type LocalDynamo, startLocalDynamo } from './local-dynamo.js';
 import { isLoopback } from './loopback.js';
 import { UsageError } from './usage.js';
 
@@ -28,6 +28,13 @@ export interface LocalServerOptions {
   port?: number;
   /** Folder for persistent state; omitted = memory only. */
   dataDir?: string;
+  /**
+   * A DynamoDB endpoint to use instead of embedded storage (`failover store`): several
+   * local control planes over one store are several Regions over one table.
+   */
+  store?: string;
+  /** The Region this control plane plays (recorded with every beat it takes). */
+  region?: string;
   sweepIntervalMs?: number;
   env?: NodeJS.ProcessEnv;
   /**
@@ -151,7 +158,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const unlock = options.dataDir ? lockDataDir(options.dataDir) : () => undefined;
   let dynamo: LocalDynamo;
   try {
-    dynamo = await startLocalDynamo(options.dataDir ? { path: join(options.dataDir, 'db') } : {});
+    dynamo = options.store
+      ? await connectDynamo(options.store)
+      : await startLocalDynamo(options.dataDir ? { path: join(options.dataDir, 'db') } : {});
   } catch (err) {
     unlock();
     throw err;
@@ -161,6 +170,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     store: new DynamoStateStore(dynamo.client, dynamo.table),
     targets,
     logger,
+    ...(options.region ? { region: options.region } : {}),
   });
   const handle = createApiHandler({
     controlPlane,

@@ -43,6 +43,8 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
     targets: buildTargets(config, logger, env),
     logger,
     applyBudgetMs,
+    // Multi-Region: status shows which Region took each node's last beat.
+    ...(config.regions && env.AWS_REGION ? { region: env.AWS_REGION } : {}),
     ...(env.FAILOVER_EVENT_BUS ? { publish: eventBridgePublisher(env.FAILOVER_EVENT_BUS) } : {}),
   });
   return { controlPlane, logger };

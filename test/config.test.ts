@@ -299,3 +299,49 @@ describe('loadConfigFile', () => {
     expect(configError(() => loadConfigFile(path)).message).toContain(`cannot read config file ${path}`);
   });
 });
+
+describe('parseConfig: multi-Region (regions, witnessRegion)', () => {
+  const regions = (fields: Record<string, unknown>) => ({ ...withCluster({}), ...fields });
+
+  it('accepts three Regions of one MRSC set, or two and a witness, and none at all', () => {
+    expect(parseConfig(regions({ regions: ['us-east-1', 'us-east-2', 'us-west-2'] })).regions).toEqual([
+      'us-east-1',
+      'us-east-2',
+      'us-west-2',
+    ]);
+    expect(
+      parseConfig(regions({ regions: ['eu-west-1', 'eu-central-1'], witnessRegion: 'eu-west-3' })),
+    ).toMatchObject({ regions: ['eu-west-1', 'eu-central-1'], witnessRegion: 'eu-west-3' });
+    expect(parseConfig(withCluster({})).regions).toBeUndefined();
+  });
+
+  it.each([
+    [
+      { regions: ['us-east-1', 'eu-west-1', 'us-west-2'] },
+      'regions',
+      /^multi-Region strong consistency needs all three Regions from one set \(US: /,
+    ],
+    [{ regions: ['us-east-1', 'us-east-2'] }, 'witnessRegion', /^required with two regions/],
+    [
+      { regions: ['us-east-1', 'us-east-2', 'us-west-2'], witnessRegion: 'us-west-2' },
+      'witnessRegion',
+      /^not allowed with three regions/,
+    ],
+    [
+      { regions: ['us-east-1', 'us-east-1', 'us-west-2'] },
+      'regions',
+      /^the Regions \(and the witness\) must differ$/,
+    ],
+    [{ regions: ['us-east-1'] }, 'regions', /^must list 2 or 3 Regions$/],
+    [
+      { regions: ['US East'], witnessRegion: 'us-east-2' },
+      'regions[0]',
+      /^must be a Region name such as us-east-1$/,
+    ],
+    [{ witnessRegion: 'us-east-2' }, 'witnessRegion', /^needs regions/],
+  ])('rejects %j, naming %s', (fields, path, message) => {
+    const [problem] = problems(() => parseConfig(regions(fields)));
+    expect(problem?.path).toBe(path);
+    expect(problem?.message).toMatch(message);
+  });
+});

@@ -29,6 +29,8 @@ export interface ControlPlaneOptions {
   store: StateStore;
   targets: Map<string, Target[]>;
   logger: Logger;
+  /** Multi-Region: this control plane's Region, recorded with every beat it takes. */
+  region?: string;
   /** Control-plane clock, ms. The only clock liveness is ever measured on. */
   now?: () => number;
   /** How long one invocation may spend applying targets before leaving them to the sweep. */
@@ -134,7 +136,7 @@ export class ControlPlane {
    */
   async heartbeat(cluster: ClusterConfig, node: NodeConfig, beat: Beat): Promise<HeartbeatResult> {
     const now = this.now();
-    let state = await this.store.recordHeartbeat(cluster, node.id, beat, now);
+    let state = await this.store.recordHeartbeat(cluster, node.id, beat, now, this.options.region);
     state = (await this.reconciler.reconcile(cluster, state, now, 'heartbeat')).state;
     await this.trackCollision(cluster, state, node.id, now);
     if (beat.failsafe !== undefined) {

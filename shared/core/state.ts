@@ -49,6 +49,8 @@ export interface NodeState {
   promisedUntil?: number;
   /** The agent has finished stepping down from this epoch's active role (as of its last beat). */
   steppedDown?: number;
+  /** Multi-Region: the Region whose control plane took the last beat. */
+  region?: string;
   /** Since when the node has been continuously alive and `ok` (absent while it is not). */
   upSince?: number;
   beats: number;

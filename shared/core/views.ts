@@ -15,6 +15,8 @@ export interface NodeView {
   lastSeenAgeMs: number | null;
   missedBeats: number | null;
   heartbeats: number;
+  /** Multi-Region: the Region whose control plane took the last beat. */
+  region: string | null;
   version: string | null;
   versionMismatch: boolean;
   position: Position | null;
@@ -43,6 +45,7 @@ export function nodeViews(state: ClusterState, cluster: ClusterConfig, now: numb
       lastSeenAgeMs: age,
       missedBeats: age === null ? null : Math.floor(age / cluster.intervalMs),
       heartbeats: s?.beats ?? 0,
+      region: s?.region ?? null,
       version: s?.version ?? null,
       versionMismatch: activeVersion !== undefined && s?.version !== undefined && s.version !== activeVersion,
       position: s?.position ?? null,

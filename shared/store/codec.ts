@@ -18,6 +18,7 @@ const NodeStateSchema = z.looseObject({
   prevSeen: z.optional(number),
   promisedUntil: z.optional(number),
   steppedDown: z.optional(number),
+  region: z.optional(string),
   upSince: z.optional(number),
   beats: number,
   status: z.enum(['ok', 'failing', 'maintenance']),

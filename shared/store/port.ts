@@ -9,8 +9,17 @@ import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../co
  * returns `null`/`false` when another worker got there first, which is normal, not an error.
  */
 export interface StateStore {
-  /** One write, no read: records the beat and returns the whole cluster state after it. */
-  recordHeartbeat(cluster: ClusterConfig, node: string, beat: Beat, now: number): Promise<ClusterState>;
+  /**
+   * One write, no read: records the beat and returns the whole cluster state after it.
+   * `region`: the Region whose control plane took the beat (multi-Region deployments).
+   */
+  recordHeartbeat(
+    cluster: ClusterConfig,
+    node: string,
+    beat: Beat,
+    now: number,
+    region?: string,
+  ): Promise<ClusterState>;
   /** Strongly consistent read of one cluster (absent clusters read as the empty state). */
   load(clusterId: string): Promise<ClusterState>;
   /**
