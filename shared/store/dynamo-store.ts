@@ -152,7 +152,8 @@ export class DynamoStateStore implements StateStore {
       try {
         return await this.table.client.send(new UpdateItemCommand(input));
       } catch (err) {
-        if ((err as Error).name !== 'ReplicatedWriteConflictException' || attempt >= CONFLICT_ATTEMPTS) throw err;
+        if ((err as Error).name !== 'ReplicatedWriteConflictException' || attempt >= CONFLICT_ATTEMPTS)
+          throw err;
         await sleep(Math.random() * CONFLICT_BACKOFF_MS * attempt);
       }
     }

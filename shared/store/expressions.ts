@@ -142,5 +142,8 @@ export async function conditional(table: Table, input: UpdateItemCommandInput): 
  * so both are the compare-and-set's normal "lost", and the caller reads what won.
  */
 export function lostRace(err: unknown): boolean {
-  return err instanceof ConditionalCheckFailedException || (err as Error)?.name === 'ReplicatedWriteConflictException';
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err as Error)?.name === 'ReplicatedWriteConflictException'
+  );
 }
