@@ -171,6 +171,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     targets,
     logger,
     ...(options.region ? { region: options.region } : {}),
+    // dynalite has no TTL: the sweep deletes expired events, as on a multi-Region table.
+    pruneEventsPerSweep: 25,
   });
   const handle = createApiHandler({
     controlPlane,

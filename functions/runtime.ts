@@ -22,6 +22,9 @@ import type { Logger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
 
+/** Expired events one sweep deletes per cluster on a table without TTL (one BatchWriteItem). */
+const EVENTS_PRUNED_PER_SWEEP = 25;
+
 export interface Runtime {
   controlPlane: ControlPlane;
   logger: Logger;
@@ -45,6 +48,8 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
     applyBudgetMs,
     // Multi-Region: status shows which Region took each node's last beat.
     ...(config.regions && env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    // A multi-Region strongly consistent table has no TTL: the sweep deletes expired events.
+    ...(config.regions ? { pruneEventsPerSweep: EVENTS_PRUNED_PER_SWEEP } : {}),
     ...(env.FAILOVER_EVENT_BUS ? { publish: eventBridgePublisher(env.FAILOVER_EVENT_BUS) } : {}),
   });
   return { controlPlane, logger };

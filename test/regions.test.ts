@@ -159,3 +159,42 @@ describe('ReplicatedWriteConflictException (MRSC)', () => {
     client.destroy();
   });
 });
+
+describe('event retention without TTL (MRSC tables have none; nor has the local store)', () => {
+  const DAY_MS = 24 * 3600 * 1000;
+
+  it('deletes expired events oldest first, at most the bound per sweep, and keeps the rest', async () => {
+    const tc = makeCluster({ nodeIds: ['a'] });
+    const clock = new FakeClock();
+    const store = new DynamoStateStore(dynamo.client, dynamo.table);
+    const cp = new ControlPlane({
+      config: tc.config,
+      store,
+      targets: new Map(),
+      logger: silentLogger,
+      now: clock.now,
+      pruneEventsPerSweep: 25,
+    });
+    const id = tc.cluster.id;
+    await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'a'), {}); // promoted, epoch 1
+    for (let i = 0; i < 15; i++) {
+      clock.advance(1_000);
+      await cp.pause(id, `drill ${i}`, 'ops');
+      await cp.resume(id, undefined, 'ops');
+    }
+    clock.advance(89 * DAY_MS);
+    const recentFrom = clock.t;
+    const kept = await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'a'), {});
+    expect(kept.epoch).toBe(1);
+    await cp.pause(id, 'recent', 'ops'); // 89 days younger than the rest: kept
+
+    expect((await cp.sweep()).eventsPruned).toBe(0); // nothing is 90 days old yet
+    clock.advance(2 * DAY_MS);
+    expect((await cp.sweep()).eventsPruned).toBe(25);
+    expect((await cp.sweep()).eventsPruned).toBe(6); // the promotion and 30 pauses and resumes
+    expect((await cp.sweep()).eventsPruned).toBe(0);
+    const left = await cp.events(id, 50);
+    expect(left.every((e) => e.at >= recentFrom)).toBe(true);
+    expect(left.map((e) => e.reason)).toContain('automation paused by ops: recent');
+  });
+});

@@ -40,6 +40,11 @@ export interface ControlPlaneOptions {
   /** How many clusters one sweep reconciles at once. */
   sweepConcurrency?: number;
   /**
+   * For tables without TTL (multi-Region strongly consistent; the local store): each sweep
+   * deletes up to this many expired events per cluster. Absent: the table's TTL does it.
+   */
+  pruneEventsPerSweep?: number;
+  /**
    * Called once per committed transition, by the worker whose write won (EventBridge in
    * AWS). A failure is logged; it never undoes or fails the transition.
    */
@@ -70,6 +75,8 @@ export interface SweepReport {
   targetsApplied: number;
   targetsFailed: number;
   errors: number;
+  /** Expired events deleted (only where the table has no TTL). */
+  eventsPruned: number;
 }
 
 export class ControlPlane {
@@ -281,6 +288,7 @@ export class ControlPlane {
       targetsApplied: 0,
       targetsFailed: 0,
       errors: 0,
+      eventsPruned: 0,
     };
     await forEachLimited(clusters, this.sweepConcurrency, async (cluster, i) => {
       try {
@@ -292,6 +300,8 @@ export class ControlPlane {
         report.held += Number(outcome.held);
         report.targetsApplied += outcome.applied;
         report.targetsFailed += outcome.failed;
+        const prune = this.options.pruneEventsPerSweep;
+        if (prune) report.eventsPruned += await this.store.pruneEvents(cluster.id, now, prune);
       } catch (err) {
         report.errors += 1;
         this.logger.error(`sweep of ${cluster.id} failed: ${(err as Error).message}`, {

@@ -25,7 +25,7 @@ import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../co
 import * as transitions from '../core/transitions.js';
 import { sleep } from '../time.js';
 import { decodeState } from './codec.js';
-import { flushOutbox, listEvents } from './event-log.js';
+import { flushOutbox, listEvents, pruneEvents } from './event-log.js';
 import { conditional, lostRace, stateKey, stateUpdate, type Table, transitionInput } from './expressions.js';
 import type { StateStore } from './port.js';
 import * as records from './target-records.js';
@@ -261,6 +261,10 @@ export class DynamoStateStore implements StateStore {
 
   flushOutbox(state: ClusterState): Promise<void> {
     return flushOutbox(this.table, state);
+  }
+
+  pruneEvents(clusterId: string, now: number, limit: number): Promise<number> {
+    return pruneEvents(this.table, clusterId, now, limit);
   }
 
   listEvents(clusterId: string, limit: number): Promise<ClusterEvent[]> {

@@ -94,6 +94,12 @@ export interface StateStore {
     nodeId: string,
     change: { start: { since: number; claimedEpoch: number | null }; event: ClusterEvent } | null,
   ): Promise<boolean>;
+  /**
+   * Deletes up to `limit` of the cluster's events past their retention, oldest first (for
+   * tables without TTL: multi-Region strongly consistent ones, the local store); returns
+   * how many.
+   */
+  pruneEvents(clusterId: string, now: number, limit: number): Promise<number>;
   /** Newest first. */
   listEvents(clusterId: string, limit: number): Promise<ClusterEvent[]>;
 }
