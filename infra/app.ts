@@ -21,11 +21,27 @@ const secrets = String(app.node.tryGetContext('webhookSecrets') ?? '')
 
 try {
   const config = loadConfigFile(configPath);
-  const stack = new Stack(app, app.node.tryGetContext('stackName') ?? 'Failover', {
-    description: 'failover: serverless failover control plane',
-    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-  });
-  new FailoverControlPlane(stack, 'ControlPlane', { config, targetEnvironment: Object.fromEntries(secrets) });
+  const name: string = app.node.tryGetContext('stackName') ?? 'Failover';
+  const targetEnvironment = Object.fromEntries(secrets);
+  const account = process.env.CDK_DEFAULT_ACCOUNT;
+  // Multi-Region: one stack per Region (`npx cdk deploy --all`); the first creates the table.
+  const regions = config.regions ?? [process.env.CDK_DEFAULT_REGION];
+  const stacks = regions.map(
+    (region) =>
+      new Stack(app, config.regions ? `${name}-${region}` : name, {
+        description: `failover: serverless failover control plane${config.regions ? ` (${region})` : ''}`,
+        env: { account, region },
+      }),
+  );
+  for (const stack of stacks) {
+    new FailoverControlPlane(stack, 'ControlPlane', {
+      config,
+      targetEnvironment,
+      ...(config.regions ? { stateTableName: `${name.toLowerCase()}-state` } : {}),
+    });
+    if (stack !== stacks[0])
+      stack.addStackDependency(stacks[0] as Stack, 'the first Region creates the table');
+  }
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);

@@ -15,7 +15,14 @@ import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  Billing,
+  type ITableV2,
+  MultiRegionConsistency,
+  TableEncryptionV2,
+  TableV2,
+} from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -58,10 +65,17 @@ export interface FailoverControlPlaneProps {
   readonly eventBus?: IEventBus;
   /** Alarm notifications go here. @default alarms without actions */
   readonly alarmTopic?: ITopic;
+  /**
+   * Multi-Region (config `regions`): the state table's name, the same in every Region. The
+   * stack in the first Region creates the multi-Region strongly consistent table with its
+   * replicas (and witness); the others use their local replica. @default `failover-state`
+   */
+  readonly stateTableName?: string;
 }
 
 export class FailoverControlPlane extends Construct {
-  readonly table: TableV2;
+  /** The state table: created here, or (multi-Region, not the first Region) the local replica. */
+  readonly table: ITableV2;
   readonly api: HttpApi;
   readonly heartbeatFunction: NodejsFunction;
   readonly sweepFunction: NodejsFunction;
@@ -89,16 +103,7 @@ export class FailoverControlPlane extends Construct {
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     const eventBus = props.eventBus ?? EventBus.fromEventBusName(this, 'DefaultBus', 'default');
 
-    this.table = new TableV2(this, 'State', {
-      partitionKey: { name: 'pk', type: AttributeType.STRING },
-      sortKey: { name: 'sk', type: AttributeType.STRING },
-      billing: Billing.onDemand(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: props.deletionProtection ?? true,
-      encryption: TableEncryptionV2.awsManagedKey(),
-      timeToLiveAttribute: 'expiresAt',
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.table = stateTable(this, props);
 
     const environment = {
       FAILOVER_CONFIG_FILE: `/var/task/${CONFIG_FILE_NAME}`,
@@ -159,6 +164,8 @@ export class FailoverControlPlane extends Construct {
       'dynamodb:GetItem',
       'dynamodb:UpdateItem',
       'dynamodb:PutItem',
+      // Multi-Region: no TTL on the table, so the sweep finds and deletes expired events.
+      ...(props.config.regions ? ['dynamodb:Query', 'dynamodb:BatchWriteItem'] : []),
     ]);
     this.allowTable(admin.f, [
       'dynamodb:GetItem',
@@ -324,6 +331,43 @@ export class FailoverControlPlane extends Construct {
     if (topic) alarm.addAlarmAction(new SnsAction(topic));
     this.alarms.push(alarm);
   }
+}
+
+/**
+ * The state table. One Region: created here, with TTL on `expiresAt`. Multi-Region: a
+ * multi-Region strongly consistent (MRSC) global table, created by the first Region's stack
+ * with the other two as replicas (or one replica and a witness); MRSC has no TTL, so the
+ * sweep deletes expired events instead (functions/runtime.ts). The other Regions' stacks
+ * use their local replica, by name.
+ */
+function stateTable(scope: Construct, props: FailoverControlPlaneProps): ITableV2 {
+  const { regions, witnessRegion } = props.config;
+  const common = {
+    partitionKey: { name: 'pk', type: AttributeType.STRING },
+    sortKey: { name: 'sk', type: AttributeType.STRING },
+    billing: Billing.onDemand(),
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    deletionProtection: props.deletionProtection ?? true,
+    encryption: TableEncryptionV2.awsManagedKey(),
+    removalPolicy: RemovalPolicy.RETAIN,
+  };
+  if (regions === undefined)
+    return new TableV2(scope, 'State', { ...common, timeToLiveAttribute: 'expiresAt' });
+  const here = Stack.of(scope).region;
+  if (!regions.includes(here)) {
+    throw new ConfigError(
+      `regions: this stack's Region (${here}) is not one of ${regions.join(', ')}: deploy one stack per Region in the list, with an explicit env.region`,
+    );
+  }
+  const tableName = props.stateTableName ?? 'failover-state';
+  if (here !== regions[0]) return TableV2.fromTableName(scope, 'State', tableName);
+  return new TableV2(scope, 'State', {
+    ...common,
+    tableName,
+    multiRegionConsistency: MultiRegionConsistency.STRONG,
+    replicas: regions.slice(1).map((region) => ({ region })),
+    ...(witnessRegion === undefined ? {} : { witnessRegion }),
+  });
 }
 
 /** Writes the config where the bundling step can copy it from (one file per content hash). */

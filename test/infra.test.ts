@@ -603,6 +603,97 @@ describe('FailoverControlPlane with health-routed targets', () => {
   });
 });
 
+describe('FailoverControlPlane in three Regions (multi-Region strong consistency)', () => {
+  /** One stack per Region of `regions`, as infra/app.ts builds them. */
+  function synthRegions(extra: Pick<ConfigInput, 'regions' | 'witnessRegion'>) {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const config = parseConfig({ ...rawConfig, ...extra });
+    const built = (config.regions ?? []).map((region) => {
+      const stack = new Stack(app, `Failover-${region}`, { env: { account: '123456789012', region } });
+      new FailoverControlPlane(stack, 'ControlPlane', { config, stateTableName: 'failover-state' });
+      return { region, stack };
+    });
+    // Every stack exists before the first template is synthesized.
+    return { app, stacks: built.map((b) => ({ ...b, template: Template.fromStack(b.stack) })) };
+  }
+  const three = synthRegions({ regions: ['us-east-1', 'us-east-2', 'us-west-2'] });
+
+  it('creates one MRSC global table in the first Region, with the other two as replicas and no TTL', () => {
+    const [first, ...others] = three.stacks;
+    const tables = first?.template.findResources('AWS::DynamoDB::GlobalTable') ?? {};
+    expect(Object.keys(tables)).toHaveLength(1);
+    const table = Object.values(tables)[0]?.Properties as Record<string, unknown>;
+    expect(table).toMatchObject({ TableName: 'failover-state', MultiRegionConsistency: 'STRONG' });
+    expect((table.Replicas as Array<{ Region: string }>).map((r) => r.Region).sort()).toEqual([
+      'us-east-1',
+      'us-east-2',
+      'us-west-2',
+    ]);
+    expect(table.TimeToLiveSpecification).toBeUndefined();
+    for (const other of others) {
+      expect(Object.keys(other.template.findResources('AWS::DynamoDB::GlobalTable'))).toEqual([]);
+    }
+  });
+
+  it('runs a whole control plane in each Region, pointed at its local replica, with IAM on that replica only', () => {
+    for (const { region, template } of three.stacks) {
+      template.resourceCountIs('AWS::Lambda::Function', 3);
+      template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+      template.resourceCountIs('AWS::Events::Rule', 1);
+      const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+      for (const f of functions) {
+        const env = (f.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment
+          .Variables;
+        if (region !== 'us-east-1') expect(env.FAILOVER_TABLE).toBe('failover-state');
+      }
+      const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+      // The first Region's table is its own resource (its Arn is that Region's replica); the
+      // others name their local replica.
+      if (region === 'us-east-1') expect(policies).toMatch(/"Fn::GetAtt":\["ControlPlaneState\w+","Arn"\]/);
+      else expect(policies).toContain(`:dynamodb:${region}:123456789012:table/failover-state`);
+      for (const elsewhere of ['us-east-1', 'us-east-2', 'us-west-2'].filter((r) => r !== region)) {
+        expect(policies, `${region} grants ${elsewhere}`).not.toContain(`:dynamodb:${elsewhere}:`);
+      }
+      // No TTL: the sweep deletes expired events, so it may query and batch-delete.
+      expect(policies).toContain('dynamodb:BatchWriteItem');
+    }
+  });
+
+  it('takes two replicas and a witness', () => {
+    const { stacks } = synthRegions({ regions: ['eu-west-1', 'eu-central-1'], witnessRegion: 'eu-west-3' });
+    expect(stacks.map((s) => s.region)).toEqual(['eu-west-1', 'eu-central-1']);
+    const table = Object.values(stacks[0]?.template.findResources('AWS::DynamoDB::GlobalTable') ?? {})[0]
+      ?.Properties as Record<string, unknown>;
+    expect((table.Replicas as Array<{ Region: string }>).map((r) => r.Region).sort()).toEqual([
+      'eu-central-1',
+      'eu-west-1',
+    ]);
+    expect(JSON.stringify(table.GlobalTableWitnesses)).toContain('eu-west-3');
+  });
+
+  it('refuses a stack in a Region that is not in the list', () => {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const stack = new Stack(app, 'Elsewhere', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const config = parseConfig({ ...rawConfig, regions: ['us-east-1', 'us-east-2', 'us-west-2'] });
+    expect(() => new FailoverControlPlane(stack, 'ControlPlane', { config })).toThrow(
+      /this stack's Region \(eu-west-1\) is not one of us-east-1, us-east-2, us-west-2/,
+    );
+  });
+
+  it('passes cdk-nag AwsSolutions in every Region', () => {
+    const report = new AwsSolutionsChecks(three.app).validateScope(three.app);
+    expect(
+      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath)}`),
+    ).toEqual([]);
+  });
+});
+
 describe('the CDK app', () => {
   it('synthesizes offline with the pinned CLI, bundling each function with local esbuild', () => {
     const out = join(work, 'cdk.out');
