@@ -28,6 +28,11 @@ const NodeSchema = z.strictObject({
     .string({ error: 'must be a string' })
     .check(z.minLength(1, 'must not be empty'), z.maxLength(253)),
   tokenSha256: sha256,
+  /**
+   * Token rotation: the hash of the token being replaced, still accepted until it is removed
+   * from the config (`failover token --rotate`). Status shows nodes that still beat with it.
+   */
+  previousTokenSha256: z.optional(sha256),
   /** Failsafe: where peers reach this node's agent (`--peer-listen`); default http://address:peerPort. */
   peerUrl: z.optional(
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).check(z.maxLength(512)),

@@ -102,6 +102,7 @@ describe('failover status', () => {
           ineligibleReason: null,
           upSince: null,
           collision: null,
+          previousToken: false,
         },
         {
           id: 'b',
@@ -122,6 +123,7 @@ describe('failover status', () => {
           ineligibleReason: null,
           upSince: null,
           collision: null,
+          previousToken: true,
         },
       ],
       rejectedBeats: [{ node: 'a', count: 7, last: '2026-01-01T00:00:00.000Z' }],
@@ -141,6 +143,11 @@ describe('failover status', () => {
       'REJECTED: 7 heartbeats for a with a missing or wrong token (last at 2026-01-01T00:00:00.000Z): ' +
         "check that agent's token, --cluster and --node",
     );
+    expect(plain).toContain(
+      'TOKEN ROTATION: b still beats with its previous token; give its agent the new one, then remove ' +
+        'previousTokenSha256 from the config',
+    );
+    expect(plain).not.toMatch(/TOKEN ROTATION: a/);
     expect(renderStatus(status, true)).toContain('\x1b[31mdown\x1b[0m');
   });
 

@@ -22,6 +22,11 @@ export interface Beat {
   promiseMs?: number;
   /** Failsafe: an episode this (active) node ran through while the control plane was away. */
   failsafe?: FailsafeReport;
+  /**
+   * Set by the control plane, never by the agent (the API schema has no such field): the
+   * beat was authenticated with the node's `previousTokenSha256` (a rotation under way).
+   */
+  previousToken?: true;
 }
 
 /** What an active agent ran through while it kept its role without the control plane. */
@@ -60,6 +65,8 @@ export interface NodeState {
   claimedEpoch?: number;
   /** Set while the node claims to be active but is not (a "two actives" collision). */
   collision?: { since: number; claimedEpoch: number | null };
+  /** The last beat used the node's previous token: its rotation is not finished. */
+  previousToken?: true;
 }
 
 /** Progress of one target towards the cluster's epoch. */

@@ -114,7 +114,7 @@ export interface ApiOptions {
 
 /** Who called, as the check of the route's group established it. */
 interface Callers {
-  node: { cluster: ClusterConfig; node: NodeConfig };
+  node: { cluster: ClusterConfig; node: NodeConfig; previousToken: boolean };
   admin: { by: string };
 }
 
@@ -132,8 +132,11 @@ type Handlers = { [R in Route as R['name']]: (request: Request<R>) => Promise<un
 export function createApiHandler(options: ApiOptions) {
   const { controlPlane, logger } = options;
   const handlers: Handlers = {
-    heartbeat: async ({ caller, body }) =>
-      controlPlane.heartbeat(caller.cluster, caller.node, parseBody(body, BeatSchema)),
+    heartbeat: async ({ caller, body }) => {
+      const beat = parseBody(body, BeatSchema);
+      const via = caller.previousToken ? { previousToken: true as const } : {};
+      return controlPlane.heartbeat(caller.cluster, caller.node, { ...beat, ...via });
+    },
     release: async ({ caller, body }) => {
       parseBody(body, EmptySchema);
       return controlPlane.release(caller.cluster, caller.node);

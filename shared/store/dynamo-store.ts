@@ -71,12 +71,14 @@ export class DynamoStateStore implements StateStore {
       ...(beat.role === undefined ? [] : ['#nodes.#n.#claimedRole = :role']),
       ...(beat.epoch === undefined ? [] : ['#nodes.#n.#claimedEpoch = :epoch']),
       ...(beat.promiseMs === undefined ? [] : ['#nodes.#n.#promisedUntil = :promisedUntil']),
+      ...(beat.previousToken ? ['#nodes.#n.#previousToken = :true'] : []),
     ];
     const remove = [
       ...perBeat.map((f) => `#nodes.#n.#${f}`),
       ...(beat.role === undefined ? ['#nodes.#n.#claimedRole'] : []),
       ...(beat.epoch === undefined ? ['#nodes.#n.#claimedEpoch'] : []),
       ...(beat.promiseMs === undefined ? ['#nodes.#n.#promisedUntil'] : []),
+      ...(beat.previousToken ? [] : ['#nodes.#n.#previousToken']),
     ];
     const write = (extraSet: string[], extraRemove: string[], condition: string) =>
       stateUpdate(this.table, cluster.id, {
@@ -94,6 +96,7 @@ export class DynamoStateStore implements StateStore {
           ...Object.fromEntries(given.map((f) => [`:${f}`, fields[f]])),
           ':role': beat.role,
           ':epoch': beat.epoch,
+          ':true': beat.previousToken,
           // Counted from arrival, not from sending: never earlier than the agent's own expiry.
           ':promisedUntil': beat.promiseMs === undefined ? undefined : now + beat.promiseMs,
           ...(condition.includes(':aliveSince') ? { ':aliveSince': now - cluster.leaseMs, ':ok': 'ok' } : {}),
