@@ -21,6 +21,8 @@ Options:
   --memory               keep state in memory only (default: persist under --data-dir)
   --data-dir DIR         where state persists (default .failover)
   --sweep-interval SECS  how often the sweep runs (default 1)
+  --throttle             throttle node and admin routes as the deployed API does (sized from
+                         the config: nodes ÷ interval × 4 per second); over it, 429
 `;
 
 const DEMO_NODES = [
@@ -37,6 +39,7 @@ export async function serve(argv: string[]): Promise<number> {
     memory: { type: 'boolean', default: false },
     'data-dir': { type: 'string', default: '.failover' },
     'sweep-interval': { type: 'string', default: '1' },
+    throttle: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -66,6 +69,7 @@ export async function serve(argv: string[]): Promise<number> {
     publicHosts: values['public-host'],
     ...(dataDir ? { dataDir } : {}),
     sweepIntervalMs: sweepSeconds * 1000,
+    throttle: values.throttle,
   });
 
   const out = process.stdout;

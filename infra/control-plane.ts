@@ -10,7 +10,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  type CfnStage,
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
@@ -26,7 +32,8 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { type Config, serializeConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
-import { ROUTES } from '../shared/http/routes.js';
+import { ROUTES, type RouteGroup } from '../shared/http/routes.js';
+import { type Throttle, throttles } from '../shared/http/throttle.js';
 import { environmentOf } from '../shared/targets/registry.js';
 import { targetPolicies } from './target-policies.js';
 
@@ -39,8 +46,13 @@ export interface FailoverControlPlaneProps {
   readonly config: Config;
   /** Protect the state table from deletion. @default true */
   readonly deletionProtection?: boolean;
-  /** Stage throttling for the whole API (heartbeats and admin). @default { rateLimit: 50, burstLimit: 100 } */
-  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Throttles per route group, each on every route of the group, so a flood on one group
+   * cannot use up the other's. @default sized from the config (`shared/http/throttle.ts`):
+   * node routes Σ nodes ÷ interval × 4 per second (at least 10), burst twice that or twice
+   * the nodes; admin routes 10 per second, burst 20
+   */
+  readonly throttles?: Partial<Readonly<Record<RouteGroup, Throttle>>>;
   /** How often the sweep runs (the safety net; inline detection in heartbeats is the fast path). @default 1 minute */
   readonly sweepSchedule?: Duration;
   /** Retention of function and access logs. @default one month */
@@ -188,11 +200,13 @@ export class FailoverControlPlane extends Construct {
       createDefaultStage: false,
       description: 'failover control plane API',
     });
+    const throttle = { ...throttles(props.config), ...props.throttles };
     const stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: props.throttle ?? { rateLimit: 50, burstLimit: 100 },
+      // A route without settings of its own (none today) gets the admin routes' throttle.
+      throttle: throttle.admin,
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
         format: AccessLogFormat.custom(
@@ -216,6 +230,7 @@ export class FailoverControlPlane extends Construct {
       admin: new HttpLambdaIntegration('AdminIntegration', admin.f),
     };
     const iam = new HttpIamAuthorizer();
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
     for (const { group, method, path } of ROUTES) {
       const added = this.api.addRoutes({
         path,
@@ -223,6 +238,12 @@ export class FailoverControlPlane extends Construct {
         integration: integrations[group],
         ...(group === 'admin' ? { authorizer: iam } : {}),
       });
+      routeSettings[`${method} ${path}`] = {
+        ThrottlingRateLimit: throttle[group].rateLimit,
+        ThrottlingBurstLimit: throttle[group].burstLimit,
+      };
+      // Route settings name routes by key: the routes must exist before the stage refers to them.
+      for (const route of added) stage.node.addDependency(route);
       if (group !== 'node') continue;
       for (const route of added) {
         Validations.of(route).acknowledge({
@@ -233,6 +254,8 @@ export class FailoverControlPlane extends Construct {
         });
       }
     }
+
+    (stage.node.defaultChild as CfnStage).addPropertyOverride('RouteSettings', routeSettings);
 
     // The sweep: the safety net. The inline path in heartbeats is what makes failover fast.
     new Rule(this, 'SweepSchedule', {

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailoverControlPlane, type FailoverControlPlaneProps } from '../infra/control-plane.js';
 import { type ConfigInput, loadConfigFile, parseConfig, parseConfigText } from '../shared/config.js';
 import { ROUTES } from '../shared/http/routes.js';
+import { HEADROOM, throttles } from '../shared/http/throttle.js';
 import { mintToken } from '../shared/tokens.js';
 
 const work = mkdtempSync(join(tmpdir(), 'failover-infra-'));
@@ -172,19 +173,62 @@ describe('FailoverControlPlane', () => {
     }
   });
 
-  it('throttles the stage (configurable) and writes access logs', () => {
+  it('throttles node and admin routes separately, node routes sized from the config, and writes access logs', () => {
+    // 2 nodes at a 5 s interval: 0.4 beats/s × headroom 4 = 1.6/s, so the floor of 10/s; burst 20.
+    const node = { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 };
+    const admin = { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 };
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
-      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      DefaultRouteSettings: admin,
+      RouteSettings: Object.fromEntries(
+        ROUTES.map((r) => [`${r.method} ${r.path}`, r.group === 'node' ? node : admin]),
+      ),
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
     });
-    synth({ throttle: { rateLimit: 7, burstLimit: 9 } }).template.hasResourceProperties(
+    // The stage refers to routes by key: it is created after every one of them.
+    const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'));
+    const routes = Object.keys(template.findResources('AWS::ApiGatewayV2::Route'));
+    expect(routes).toHaveLength(ROUTES.length);
+    expect(stage?.DependsOn).toEqual(expect.arrayContaining(routes));
+  });
+
+  it('sizes the node routes as nodes ÷ interval × headroom: 300 nodes at a 1 s interval get 1,200/s', () => {
+    const nodes = Array.from({ length: 300 }, (_, i) => ({
+      id: `n${i}`,
+      address: `10.1.${i >> 8}.${i & 255}`,
+      tokenSha256: 'a'.repeat(64),
+    }));
+    const clusters = Array.from({ length: 5 }, (_, c) => ({
+      id: `c${c}`,
+      heartbeatIntervalSeconds: 1,
+      nodes: nodes.slice(c * 60, (c + 1) * 60),
+    }));
+    expect(throttles(parseConfig({ clusters }))).toEqual({
+      node: { rateLimit: 300 * HEADROOM, burstLimit: 2 * 300 * HEADROOM },
+      admin: { rateLimit: 10, burstLimit: 20 },
+    });
+    expect(
+      throttles(parseConfig({ clusters: [{ ...clusters[0], heartbeatIntervalSeconds: 60 }] })).node,
+    ).toEqual({
+      rateLimit: 10,
+      burstLimit: 120, // twice the 60 nodes: all of them may beat at once
+    });
+  });
+
+  it('takes an explicit throttle for one group and keeps the other sized from the config', () => {
+    const settings = synth({ throttles: { admin: { rateLimit: 2, burstLimit: 3 } } }).template.findResources(
       'AWS::ApiGatewayV2::Stage',
-      {
-        DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 9 },
-      },
     );
+    const [stage] = Object.values(settings);
+    expect(stage?.Properties.RouteSettings['POST /v1/clusters/{cluster}/pause']).toEqual({
+      ThrottlingRateLimit: 2,
+      ThrottlingBurstLimit: 3,
+    });
+    expect(stage?.Properties.RouteSettings['POST /v1/clusters/{cluster}/nodes/{node}/heartbeat']).toEqual({
+      ThrottlingRateLimit: 10,
+      ThrottlingBurstLimit: 20,
+    });
   });
 
   it('runs the sweep on a one-minute schedule', () => {

@@ -16,6 +16,7 @@ import {
   MisdirectedRequestError,
   NotFoundError,
   PayloadTooLargeError,
+  ThrottledError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors.js';
@@ -245,6 +246,7 @@ function statusOf(err: FailoverError): number {
   if (err instanceof PayloadTooLargeError) return 413;
   if (err instanceof UnsupportedMediaTypeError) return 415;
   if (err instanceof MisdirectedRequestError) return 421;
+  if (err instanceof ThrottledError) return 429;
   return 500;
 }
 
