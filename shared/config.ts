@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 // zod/mini: tree-shakable, so Lambda bundles stay small.
 import * as z from 'zod/mini';
+import { addressClass, literalAddress, refusedAddress } from './addresses.js';
 import { id, int, mode } from './config-fields.js';
 import { ConfigError } from './errors.js';
 import { closest } from './suggest.js';
@@ -69,6 +70,26 @@ function checkNodesFitTargets(
   });
 }
 
+/**
+ * Agents send failsafe requests to each other's peer URL (given, or built from the
+ * address): never to the instance metadata or credentials address. Private ones are what
+ * peers use (and documentation addresses what examples use), so only metadata is refused.
+ */
+function checkPeerAddresses(cluster: Pick<ParsedCluster, 'nodes'>, issue: ConfigIssue): void {
+  cluster.nodes.forEach((node, n) => {
+    const url = node.peerUrl ?? `http://${isIP(node.address) === 6 ? `[${node.address}]` : node.address}/`;
+    if (!URL.canParse(url)) return; // a host name with characters a URL cannot hold: nothing to check
+    const literal = literalAddress(new URL(url));
+    const refused =
+      literal && addressClass(literal) === 'metadata' && refusedAddress(literal, { allowPrivate: true });
+    if (refused)
+      issue(
+        ['nodes', n, node.peerUrl === undefined ? 'address' : 'peerUrl'],
+        `peers would be sent to it: ${refused}`,
+      );
+  });
+}
+
 const ClusterSchema = z
   .strictObject({
     id: id('cluster id'),
@@ -112,6 +133,9 @@ const ClusterSchema = z
           input: cluster,
         });
       });
+      checkPeerAddresses(cluster, (path, message) =>
+        ctx.addIssue({ code: 'custom', path, message, input: cluster }),
+      );
       checkNodesFitTargets(cluster, (path, message) =>
         ctx.addIssue({ code: 'custom', path, message, input: cluster }),
       );

@@ -221,6 +221,28 @@ describe('parseConfig: errors name the exact field', () => {
     ]);
   });
 
+  it.each([
+    [{ peerUrl: 'http://169.254.169.254/' }, 'clusters[0].nodes[1].peerUrl'],
+    [{ peerUrl: 'http://[fd00:ec2::254]:7788' }, 'clusters[0].nodes[1].peerUrl'],
+    [{ address: '169.254.169.254' }, 'clusters[0].nodes[1].address'],
+  ])(
+    'refuses a failsafe peer URL (given, or built from the address) at the metadata address: %j',
+    (fields, path) => {
+      expect(problems(() => parseConfig(withCluster({ nodes: [node('a'), node('b', fields)] })))).toEqual([
+        { path, message: expect.stringMatching(/^peers would be sent to it: .* metadata/) },
+      ]);
+    },
+  );
+
+  it('accepts private and documentation peer addresses: peers talk inside their network', () => {
+    const nodes = [
+      node('a', { address: '10.0.0.1' }),
+      node('b', { peerUrl: 'http://[fd12::2]:7788' }),
+      node('c', { address: '192.0.2.3' }),
+    ];
+    expect(parseConfig(withCluster({ nodes })).clusters[0]?.nodes).toHaveLength(3);
+  });
+
   it('refuses the metadata address even with allowPrivateAddress', () => {
     const target = webhook({ url: 'http://169.254.169.254/', allowPrivateAddress: true });
 
