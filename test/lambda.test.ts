@@ -158,6 +158,29 @@ describe('Lambda handlers', () => {
     expect(beat.statusCode).toBe(404);
   });
 
+  it("refuses a node's token on every admin action (pause, resume, switchover) with 401, changing nothing", async () => {
+    const ops = { iamUser: 'arn:aws:iam::123456789012:user/ops' };
+    const before = body(await admin(apiEvent('GET', '/v1/clusters/lambda', ops)));
+    for (const [action, payload] of [
+      ['pause', '{"reason":"x"}'],
+      ['resume', '{}'],
+      ['switchover', '{"to":"b","force":true}'],
+    ] as const) {
+      // The admin function wants IAM; the heartbeat function does not serve admin routes at all.
+      for (const [handler, status] of [
+        [admin, 401],
+        [heartbeat, 404],
+      ] as const) {
+        const res = await handler(
+          apiEvent('POST', `/v1/clusters/lambda/${action}`, { token: a.token, body: payload }),
+        );
+        expect(res.statusCode, `${action}: ${res.body}`).toBe(status);
+      }
+    }
+    const after = body(await admin(apiEvent('GET', '/v1/clusters/lambda', ops)));
+    expect({ ...after, now: null, nodes: null }).toEqual({ ...before, now: null, nodes: null });
+  });
+
   it('sweep handler promotes the standby once the active has expired', async () => {
     // Age node a's last beat past the lease through the store, as if it had died 10 s ago.
     const cluster = parseConfig(rawConfig).clusters[0];
