@@ -9,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailoverControlPlane, type FailoverControlPlaneProps } from '../infra/control-plane.js';
 import { type ConfigInput, loadConfigFile, parseConfig, parseConfigText } from '../shared/config.js';
 import { ROUTES } from '../shared/http/routes.js';
-import { HEADROOM, throttles } from '../shared/http/throttle.js';
+import { HEADROOM, reservedConcurrency, throttles } from '../shared/http/throttle.js';
 import { mintToken } from '../shared/tokens.js';
 
 const work = mkdtempSync(join(tmpdir(), 'failover-infra-'));
@@ -345,6 +346,74 @@ describe('FailoverControlPlane', () => {
     const lint = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', file], { encoding: 'utf8' });
     expect(lint.stdout + lint.stderr).toBe('');
     expect(lint.status).toBe(0);
+  });
+});
+
+describe('FailoverControlPlane with ingress function-url', () => {
+  let template: Template;
+  let app: App;
+  let plane: FailoverControlPlane;
+  beforeAll(() => {
+    ({ template, app, plane } = synth({ ingress: 'function-url' }));
+  });
+
+  it('gives the heartbeat function an open URL (node tokens checked in the handler) and the admin function an IAM one', () => {
+    template.resourceCountIs('AWS::Lambda::Url', 2);
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneHeartbeat'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'AWS_IAM',
+      TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneAdmin'), 'Arn'] },
+    });
+    // No API Gateway at all: nothing is charged per request but Lambda's own.
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+    expect(plane.api).toBeUndefined();
+  });
+
+  it("throttles the node URL by the heartbeat function's reserved concurrency, sized from the config", () => {
+    const expected = reservedConcurrency(throttles(parseConfig(rawConfig)).node);
+    expect(expected).toBe(2);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: Match.anyValue(),
+      ReservedConcurrentExecutions: expected,
+      Role: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneHeartbeatRole'), 'Arn'] },
+    });
+    expect(reservedConcurrency({ rateLimit: 1_200, burstLimit: 2_400 })).toBe(120);
+  });
+
+  it('grants operators lambda:InvokeFunctionUrl on the admin function, for IAM-authorised URLs only', () => {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const stack = new Stack(app, 'Grant');
+    const p = new FailoverControlPlane(stack, 'ControlPlane', {
+      config: parseConfig(rawConfig),
+      ingress: 'function-url',
+    });
+    p.grantAdmin(new Role(stack, 'Operators', { assumedBy: new AccountRootPrincipal() }));
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Operators') }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: 'lambda:InvokeFunctionUrl',
+            Effect: 'Allow',
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneAdmin'), 'Arn'] },
+            Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+          },
+        ],
+      },
+    });
+  });
+
+  it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(
+      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath)}`),
+    ).toEqual([]);
   });
 });
 

@@ -42,6 +42,18 @@ export function throttles(config: Config): Record<RouteGroup, Throttle> {
   };
 }
 
+/** What one heartbeat may take, at most, warm (the bench measures a few ms). */
+const CALL_MS_BOUND = 100;
+
+/**
+ * The heartbeat function's reserved concurrency behind a Function URL, which has no rate
+ * throttle: enough for the node routes' rate at CALL_MS_BOUND per call (at least 2), so the
+ * fleet is served and a flood cannot take the account's whole concurrency.
+ */
+export function reservedConcurrency(node: Throttle): number {
+  return Math.max(2, Math.ceil((node.rateLimit * CALL_MS_BOUND) / 1000));
+}
+
 /**
  * A token bucket, as API Gateway throttles: `burstLimit` tokens, refilled at `rateLimit`
  * per second; a request takes one or is refused. Time (ms) arrives as data.
