@@ -9,6 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { token } from '../cli/token.js';
+import { UsageError } from '../cli/usage.js';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import { mintToken, sha256Hex } from '../shared/tokens.js';
 import { type Proc, Processes, stop, waitForLine } from './helpers/processes.js';
@@ -51,6 +53,29 @@ async function previousTokenOf(url: string): Promise<boolean | undefined> {
   const status = (await (await fetch(`${url}/v1/clusters/rot`)).json()) as ClusterStatus;
   return status.nodes.find((n) => n.id === 'a')?.previousToken;
 }
+
+describe('failover token --rotate: bad command lines', () => {
+  it.each([
+    [['--config', 'x.json'], /^--config, --cluster and --node go with --rotate$/],
+    [['--rotate', '--config', 'x.json'], /^missing --cluster and --node$/],
+    [['--rotate'], /^missing --config, --cluster and --node$/],
+  ])('refuses %j, naming the problem', (argv, message) => {
+    expect(() => token(argv)).toThrow(UsageError);
+    expect(() => token(argv)).toThrow(message);
+  });
+
+  it('names an unknown cluster or node of the config', () => {
+    const file = join(dir, 'names.config.json');
+    const node = { id: 'a', address: '192.0.2.1', tokenSha256: mintToken().sha256 };
+    writeFileSync(file, JSON.stringify({ clusters: [{ id: 'rot', nodes: [node] }] }));
+    expect(() => token(['--rotate', '--config', file, '--cluster', 'nope', '--node', 'a'])).toThrow(
+      `no cluster 'nope' in ${file}`,
+    );
+    expect(() => token(['--rotate', '--config', file, '--cluster', 'rot', '--node', 'z'])).toThrow(
+      "no node 'z' in cluster 'rot'",
+    );
+  });
+});
 
 describe('token rotation (real processes)', () => {
   it('accepts the old and the new token during the rotation, shows who still uses the old one, and only the new one after', async () => {
