@@ -8,7 +8,9 @@
  * stage's JSON access-log line and Lambda's START/END/REPORT lines per beat), which the
  * deployed stack does write. The sweep's per-cluster cost (one eventually consistent read of
  * the cluster item per scheduled run, every minute) is reported beside it; the sweep's own
- * invocations are a fixed cost per deployment, not per node.
+ * invocations are a fixed cost per deployment, not per node. The `function-url` ingress
+ * (infra/control-plane.ts) costs the same minus the API Gateway request: a Lambda Function
+ * URL charges nothing beyond the invocation.
  */
 import type { HeartbeatData } from './heartbeat.js';
 import { type BenchOptions, pass, type Row, usd } from './lib.js';
@@ -52,6 +54,8 @@ export interface NodeMonth {
   dynamo8Nodes: number;
   total: number;
   total8Nodes: number;
+  /** Ingress `function-url`: no API Gateway request, the rest alike. */
+  totalFunctionUrl: number;
   logsEstimate: number;
 }
 
@@ -108,6 +112,7 @@ export function runCost(heartbeat: HeartbeatData, _options: BenchOptions): { row
       dynamo8Nodes,
       total: base + dynamo,
       total8Nodes: base + dynamo8Nodes,
+      totalFunctionUrl: base - apiGateway + dynamo,
       logsEstimate: ((beats * LOG_BYTES_PER_BEAT) / 1024 ** 3) * PRICES.cloudWatchLogsIngestPerGb,
     };
   });
@@ -160,7 +165,16 @@ export function runCost(heartbeat: HeartbeatData, _options: BenchOptions): { row
       status: pass(c.total < route53.fastNonAws),
     };
   });
+  const at5s = perNodeMonth.find((c) => c.intervalSeconds === 5) as NodeMonth;
   rows.push(
+    {
+      figure: 'Cost per node-month, cheapest ingress (function-url), 5 s interval',
+      measured:
+        `${usd(at5s.totalFunctionUrl)} (Lambda ${usd(at5s.lambdaRequests + at5s.lambdaDuration)} + DynamoDB ` +
+        `${usd(at5s.dynamo)}; no API Gateway request); 8-node cluster ${usd(at5s.total8Nodes - at5s.apiGateway)}`,
+      budget: `< Route 53's cheapest check, ${usd(route53.basicAws)}`,
+      status: pass(at5s.totalFunctionUrl < route53.basicAws),
+    },
     {
       figure: 'Sweep reads per cluster-month (1-minute schedule)',
       measured: `${usd(data.sweepReadsPerClusterMonth, 4)} (${rruPerRead} RRU per cluster per run, ${Math.round(SWEEPS_PER_MONTH).toLocaleString('en-US')} runs)`,

@@ -76,9 +76,12 @@ export class AdminClient {
     if (isLoopback(host) || url.protocol === 'http:') {
       return this.options.adminToken ? { authorization: `Bearer ${this.options.adminToken}` } : {};
     }
+    // An HTTP API's host names execute-api; a Lambda Function URL's (ingress function-url), lambda.
+    const functionUrl = /\.lambda-url\.([a-z0-9-]+)\.on\.aws$/.exec(host);
     const region =
       this.options.region ??
       /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(host)?.[1] ??
+      functionUrl?.[1] ??
       process.env.AWS_REGION;
     if (!region)
       throw new UsageError('cannot tell the AWS region from --url: pass --region or set AWS_REGION');
@@ -89,7 +92,7 @@ export class AdminClient {
       import('@smithy/signature-v4'),
     ]);
     const signer = new SignatureV4({
-      service: 'execute-api',
+      service: functionUrl ? 'lambda' : 'execute-api',
       region,
       credentials: defaultProvider(),
       sha256: Hash.bind(null, 'sha256'),

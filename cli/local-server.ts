@@ -10,9 +10,16 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Config } from '../shared/config.js';
 import { ControlPlane, type SweepReport } from '../shared/control-plane/control-plane.js';
-import { AuthError, ConfigError, ForbiddenError, MisdirectedRequestError } from '../shared/errors.js';
+import {
+  AuthError,
+  ConfigError,
+  ForbiddenError,
+  MisdirectedRequestError,
+  ThrottledError,
+} from '../shared/errors.js';
 import { bearerToken, createApiHandler, header, MAX_BODY_BYTES } from '../shared/http/api.js';
 import type { RouteGroup } from '../shared/http/routes.js';
+import { TokenBucket, throttles } from '../shared/http/throttle.js';
 import type { Logger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
@@ -42,6 +49,11 @@ export interface LocalServerOptions {
    * listen address: the only other names admin routes answer to (see localRequestCheck).
    */
   publicHosts?: readonly string[];
+  /**
+   * Throttle node and admin routes as the deployed HTTP API's routes are (sized from the
+   * config, `shared/http/throttle.ts`): a request over its group's bucket gets a 429.
+   */
+  throttle?: boolean;
 }
 
 export interface LocalServer {
@@ -64,6 +76,20 @@ export function localAdminAuthorizer(host: string, adminTokenSha256: string | un
       throw new AuthError('admin routes need a valid admin token');
     }
     return 'admin-token';
+  };
+}
+
+/** The stage's per-route-group throttles, as token buckets on this process's monotonic clock. */
+function localThrottle(config: Config): (group: RouteGroup) => void {
+  const sizes = throttles(config);
+  const now = () => performance.now();
+  const buckets = { node: new TokenBucket(sizes.node, now()), admin: new TokenBucket(sizes.admin, now()) };
+  return (group) => {
+    if (!buckets[group].take(now())) {
+      throw new ThrottledError(
+        `too many requests on ${group} routes (limit ${sizes[group].rateLimit}/s, burst ${sizes[group].burstLimit})`,
+      );
+    }
   };
 }
 
@@ -153,7 +179,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         '(mint one with `npx failover token`)',
     );
   }
-  const checkRequest = localRequestCheck(allowedHosts(host, options.publicHosts));
+  const checkHost = localRequestCheck(allowedHosts(host, options.publicHosts));
+  const throttle = options.throttle ? localThrottle(config) : undefined;
+  const checkRequest = (event: APIGatewayProxyEventV2, group: RouteGroup) => {
+    // API Gateway throttles before anything else runs.
+    throttle?.(group);
+    checkHost(event, group);
+  };
   const targets = buildTargets(config, logger, options.env);
   const unlock = options.dataDir ? lockDataDir(options.dataDir) : () => undefined;
   let dynamo: LocalDynamo;

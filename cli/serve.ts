@@ -25,6 +25,8 @@ Options:
                          Regions over one table (instead of --memory / --data-dir)
   --region NAME          the Region this control plane plays; status shows which one took each beat
   --sweep-interval SECS  how often the sweep runs (default 1)
+  --throttle             throttle node and admin routes as the deployed API does (sized from
+                         the config: nodes ÷ interval × 4 per second); over it, 429
 `;
 
 const DEMO_NODES = [
@@ -43,6 +45,7 @@ export async function serve(argv: string[]): Promise<number> {
     store: { type: 'string' },
     region: { type: 'string' },
     'sweep-interval': { type: 'string', default: '1' },
+    throttle: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -78,6 +81,7 @@ export async function serve(argv: string[]): Promise<number> {
     ...(store ? { store } : {}),
     ...(values.region ? { region: values.region } : {}),
     sweepIntervalMs: sweepSeconds * 1000,
+    throttle: values.throttle,
   });
 
   const out = process.stdout;

@@ -162,6 +162,15 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
             ),
           ]
         : []),
+      ...(n.previousToken
+        ? [
+            paint(
+              33,
+              `TOKEN ROTATION: ${n.id} still beats with its previous token; give its agent the new one, ` +
+                'then remove previousTokenSha256 from the config',
+            ),
+          ]
+        : []),
     ]),
     ...s.rejectedBeats.map((r) =>
       paint(

@@ -1,12 +1,13 @@
 /**
  * The repository's own CDK app: `npx cdk deploy` deploys the control plane described by
  * failover.config.json (or `-c config=FILE`). Webhook secrets, if any, are read from
- * Secrets Manager at deploy time: `-c webhookSecrets=ENV_NAME=secret-name,...`.
+ * Secrets Manager at deploy time: `-c webhookSecrets=ENV_NAME=secret-name,...`. The
+ * ingress: `-c ingress=http-api` (default) or `-c ingress=function-url`.
  */
 import { App, SecretValue, Stack } from 'aws-cdk-lib';
 import { loadConfigFile } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
-import { FailoverControlPlane } from './control-plane.js';
+import { FailoverControlPlane, type Ingress } from './control-plane.js';
 
 const app = new App();
 const configPath: string = app.node.tryGetContext('config') ?? 'failover.config.json';
@@ -19,7 +20,13 @@ const secrets = String(app.node.tryGetContext('webhookSecrets') ?? '')
     return [env, SecretValue.secretsManager(name).unsafeUnwrap()] as const;
   });
 
+const INGRESSES: readonly Ingress[] = ['http-api', 'function-url'];
+const ingress = String(app.node.tryGetContext('ingress') ?? 'http-api') as Ingress;
+
 try {
+  if (!INGRESSES.includes(ingress)) {
+    throw new ConfigError(`ingress: expected one of ${INGRESSES.join(', ')}, got '${ingress}'`);
+  }
   const config = loadConfigFile(configPath);
   const name: string = app.node.tryGetContext('stackName') ?? 'Failover';
   const targetEnvironment = Object.fromEntries(secrets);
@@ -36,6 +43,7 @@ try {
   for (const stack of stacks) {
     new FailoverControlPlane(stack, 'ControlPlane', {
       config,
+      ingress,
       targetEnvironment,
       ...(config.regions ? { stateTableName: `${name.toLowerCase()}-state` } : {}),
     });

@@ -10,7 +10,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  type CfnStage,
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
@@ -26,14 +32,15 @@ import {
 import { EventBus, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, FunctionUrlAuthType, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { FilterPattern, LogGroup, MetricFilter, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { type Config, serializeConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
-import { ROUTES } from '../shared/http/routes.js';
+import { ROUTES, type RouteGroup } from '../shared/http/routes.js';
+import { reservedConcurrency, type Throttle, throttles } from '../shared/http/throttle.js';
 import { environmentOf } from '../shared/targets/registry.js';
 import { targetPolicies } from './target-policies.js';
 import { targetResources } from './target-resources.js';
@@ -47,8 +54,13 @@ export interface FailoverControlPlaneProps {
   readonly config: Config;
   /** Protect the state table from deletion. @default true */
   readonly deletionProtection?: boolean;
-  /** Stage throttling for the whole API (heartbeats and admin). @default { rateLimit: 50, burstLimit: 100 } */
-  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Throttles per route group, each on every route of the group, so a flood on one group
+   * cannot use up the other's. @default sized from the config (`shared/http/throttle.ts`):
+   * node routes Σ nodes ÷ interval × 4 per second (at least 10), burst twice that or twice
+   * the nodes; admin routes 10 per second, burst 20
+   */
+  readonly throttles?: Partial<Readonly<Record<RouteGroup, Throttle>>>;
   /** How often the sweep runs (the safety net; inline detection in heartbeats is the fast path). @default 1 minute */
   readonly sweepSchedule?: Duration;
   /** Retention of function and access logs. @default one month */
@@ -71,12 +83,30 @@ export interface FailoverControlPlaneProps {
    * replicas (and witness); the others use their local replica. @default `failover-state`
    */
   readonly stateTableName?: string;
+  /**
+   * How agents and operators reach the functions (the same handlers either way):
+   * - `http-api`: an API Gateway HTTP API, per-route throttles, IAM on admin routes;
+   * - `function-url`: Lambda Function URLs, no API Gateway charge; the node URL is
+   *   throttled by the heartbeat function's reserved concurrency, the admin URL takes IAM.
+   * @default 'http-api'
+   */
+  readonly ingress?: Ingress;
+}
+
+export type Ingress = 'http-api' | 'function-url';
+
+/** Where agents and operators reach the control plane; who may call the admin routes. */
+interface Endpoint {
+  api: HttpApi | undefined;
+  admin: { actions: string[]; resources: string[]; conditions?: Record<string, Record<string, string>> };
 }
 
 export class FailoverControlPlane extends Construct {
   /** The state table: created here, or (multi-Region, not the first Region) the local replica. */
   readonly table: ITableV2;
-  readonly api: HttpApi;
+  /** The HTTP API (ingress `http-api`); undefined with `function-url`. */
+  readonly api: HttpApi | undefined;
+  private readonly adminAccess: Endpoint['admin'];
   readonly heartbeatFunction: NodejsFunction;
   readonly sweepFunction: NodejsFunction;
   readonly adminFunction: NodejsFunction;
@@ -111,7 +141,10 @@ export class FailoverControlPlane extends Construct {
       FAILOVER_EVENT_BUS: eventBus.eventBusName,
       POWERTOOLS_SERVICE_NAME: 'failover',
     };
-    const fn = (name: string, options: { timeout: Duration; memorySize: number; targets: boolean }) => {
+    const fn = (
+      name: string,
+      options: { timeout: Duration; memorySize: number; targets: boolean; reservedConcurrency?: number },
+    ) => {
       const logGroup = new LogGroup(this, `${name}Logs`, {
         retention: logRetention,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -128,6 +161,9 @@ export class FailoverControlPlane extends Construct {
         architecture: Architecture.ARM_64,
         memorySize: options.memorySize,
         timeout: options.timeout,
+        ...(options.reservedConcurrency === undefined
+          ? {}
+          : { reservedConcurrentExecutions: options.reservedConcurrency }),
         role,
         logGroup,
         environment: { ...environment, ...(options.targets ? targetEnvironment : {}) },
@@ -149,7 +185,15 @@ export class FailoverControlPlane extends Construct {
       return { f, logGroup };
     };
 
-    const heartbeat = fn('Heartbeat', { timeout: Duration.seconds(10), memorySize: 256, targets: true });
+    const ingress = props.ingress ?? 'http-api';
+    const throttle = { ...throttles(props.config), ...props.throttles };
+    const heartbeat = fn('Heartbeat', {
+      timeout: Duration.seconds(10),
+      memorySize: 256,
+      targets: true,
+      // A Function URL has no throttle of its own: the function's concurrency is its throttle.
+      ...(ingress === 'function-url' ? { reservedConcurrency: reservedConcurrency(throttle.node) } : {}),
+    });
     const sweep = fn('Sweep', { timeout: Duration.seconds(60), memorySize: 512, targets: true });
     // Admin runs switchovers, so it applies targets like the others.
     const admin = fn('Admin', { timeout: Duration.seconds(10), memorySize: 256, targets: true });
@@ -190,60 +234,12 @@ export class FailoverControlPlane extends Construct {
     // Health-routed targets: what traffic follows is set up here, once, not at failover time.
     targetResources(new Construct(this, 'Targets'), props.config);
 
-    // The HTTP API: heartbeats carry node tokens checked in the handler; admin routes use IAM.
-    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
-      retention: logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.api = new HttpApi(this, 'Api', {
-      createDefaultStage: false,
-      description: 'failover control plane API',
-    });
-    const stage = new HttpStage(this, 'DefaultStage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: props.throttle ?? { rateLimit: 50, burstLimit: 100 },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: '$context.requestId',
-            ip: '$context.identity.sourceIp',
-            caller: '$context.identity.userArn',
-            method: '$context.httpMethod',
-            path: '$context.path',
-            status: '$context.status',
-            latencyMs: '$context.responseLatency',
-            integrationError: '$context.integrationErrorMessage',
-          }),
-        ),
-      },
-    });
-    // Exactly the routes the handler serves: node routes go to the heartbeat function, which
-    // checks the node's token; admin routes to the admin function, behind IAM.
-    const integrations = {
-      node: new HttpLambdaIntegration('HeartbeatIntegration', heartbeat.f),
-      admin: new HttpLambdaIntegration('AdminIntegration', admin.f),
-    };
-    const iam = new HttpIamAuthorizer();
-    for (const { group, method, path } of ROUTES) {
-      const added = this.api.addRoutes({
-        path,
-        methods: [HttpMethod[method]],
-        integration: integrations[group],
-        ...(group === 'admin' ? { authorizer: iam } : {}),
-      });
-      if (group !== 'node') continue;
-      for (const route of added) {
-        Validations.of(route).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason:
-            'Node agents authenticate with a per-node bearer token, checked in the handler against a SHA-256 hash ' +
-            'in constant time; IAM credentials on every host would defeat the curl-friendly design.',
-        });
-      }
-    }
+    const endpoint =
+      ingress === 'function-url'
+        ? this.functionUrls(heartbeat.f, admin.f)
+        : this.httpApi(heartbeat.f, admin.f, throttle, logRetention);
+    this.api = endpoint.api;
+    this.adminAccess = endpoint.admin;
 
     // The sweep: the safety net. The inline path in heartbeats is what makes failover fast.
     new Rule(this, 'SweepSchedule', {
@@ -272,22 +268,126 @@ export class FailoverControlPlane extends Construct {
     );
     this.alarm('TargetApplyFailures', applyFailures, 1, props.alarmTopic);
 
-    const stack = Stack.of(this);
-    new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL for agents and the CLI' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
-    new CfnOutput(this, 'AdminInvokeArn', {
-      value: this.api.arnForExecuteApi('*', '/v1/clusters/*', '$default'),
-      description: `Grant execute-api:Invoke on this ARN to operators (region ${stack.region})`,
-    });
   }
 
   /** Allows `grantee` to call the admin routes (status, events, switchover, pause, resume) with SigV4. */
   grantAdmin(grantee: IGrantable): Grant {
+    const { actions, resources, conditions } = this.adminAccess;
     return Grant.addToPrincipal({
       grantee,
-      actions: ['execute-api:Invoke'],
-      resourceArns: [this.api.arnForExecuteApi('*', '/v1/clusters/*', '$default')],
+      actions,
+      resourceArns: resources,
+      ...(conditions ? { conditions } : {}),
     });
+  }
+
+  /** The HTTP API: heartbeats carry node tokens checked in the handler; admin routes use IAM. */
+  private httpApi(
+    heartbeatFn: NodejsFunction,
+    adminFn: NodejsFunction,
+    throttle: Record<RouteGroup, Throttle>,
+    logRetention: RetentionDays,
+  ): Endpoint {
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const api = new HttpApi(this, 'Api', {
+      createDefaultStage: false,
+      description: 'failover control plane API',
+    });
+    const stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: api,
+      stageName: '$default',
+      autoDeploy: true,
+      // A route without settings of its own (none today) gets the admin routes' throttle.
+      throttle: throttle.admin,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            caller: '$context.identity.userArn',
+            method: '$context.httpMethod',
+            path: '$context.path',
+            status: '$context.status',
+            latencyMs: '$context.responseLatency',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+    // Exactly the routes the handler serves: node routes go to the heartbeat function, which
+    // checks the node's token; admin routes to the admin function, behind IAM.
+    const integrations = {
+      node: new HttpLambdaIntegration('HeartbeatIntegration', heartbeatFn),
+      admin: new HttpLambdaIntegration('AdminIntegration', adminFn),
+    };
+    const iam = new HttpIamAuthorizer();
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    for (const { group, method, path } of ROUTES) {
+      const added = api.addRoutes({
+        path,
+        methods: [HttpMethod[method]],
+        integration: integrations[group],
+        ...(group === 'admin' ? { authorizer: iam } : {}),
+      });
+      routeSettings[`${method} ${path}`] = {
+        ThrottlingRateLimit: throttle[group].rateLimit,
+        ThrottlingBurstLimit: throttle[group].burstLimit,
+      };
+      // Route settings name routes by key: the routes must exist before the stage refers to them.
+      for (const route of added) stage.node.addDependency(route);
+      if (group !== 'node') continue;
+      for (const route of added) {
+        Validations.of(route).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Node agents authenticate with a per-node bearer token, checked in the handler against a SHA-256 hash ' +
+            'in constant time; IAM credentials on every host would defeat the curl-friendly design.',
+        });
+      }
+    }
+
+    (stage.node.defaultChild as CfnStage).addPropertyOverride('RouteSettings', routeSettings);
+
+    new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL for agents and the CLI' });
+    const adminArn = api.arnForExecuteApi('*', '/v1/clusters/*', '$default');
+    new CfnOutput(this, 'AdminInvokeArn', {
+      value: adminArn,
+      description: `Grant execute-api:Invoke on this ARN to operators (region ${Stack.of(this).region})`,
+    });
+    return { api, admin: { actions: ['execute-api:Invoke'], resources: [adminArn] } };
+  }
+
+  /**
+   * Lambda Function URLs, the cheapest ingress: no per-request API Gateway charge. The
+   * heartbeat function's URL is open (node tokens are checked in the handler, as behind the
+   * HTTP API) and throttled by its reserved concurrency, sized from the config; the admin
+   * function's URL takes IAM (SigV4 for the \`lambda\` service). Same handlers, same routes.
+   */
+  private functionUrls(heartbeatFn: NodejsFunction, adminFn: NodejsFunction): Endpoint {
+    const nodeUrl = heartbeatFn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+    const adminUrl = adminFn.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+    new CfnOutput(this, 'ApiUrl', { value: nodeUrl.url, description: 'Base URL for agents (node routes)' });
+    new CfnOutput(this, 'AdminUrl', {
+      value: adminUrl.url,
+      description: 'Base URL for the CLI (admin routes, IAM)',
+    });
+    new CfnOutput(this, 'AdminInvokeArn', {
+      value: adminFn.functionArn,
+      description: 'Grant lambda:InvokeFunctionUrl on this ARN to operators',
+    });
+    return {
+      api: undefined,
+      admin: {
+        actions: ['lambda:InvokeFunctionUrl'],
+        resources: [adminFn.functionArn],
+        conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+      },
+    };
   }
 
   private allowTable(f: NodejsFunction, actions: string[]): void {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 // zod/mini: tree-shakable, so Lambda bundles stay small.
 import * as z from 'zod/mini';
+import { addressClass, literalAddress, refusedAddress } from './addresses.js';
 import { id, int, mode } from './config-fields.js';
 import { ConfigError } from './errors.js';
 import { closest } from './suggest.js';
@@ -28,6 +29,11 @@ const NodeSchema = z.strictObject({
     .string({ error: 'must be a string' })
     .check(z.minLength(1, 'must not be empty'), z.maxLength(253)),
   tokenSha256: sha256,
+  /**
+   * Token rotation: the hash of the token being replaced, still accepted until it is removed
+   * from the config (`failover token --rotate`). Status shows nodes that still beat with it.
+   */
+  previousTokenSha256: z.optional(sha256),
   /** Failsafe: where peers reach this node's agent (`--peer-listen`); default http://address:peerPort. */
   peerUrl: z.optional(
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).check(z.maxLength(512)),
@@ -61,6 +67,26 @@ function checkNodesFitTargets(
       });
     }
     kind.check?.(target, t, cluster, issue);
+  });
+}
+
+/**
+ * Agents send failsafe requests to each other's peer URL (given, or built from the
+ * address): never to the instance metadata or credentials address. Private ones are what
+ * peers use (and documentation addresses what examples use), so only metadata is refused.
+ */
+function checkPeerAddresses(cluster: Pick<ParsedCluster, 'nodes'>, issue: ConfigIssue): void {
+  cluster.nodes.forEach((node, n) => {
+    const url = node.peerUrl ?? `http://${isIP(node.address) === 6 ? `[${node.address}]` : node.address}/`;
+    if (!URL.canParse(url)) return; // a host name with characters a URL cannot hold: nothing to check
+    const literal = literalAddress(new URL(url));
+    const refused =
+      literal && addressClass(literal) === 'metadata' && refusedAddress(literal, { allowPrivate: true });
+    if (refused)
+      issue(
+        ['nodes', n, node.peerUrl === undefined ? 'address' : 'peerUrl'],
+        `peers would be sent to it: ${refused}`,
+      );
   });
 }
 
@@ -107,6 +133,9 @@ const ClusterSchema = z
           input: cluster,
         });
       });
+      checkPeerAddresses(cluster, (path, message) =>
+        ctx.addIssue({ code: 'custom', path, message, input: cluster }),
+      );
       checkNodesFitTargets(cluster, (path, message) =>
         ctx.addIssue({ code: 'custom', path, message, input: cluster }),
       );

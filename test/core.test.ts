@@ -500,6 +500,7 @@ describe('nodeViews', () => {
       ineligibleReason: 'a is in maintenance',
       upSince: null,
       collision: null,
+      previousToken: false,
     });
     expect(views.map((v) => [v.id, v.priority, v.role])).toEqual([
       ['a', 1, 'standby'],
@@ -532,6 +533,7 @@ describe('nodeViews', () => {
       ineligibleReason: 'c was never seen',
       upSince: null,
       collision: null,
+      previousToken: false,
     });
   });
 });

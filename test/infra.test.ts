@@ -9,12 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailoverControlPlane, type FailoverControlPlaneProps } from '../infra/control-plane.js';
 import { type ConfigInput, loadConfigFile, parseConfig, parseConfigText } from '../shared/config.js';
 import { ROUTES } from '../shared/http/routes.js';
+import { HEADROOM, reservedConcurrency, throttles } from '../shared/http/throttle.js';
 import { mintToken } from '../shared/tokens.js';
 
 const work = mkdtempSync(join(tmpdir(), 'failover-infra-'));
@@ -186,19 +188,62 @@ describe('FailoverControlPlane', () => {
     }
   });
 
-  it('throttles the stage (configurable) and writes access logs', () => {
+  it('throttles node and admin routes separately, node routes sized from the config, and writes access logs', () => {
+    // 2 nodes at a 5 s interval: 0.4 beats/s × headroom 4 = 1.6/s, so the floor of 10/s; burst 20.
+    const node = { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 };
+    const admin = { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 };
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
-      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      DefaultRouteSettings: admin,
+      RouteSettings: Object.fromEntries(
+        ROUTES.map((r) => [`${r.method} ${r.path}`, r.group === 'node' ? node : admin]),
+      ),
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
     });
-    synth({ throttle: { rateLimit: 7, burstLimit: 9 } }).template.hasResourceProperties(
+    // The stage refers to routes by key: it is created after every one of them.
+    const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'));
+    const routes = Object.keys(template.findResources('AWS::ApiGatewayV2::Route'));
+    expect(routes).toHaveLength(ROUTES.length);
+    expect(stage?.DependsOn).toEqual(expect.arrayContaining(routes));
+  });
+
+  it('sizes the node routes as nodes ÷ interval × headroom: 300 nodes at a 1 s interval get 1,200/s', () => {
+    const nodes = Array.from({ length: 300 }, (_, i) => ({
+      id: `n${i}`,
+      address: `10.1.${i >> 8}.${i & 255}`,
+      tokenSha256: 'a'.repeat(64),
+    }));
+    const clusters = Array.from({ length: 5 }, (_, c) => ({
+      id: `c${c}`,
+      heartbeatIntervalSeconds: 1,
+      nodes: nodes.slice(c * 60, (c + 1) * 60),
+    }));
+    expect(throttles(parseConfig({ clusters }))).toEqual({
+      node: { rateLimit: 300 * HEADROOM, burstLimit: 2 * 300 * HEADROOM },
+      admin: { rateLimit: 10, burstLimit: 20 },
+    });
+    expect(
+      throttles(parseConfig({ clusters: [{ ...clusters[0], heartbeatIntervalSeconds: 60 }] })).node,
+    ).toEqual({
+      rateLimit: 10,
+      burstLimit: 120, // twice the 60 nodes: all of them may beat at once
+    });
+  });
+
+  it('takes an explicit throttle for one group and keeps the other sized from the config', () => {
+    const settings = synth({ throttles: { admin: { rateLimit: 2, burstLimit: 3 } } }).template.findResources(
       'AWS::ApiGatewayV2::Stage',
-      {
-        DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 9 },
-      },
     );
+    const [stage] = Object.values(settings);
+    expect(stage?.Properties.RouteSettings['POST /v1/clusters/{cluster}/pause']).toEqual({
+      ThrottlingRateLimit: 2,
+      ThrottlingBurstLimit: 3,
+    });
+    expect(stage?.Properties.RouteSettings['POST /v1/clusters/{cluster}/nodes/{node}/heartbeat']).toEqual({
+      ThrottlingRateLimit: 10,
+      ThrottlingBurstLimit: 20,
+    });
   });
 
   it('runs the sweep on a one-minute schedule', () => {
@@ -306,6 +351,74 @@ describe('FailoverControlPlane', () => {
 
   it('lints clean with cfn-lint when it is installed', (ctx) => {
     expectLintClean(ctx, template, 'template.json');
+  });
+});
+
+describe('FailoverControlPlane with ingress function-url', () => {
+  let template: Template;
+  let app: App;
+  let plane: FailoverControlPlane;
+  beforeAll(() => {
+    ({ template, app, plane } = synth({ ingress: 'function-url' }));
+  });
+
+  it('gives the heartbeat function an open URL (node tokens checked in the handler) and the admin function an IAM one', () => {
+    template.resourceCountIs('AWS::Lambda::Url', 2);
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneHeartbeat'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'AWS_IAM',
+      TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneAdmin'), 'Arn'] },
+    });
+    // No API Gateway at all: nothing is charged per request but Lambda's own.
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+    expect(plane.api).toBeUndefined();
+  });
+
+  it("throttles the node URL by the heartbeat function's reserved concurrency, sized from the config", () => {
+    const expected = reservedConcurrency(throttles(parseConfig(rawConfig)).node);
+    expect(expected).toBe(2);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: Match.anyValue(),
+      ReservedConcurrentExecutions: expected,
+      Role: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneHeartbeatRole'), 'Arn'] },
+    });
+    expect(reservedConcurrency({ rateLimit: 1_200, burstLimit: 2_400 })).toBe(120);
+  });
+
+  it('grants operators lambda:InvokeFunctionUrl on the admin function, for IAM-authorised URLs only', () => {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const stack = new Stack(app, 'Grant');
+    const p = new FailoverControlPlane(stack, 'ControlPlane', {
+      config: parseConfig(rawConfig),
+      ingress: 'function-url',
+    });
+    p.grantAdmin(new Role(stack, 'Operators', { assumedBy: new AccountRootPrincipal() }));
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Operators') }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: 'lambda:InvokeFunctionUrl',
+            Effect: 'Allow',
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneAdmin'), 'Arn'] },
+            Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+          },
+        ],
+      },
+    });
+  });
+
+  it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(
+      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath)}`),
+    ).toEqual([]);
   });
 });
 

@@ -5,6 +5,7 @@
 import type { HeartbeatResult } from '../../shared/control-plane/control-plane.js';
 import { formatSeconds } from '../../shared/time.js';
 import { httpText } from '../http.js';
+import { isRetryable } from './beat-retry.js';
 
 /** A release may commit a promotion and repoint targets: it gets longer than a beat. */
 const RELEASE_EXTRA_MS = 3_000;
@@ -21,7 +22,8 @@ export type RoleAnswer = Pick<HeartbeatResult, 'role' | 'epoch' | 'active'>;
 
 export type BeatOutcome =
   | { kind: 'answer'; result: HeartbeatResult }
-  | { kind: 'problem'; message: string }
+  /** `retryable`: no answer, a 429 or a 5xx (see beat-retry.ts). */
+  | { kind: 'problem'; message: string; retryable: boolean }
   /** The agent stopped while the beat was in flight: nothing to report. */
   | { kind: 'stopped' };
 
@@ -49,10 +51,12 @@ export class BeatClient {
       }));
     } catch (err) {
       if (stopping.aborted) return { kind: 'stopped' };
-      return { kind: 'problem', message: describeFailure(err, timeoutMs) };
+      return { kind: 'problem', message: describeFailure(err, timeoutMs), retryable: isRetryable(undefined) };
     }
     const result = status === 200 ? parseResult(text) : null;
-    if (result === null) return { kind: 'problem', message: describeRejection(status, text) };
+    if (result === null) {
+      return { kind: 'problem', message: describeRejection(status, text), retryable: isRetryable(status) };
+    }
     return { kind: 'answer', result };
   }
 
@@ -105,6 +109,7 @@ export function describeRejection(status: number, text: string): string {
   const message = serverMessage(text);
   if (status === 200) return `unexpected heartbeat answer: ${message}`;
   if (status === 400 || status === 404) return `heartbeat rejected (${status}): ${message}`;
+  if (status === 429) return `heartbeat throttled (429): ${message}`;
   if (status >= 500) return `control plane error (${status}): ${message}`;
   return `unexpected response (${status}): ${message}`;
 }

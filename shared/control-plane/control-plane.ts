@@ -116,10 +116,13 @@ export class ControlPlane {
     clusterId: string,
     nodeId: string,
     token: string | undefined,
-  ): { cluster: ClusterConfig; node: NodeConfig } {
+  ): { cluster: ClusterConfig; node: NodeConfig; previousToken: boolean } {
     const cluster = findCluster(this.options.config, clusterId);
     const node = cluster?.nodes.find((n) => n.id === nodeId);
-    const ok = tokenMatches(token ?? '', node?.tokenSha256);
+    const current = tokenMatches(token ?? '', node?.tokenSha256);
+    // Both compared every time, so the time taken does not tell a rotation is under way.
+    const previous = tokenMatches(token ?? '', node?.previousTokenSha256);
+    const ok = current || previous;
     if (!ok || cluster === undefined || node === undefined || token === undefined) {
       const cause =
         cluster === undefined
@@ -132,7 +135,7 @@ export class ControlPlane {
       this.rejected.record(clusterId, nodeId, cause, this.now());
       throw new AuthError('missing or invalid node token');
     }
-    return { cluster, node };
+    return { cluster, node, previousToken: !current };
   }
 
   /**

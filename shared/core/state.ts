@@ -27,6 +27,11 @@ export interface Beat {
    * down from (its --on-standby hook has run). Sent on every beat while it holds.
    */
   steppedDown?: number;
+  /**
+   * Set by the control plane, never by the agent (the API schema has no such field): the
+   * beat was authenticated with the node's `previousTokenSha256` (a rotation under way).
+   */
+  previousToken?: true;
 }
 
 /** What an active agent ran through while it kept its role without the control plane. */
@@ -69,6 +74,8 @@ export interface NodeState {
   claimedEpoch?: number;
   /** Set while the node claims to be active but is not (a "two actives" collision). */
   collision?: { since: number; claimedEpoch: number | null };
+  /** The last beat used the node's previous token: its rotation is not finished. */
+  previousToken?: true;
 }
 
 /** Progress of one target towards the cluster's epoch. */

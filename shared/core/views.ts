@@ -26,6 +26,8 @@ export interface NodeView {
   ineligibleReason: string | null;
   upSince: number | null;
   collision: { since: number; claimedEpoch: number | null } | null;
+  /** Its last beat used the previous token of a rotation (`previousTokenSha256`). */
+  previousToken: boolean;
 }
 
 export function nodeViews(state: ClusterState, cluster: ClusterConfig, now: number): NodeView[] {
@@ -54,6 +56,7 @@ export function nodeViews(state: ClusterState, cluster: ClusterConfig, now: numb
       ineligibleReason: check.reason,
       upSince: s?.upSince ?? null,
       collision: s?.collision ?? null,
+      previousToken: s?.previousToken === true,
     };
   });
 }

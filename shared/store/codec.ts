@@ -29,6 +29,7 @@ const NodeStateSchema = z.looseObject({
   claimedRole: z.optional(z.enum(['active', 'standby'])),
   claimedEpoch: z.optional(number),
   collision: z.optional(z.looseObject({ since: number, claimedEpoch: z.nullable(number) })),
+  previousToken: z.optional(z.literal(true)),
 });
 
 const EventSchema = z.looseObject({

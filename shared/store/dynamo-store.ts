@@ -79,6 +79,7 @@ export class DynamoStateStore implements StateStore {
       ...(beat.promiseMs === undefined ? [] : ['#nodes.#n.#promisedUntil = :promisedUntil']),
       ...(beat.steppedDown === undefined ? [] : ['#nodes.#n.#steppedDown = :steppedDown']),
       ...(region === undefined ? [] : ['#nodes.#n.#region = :region']),
+      ...(beat.previousToken ? ['#nodes.#n.#previousToken = :true'] : []),
     ];
     const remove = [
       ...perBeat.map((f) => `#nodes.#n.#${f}`),
@@ -86,6 +87,7 @@ export class DynamoStateStore implements StateStore {
       ...(beat.epoch === undefined ? ['#nodes.#n.#claimedEpoch'] : []),
       ...(beat.promiseMs === undefined ? ['#nodes.#n.#promisedUntil'] : []),
       ...(beat.steppedDown === undefined ? ['#nodes.#n.#steppedDown'] : []),
+      ...(beat.previousToken ? [] : ['#nodes.#n.#previousToken']),
     ];
     const write = (extraSet: string[], extraRemove: string[], condition: string) =>
       stateUpdate(this.table, cluster.id, {
@@ -103,6 +105,7 @@ export class DynamoStateStore implements StateStore {
           ...Object.fromEntries(given.map((f) => [`:${f}`, fields[f]])),
           ':role': beat.role,
           ':epoch': beat.epoch,
+          ':true': beat.previousToken,
           // Counted from arrival, not from sending: never earlier than the agent's own expiry.
           ':promisedUntil': beat.promiseMs === undefined ? undefined : now + beat.promiseMs,
           ':steppedDown': beat.steppedDown,
