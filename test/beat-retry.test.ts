@@ -95,7 +95,7 @@ describe('an agent whose beat is dropped or refused', () => {
   async function runAgent(url: string, until: (lines: string[]) => boolean): Promise<string[]> {
     const lines: string[] = [];
     const agent = new Agent(
-      { url, cluster: 'c', node: 'n', token: 't', intervalMs: 10_000, releaseOnExit: false },
+      { urls: [url], cluster: 'c', node: 'n', token: 't', intervalMs: 10_000, releaseOnExit: false },
       (line) => lines.push(line),
     );
     const running = agent.run();

@@ -11,6 +11,7 @@ import { formatSeconds, sleep } from '../../shared/time.js';
 import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './args.js';
 import { BeatClient, type BeatOutcome, ProblemLog } from './beat-client.js';
 import { MIN_ATTEMPT_MS, retriesEndBy, retryWaitMs } from './beat-retry.js';
+import { Endpoints } from './endpoints.js';
 import { Failsafe } from './failsafe.js';
 import { type HealthSnapshot, startHealthServer } from './health-server.js';
 import { Hooks } from './hooks.js';
@@ -23,6 +24,8 @@ const FIRST_INTERVAL_MS = 1_000;
 const MAX_DEFAULT_TIMEOUT_MS = 2_000;
 /** The same error is logged at most this often, so a long outage does not flood the log. */
 const REPEAT_ERROR_EVERY_MS = 5_000;
+/** Multi-Region: while beats go to another URL, how often the first one is tried again. */
+const PROBE_FIRST_URL_EVERY_MS = 5_000;
 /** How long shutdown waits for a running hook. */
 const HOOK_GRACE_MS = 5_000;
 
@@ -90,7 +93,7 @@ export class Agent {
     private readonly log: (message: string) => void,
   ) {
     this.keeper = new LeaseKeeper({ clock, marginFlagMs: options.marginMs });
-    this.client = new BeatClient(options);
+    this.client = new BeatClient(options, new Endpoints(options.urls, clock, PROBE_FIRST_URL_EVERY_MS));
     this.problems = new ProblemLog(log, REPEAT_ERROR_EVERY_MS, clock);
     this.hooks = new Hooks(options, log, this.stopping.signal);
     this.selfReport = new SelfReport(options, log, (message) => this.problems.report(message));
@@ -111,7 +114,8 @@ export class Agent {
     const interval = this.options.intervalMs
       ? `every ${formatSeconds(this.options.intervalMs)}`
       : "at the server's interval";
-    this.log(`starting: heartbeats to ${this.options.url} ${interval}`);
+    const to = this.options.urls.join(', then ');
+    this.log(`starting: heartbeats to ${to} ${interval}`);
     try {
       // Inside the try: a peer port in use must not leave the health server holding the process.
       await this.listenToPeers();
@@ -243,6 +247,9 @@ export class Agent {
       return;
     }
     this.problems.recovered();
+    void this.client.probeFirst(this.timeoutMs()).then((back) => {
+      if (back !== null) this.log(`heartbeats back to ${back}: it answers again`);
+    });
     if (body.failsafe !== undefined) this.failsafe.reported();
     this.failsafe.answered(outcome.result);
     this.onAnswer(outcome.result, sentAt);
