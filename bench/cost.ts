@@ -14,7 +14,7 @@
  */
 import type { HeartbeatData } from './heartbeat.js';
 import { type BenchOptions, pass, type Row, usd } from './lib.js';
-import { PRICES, READ_ON, SECONDS_PER_MONTH } from './prices.js';
+import { HOURS_PER_MONTH, PRICES, READ_ON, SECONDS_PER_MONTH } from './prices.js';
 
 /** From `infra/control-plane.ts`: `fn('Heartbeat', { memorySize: 256 })`. */
 export const HEARTBEAT_MEMORY_MB = 256;
@@ -174,6 +174,18 @@ export function runCost(heartbeat: HeartbeatData, _options: BenchOptions): { row
         `${usd(at5s.dynamo)}; no API Gateway request); 8-node cluster ${usd(at5s.total8Nodes - at5s.apiGateway)}`,
       budget: `< Route 53's cheapest check, ${usd(route53.basicAws)}`,
       status: pass(at5s.totalFunctionUrl < route53.basicAws),
+    },
+    {
+      // Assumption: a multi-Region strongly consistent table bills each write once in every
+      // replica Region (the write, then a replicated write at the same unit price), and
+      // nothing for the witness; API Gateway and Lambda bill only the Region that took the beat.
+      figure: 'Cost per node-month, three Regions (MRSC global table), 5 s interval',
+      measured:
+        `${usd(at5s.total + 2 * at5s.dynamo)} with three replicas (DynamoDB ${usd(3 * at5s.dynamo)}: every write ` +
+        `in each Region), ${usd(at5s.total + at5s.dynamo)} with two and a witness; one Region ${usd(at5s.total)}; ` +
+        `Route 53 ARC about ${usd(PRICES.arcClusterPerHour * HOURS_PER_MONTH, 0)} per cluster-month`,
+      budget: 'report',
+      status: 'report',
     },
     {
       figure: 'Sweep reads per cluster-month (1-minute schedule)',
