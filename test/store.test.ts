@@ -167,6 +167,26 @@ describe('failover', () => {
     expect(promotions(await events()).map((e) => e.epoch)).toEqual([2, 1]);
   });
 
+  // Found by the chaos run (seed 3, history 48): a heartbeat handler took its clock, then
+  // its write reached the store seconds later (a paused Lambda, SDK retries) and set
+  // lastSeen back to that old time, so the live active looked expired and was deposed
+  // while its agent still held a valid lease.
+  it('keeps a live active when a heartbeat delayed on its way to the store lands after a newer one', async () => {
+    const { tc, beat, status, clock, t0 } = setup();
+    await beat('a');
+    await beat('b');
+    clock.advance(2_500);
+    await beat('a'); // lastSeen(a) = t0 + 2500
+    await beat('b');
+    clock.advance(1_000);
+    // A beat stamped t0 + 100 lands now, after the one stamped t0 + 2500.
+    await store.recordHeartbeat(tc.cluster, 'a', {}, t0 + 100);
+
+    expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 1, active: 'a' });
+    expect(node(await status(), 'a')).toMatchObject({ role: 'active', alive: true });
+    expect((await store.load(tc.cluster.id)).nodes.a?.lastSeen).toBe(t0 + 2_500);
+  });
+
   it('lets the sweep promote only once the lease is over by 1 ms', async () => {
     const { beat, status, clock, cp } = setup();
     await beat('a');

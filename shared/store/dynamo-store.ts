@@ -43,6 +43,9 @@ export class DynamoStateStore implements StateStore {
    * ok"; it keeps `upSince`. Only when that fails (the node comes back, turns ok, or beats
    * for the first time) does a second write set `upSince` (and, for a brand-new cluster or
    * node, create the maps first). A beat that is not `ok` clears `upSince` in one write.
+   * Every write requires `lastSeen <= now`: a beat that reaches the store after a newer one
+   * (a paused worker, SDK retries) is dropped, for setting lastSeen back would make a live
+   * node look expired.
    */
   async recordHeartbeat(
     cluster: ClusterConfig,
@@ -103,7 +106,8 @@ export class DynamoStateStore implements StateStore {
     const send = async (input: UpdateItemCommandInput) =>
       decodeState(cluster.id, (await this.table.client.send(new UpdateItemCommand(input))).Attributes);
     // The item and this node's map exist once the cluster has been initialised.
-    const exists = 'attribute_exists(#nodes.#n)';
+    const notNewer = '(attribute_not_exists(#nodes.#n.#lastSeen) OR #nodes.#n.#lastSeen <= :now)';
+    const exists = `attribute_exists(#nodes.#n) AND ${notNewer}`;
     const fallback =
       status === 'ok'
         ? write(['#nodes.#n.#upSince = :now'], [], exists)
@@ -114,7 +118,7 @@ export class DynamoStateStore implements StateStore {
             write(
               [],
               [],
-              'attribute_exists(#nodes.#n.#upSince) AND #nodes.#n.#lastSeen >= :aliveSince AND #nodes.#n.#status = :ok',
+              'attribute_exists(#nodes.#n.#upSince) AND #nodes.#n.#lastSeen >= :aliveSince AND #nodes.#n.#status = :ok AND #nodes.#n.#lastSeen <= :now',
             ),
             fallback,
           ]
@@ -128,7 +132,13 @@ export class DynamoStateStore implements StateStore {
     }
     // First beat of this cluster or node: create the missing maps, then beat again.
     await this.initialise(cluster.id, node);
-    return send(fallback);
+    try {
+      return await send(fallback);
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    // A newer beat is recorded already: this one arrived late and changes nothing.
+    return this.load(cluster.id);
   }
 
   /** Creates the cluster item (and the node's map) if missing; safe to race. */
