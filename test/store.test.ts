@@ -270,6 +270,74 @@ describe('failover', () => {
   });
 });
 
+type WriteInput = { ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string> };
+const pauseWrite = (input: WriteInput) => input.ConditionExpression?.includes('#paused') === true;
+const promotionWrite = (input: WriteInput) =>
+  Object.values(input.ExpressionAttributeNames ?? {}).includes('lastTransition');
+
+/**
+ * Sends the next conditional write that `matches` twice, as the SDK does when the first
+ * attempt took effect but its answer was lost; the caller sees the second answer.
+ */
+function resendNextWrite(matches: (input: WriteInput) => boolean) {
+  const name = 'resend-next-write';
+  let armed = true;
+  dynamo.client.middlewareStack.add(
+    (next) => async (args) => {
+      if (!armed || !matches(args.input as WriteInput)) return next(args);
+      armed = false;
+      await next(args);
+      return next(args);
+    },
+    { step: 'finalizeRequest', name },
+  );
+  return { stop: () => dynamo.client.middlewareStack.remove(name) };
+}
+
+// Found by the chaos run (seed 2, history 13): the retry of a write that took effect fails
+// its condition on the write itself, and the operator was told 409 for a change that was made.
+describe('a conditional write retried after a lost answer', () => {
+  it('answers a pause whose first attempt took effect as paused, not 409 already paused', async () => {
+    const { cp, id, beat } = setup();
+    await beat('a');
+    const resend = resendNextWrite(pauseWrite);
+    try {
+      expect(await cp.pause(id, 'maintenance window', 'ops')).toMatchObject({ paused: { by: 'ops' } });
+    } finally {
+      resend.stop();
+    }
+    await expect(cp.pause(id, 'again', 'ops')).rejects.toThrow('already paused');
+  });
+
+  it('answers a resume whose first attempt took effect as resumed, not 409 not paused', async () => {
+    const { cp, id, beat } = setup();
+    await beat('a');
+    await cp.pause(id, 'maintenance window', 'ops');
+    const resend = resendNextWrite(pauseWrite);
+    try {
+      expect(await cp.resume(id, 'done', 'ops')).toMatchObject({ paused: null });
+    } finally {
+      resend.stop();
+    }
+  });
+
+  it('answers a switchover whose promotion took effect with the new active, not 409', async () => {
+    const { cp, id, beat, events } = setup();
+    await beat('a');
+    await beat('b');
+    const resend = resendNextWrite(promotionWrite);
+    try {
+      expect(await cp.switchover(id, { to: 'b' }, 'ops')).toMatchObject({ epoch: 2, active: 'b' });
+    } finally {
+      resend.stop();
+    }
+    expect(promotions(await events()).map((e) => [e.epoch, e.active])).toEqual([
+      [2, 'b'],
+      [1, 'a'],
+    ]);
+  });
+});
+
 describe('events', () => {
   it('lists events newest first with exactly one promoted event per epoch, even when an outbox flush is retried', async () => {
     const { beat, events, clock, cp, id, t0 } = setup();

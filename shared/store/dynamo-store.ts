@@ -23,7 +23,7 @@ import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../co
 import * as transitions from '../core/transitions.js';
 import { sleep } from '../time.js';
 import { decodeState } from './codec.js';
-import { flushOutbox, listEvents } from './event-log.js';
+import { flushOutbox, hasEvent, listEvents, sameEvent } from './event-log.js';
 import { conditional, stateKey, stateUpdate, type Table, transitionInput } from './expressions.js';
 import type { StateStore } from './port.js';
 import * as records from './target-records.js';
@@ -221,9 +221,24 @@ export class DynamoStateStore implements StateStore {
       const out = await this.table.client.send(new UpdateItemCommand(input));
       return decodeState(clusterId, out.Attributes);
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return null;
-      throw err;
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      // Someone asked for this change and waits for the answer: tell them it was made if it
+      // was. Automatic transitions need not: the caller reads back what won either way.
+      return transition.event.by === undefined ? null : this.ownEarlierAttempt(clusterId, transition.event);
     }
+  }
+
+  /**
+   * After a conditional write failed: the state, if it failed on its own earlier attempt
+   * (the SDK sent it again after the first answer was lost), else null. A write's event
+   * carries its time, kind, subject and reason, so finding that event in the outbox or the
+   * event log proves the write took effect (or an identical request made at the same
+   * instant did, which made the same change).
+   */
+  private async ownEarlierAttempt(clusterId: string, event: ClusterEvent): Promise<ClusterState | null> {
+    const state = await this.load(clusterId);
+    const found = sameEvent(state.outbox[eventId(event)], event) || (await hasEvent(this.table, event));
+    return found ? state : null;
   }
 
   async clearHold(clusterId: string, expectedEpoch: number): Promise<boolean> {
@@ -310,7 +325,7 @@ export class DynamoStateStore implements StateStore {
         names: { '#event': eventId(event) },
         values: { ':pause': pause, ':event': event },
       }),
-    );
+    ).then(async (done) => done || (await this.ownEarlierAttempt(clusterId, event)) !== null);
   }
 
   /** Resumes automation, unless it was not paused (then false). */
@@ -323,7 +338,7 @@ export class DynamoStateStore implements StateStore {
         names: { '#event': eventId(event) },
         values: { ':event': event },
       }),
-    );
+    ).then(async (done) => done || (await this.ownEarlierAttempt(clusterId, event)) !== null);
   }
 
   /** Starts a collision episode for a node (one event per episode), or ends it. */

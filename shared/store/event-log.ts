@@ -6,6 +6,7 @@
  */
 import {
   ConditionalCheckFailedException,
+  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
@@ -53,6 +54,23 @@ export async function flushOutbox(table: Table, state: ClusterState): Promise<vo
       ),
     );
   }
+}
+
+/** Whether the log holds `event` itself (same key and same fields). */
+export async function hasEvent(table: Table, event: ClusterEvent): Promise<boolean> {
+  const out = await table.client.send(
+    new GetItemCommand({
+      TableName: table.name,
+      Key: marshallValues({ pk: clusterPk(event.cluster), sk: eventKey(event) }),
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item !== undefined && sameEvent(decodeEvent(out.Item), event);
+}
+
+export function sameEvent(a: ClusterEvent | undefined, b: ClusterEvent): boolean {
+  const fields = ['cluster', 'kind', 'epoch', 'at', 'active', 'previous', 'reason', 'by', 'subject'] as const;
+  return a !== undefined && fields.every((f) => a[f] === b[f]);
 }
 
 /** Newest first. */
