@@ -13,6 +13,7 @@ import { parseConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { mintToken } from '../shared/tokens.js';
+import { apiEvent } from './helpers/api-event.js';
 
 type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -63,39 +64,6 @@ afterAll(async () => {
   process.env = saved;
   await dynamo.close();
 });
-
-function apiEvent(
-  method: string,
-  path: string,
-  options: { token?: string; body?: string; contentType?: string; iamUser?: string } = {},
-): APIGatewayProxyEventV2 {
-  const requestContext = {
-    accountId: '123456789012',
-    apiId: 'api',
-    domainName: 'api.example.com',
-    domainPrefix: 'api',
-    http: { method, path, protocol: 'HTTP/1.1', sourceIp: '198.51.100.7', userAgent: 'test' },
-    requestId: 'req',
-    routeKey: '$default',
-    stage: '$default',
-    time: new Date().toISOString(),
-    timeEpoch: Date.now(),
-    ...(options.iamUser ? { authorizer: { iam: { userArn: options.iamUser } } } : {}),
-  };
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: {
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...(options.body === undefined ? {} : { 'content-type': options.contentType ?? 'application/json' }),
-    },
-    requestContext,
-    body: options.body,
-    isBase64Encoded: false,
-  } as APIGatewayProxyEventV2;
-}
 
 const beatPath = (node: string) => `/v1/clusters/lambda/nodes/${node}/heartbeat`;
 const body = (res: APIGatewayProxyStructuredResultV2) => JSON.parse(res.body ?? 'null');
