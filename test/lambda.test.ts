@@ -5,6 +5,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
@@ -127,7 +128,17 @@ describe('Lambda handlers', () => {
     const cluster = parseConfig(rawConfig).clusters[0];
     if (cluster === undefined) throw new Error('no cluster');
     const store = new DynamoStateStore(dynamo.client, dynamo.table);
-    await store.recordHeartbeat(cluster, 'a', {}, Date.now() - 10_000);
+    // (A late beat cannot set lastSeen back, so the record is aged directly.)
+    await store.recordHeartbeat(cluster, 'a', {}, Date.now());
+    await dynamo.client.send(
+      new UpdateItemCommand({
+        TableName: dynamo.table,
+        Key: { pk: { S: 'CLUSTER#lambda' }, sk: { S: 'STATE' } },
+        UpdateExpression: 'SET #nodes.#a.#lastSeen = :old',
+        ExpressionAttributeNames: { '#nodes': 'nodes', '#a': 'a', '#lastSeen': 'lastSeen' },
+        ExpressionAttributeValues: { ':old': { N: String(Date.now() - 10_000) } },
+      }),
+    );
     await store.recordHeartbeat(cluster, 'b', {}, Date.now());
     await sweep();
     const res = await admin(
