@@ -11,7 +11,17 @@ function goodHistory(): History {
   return {
     rules: { nodes: ['a', 'b', 'c'], leaseMs: 3_000, maxLagSeconds: 5, skewBoundMs: 200 },
     ops: [
-      { id: 0, kind: 'beat', node: 'a', worker: 0, invokedAt: 0, completedAt: 0, status: 200, writes: [] },
+      {
+        id: 0,
+        kind: 'beat',
+        node: 'a',
+        worker: 0,
+        invokedAt: 0,
+        completedAt: 0,
+        clock: { invoked: 0, completed: 0 },
+        status: 200,
+        writes: [],
+      },
       {
         id: 1,
         kind: 'rejected',
@@ -19,10 +29,20 @@ function goodHistory(): History {
         worker: 1,
         invokedAt: 700,
         completedAt: 700,
+        clock: { invoked: 700, completed: 700 },
         status: 401,
         writes: [],
       },
-      { id: 2, kind: 'pause', worker: 2, invokedAt: 800, completedAt: 800, status: 409, writes: [] },
+      {
+        id: 2,
+        kind: 'pause',
+        worker: 2,
+        invokedAt: 800,
+        completedAt: 800,
+        clock: { invoked: 800, completed: 800 },
+        status: 409,
+        writes: [],
+      },
       {
         id: 5,
         kind: 'beat',
@@ -30,6 +50,7 @@ function goodHistory(): History {
         worker: 1,
         invokedAt: 5_000,
         completedAt: 5_000,
+        clock: { invoked: 5_000, completed: 5_000 },
         status: 200,
         writes: [],
       },

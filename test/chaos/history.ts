@@ -43,6 +43,8 @@ export interface OpRecord {
   node?: string;
   invokedAt: number;
   completedAt: number;
+  /** The same two instants on the worker's own clock. */
+  clock: { invoked: number; completed: number };
   /** HTTP status for API calls; absent for sweeps. */
   status?: number;
   /** What was thrown (a sweep) or the error body (an API call), if anything. */

@@ -119,12 +119,14 @@ export async function runHistory(
     call: (cp: ControlPlane) => Promise<{ status?: number; body: string }>,
     duplicateOf?: number,
   ): Promise<Invocation> => {
+    const skew = schedule.skews[worker] ?? 0;
     const op: OpRecord = {
       id: ops.length,
       kind,
       worker,
       invokedAt: sim.t,
       completedAt: Number.NaN,
+      clock: { invoked: sim.t + skew, completed: Number.NaN },
       writes: [],
       ...(duplicateOf === undefined ? {} : { duplicateOf }),
     };
@@ -135,7 +137,7 @@ export async function runHistory(
       store: faultyStore(world.store, active?.faults ?? [], { sim, op, log }),
       targets: new Map([[id, [targetFor(active?.hangApplyMs)]]]),
       logger: silentLogger,
-      now: () => sim.t + (schedule.skews[worker] ?? 0),
+      now: () => sim.t + skew,
       applyBudgetMs: 1_000,
     });
     let body = '';
@@ -148,6 +150,7 @@ export async function runHistory(
       op.error = `${(err as Error).name}: ${(err as Error).message}`;
     }
     op.completedAt = sim.t;
+    op.clock.completed = sim.t + skew;
     return { op, body };
   };
 
