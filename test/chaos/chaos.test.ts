@@ -76,6 +76,24 @@ describe('randomized fault histories', { timeout: TIMEOUT_MS }, () => {
     expect(found.map((v) => v.property)).toEqual([7]);
   });
 
+  // The clock assumption is load-bearing: with one worker's clock 751 ms ahead, more than the
+  // agent's 500 ms margin, a failover is committed while the old active still holds its lease
+  // (what `npm run chaos -- --seed 11 --skew 1500` shrank its first failure to).
+  it('finds two actives when control-plane clocks differ by more than the agents’ margin', async () => {
+    const schedule: Schedule = {
+      skews: [0, 0, 751],
+      phases: [250, 0, 0],
+      routing: 0,
+      events: [
+        // Routing draws from one seeded stream: this request moves b's beats onto worker 2.
+        { at: 0, kind: 'rejected', node: 'a', what: 'bad-token' },
+        { at: 2_001, kind: 'silence', node: 'b', ms: 1_000 },
+      ],
+    };
+    const found = check(await runHistory(world, schedule, { ...DEFAULT_CONFIG, skewBoundMs: 1_500 }));
+    expect(found.map((v) => v.property)).toEqual([5, 5]);
+  });
+
   // Switchover promotes first and tells the old active at its next beat: issue 11 makes it
   // demote-first. Until then the checker must find the overlap, and nothing else.
   it('finds property 8 broken by switchovers that do not wait for the old active to step down (issue 11)', async () => {
