@@ -46,6 +46,9 @@ const details = await fc.check(
     const found = check(await runHistory(world, schedule, config));
     histories += 1;
     faults += faultsIn(schedule);
+    if (histories % 500 === 0) {
+      console.error(`… ${histories} histories, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    }
     for (const property of new Set(found.filter((v) => skip.has(v.property)).map((v) => v.property))) {
       skipped.set(property, (skipped.get(property) ?? 0) + 1);
     }
