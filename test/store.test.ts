@@ -187,6 +187,18 @@ describe('failover', () => {
     expect((await store.load(tc.cluster.id)).nodes.a?.lastSeen).toBe(t0 + 2_500);
   });
 
+  it('clears the hold in the same write that promotes', async () => {
+    const { id, beat, clock } = setup();
+    await beat('a');
+    await beat('b');
+    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b', { status: 'failing' }));
+    await beat('b', { status: 'failing' });
+    expect((await store.load(id)).hold).toMatchObject({ code: 'no-candidate' });
+
+    expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
+    expect((await store.load(id)).hold).toBeNull();
+  });
+
   it('lets the sweep promote only once the lease is over by 1 ms', async () => {
     const { beat, status, clock, cp } = setup();
     await beat('a');
