@@ -34,7 +34,9 @@ function oneActivePerEpoch(h: History): Violation[] {
   for (const p of h.promotions) byEpoch.set(p.epoch, (byEpoch.get(p.epoch) ?? new Set()).add(p.to));
   for (const a of h.answers) {
     if (a.epoch === 0) continue;
-    byEpoch.set(a.epoch, (byEpoch.get(a.epoch) ?? new Set()).add(a.active ?? '(none)'));
+    // An active asked to step down (demote-first handover) is told `active: null`: nobody
+    // acts as active for that moment. Such an answer names no active.
+    if (a.active !== null) byEpoch.set(a.epoch, (byEpoch.get(a.epoch) ?? new Set()).add(a.active));
     if (a.epoch > h.final.epoch)
       say(`${a.node} was answered epoch ${a.epoch}, past the last (${h.final.epoch})`);
   }
