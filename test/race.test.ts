@@ -202,9 +202,13 @@ describe('exactly one winner per transition (safety property 3)', { timeout: RAC
       const tc = await activeCluster(clock, target);
       const id = tc.cluster.id;
       const planes = containers(tc, clock, target, random);
-      clock.advance(2_000);
-      for (const n of ['b', 'c', 'd']) await planes[0]?.heartbeat(tc.cluster, nodeOf(tc.cluster, n), {});
-      clock.advance(LEASE_MS + 1 - 2_000);
+      // b, c and d beat every interval (a gap in every node's beats would be a flooded
+      // ingress, which holds); a falls silent, and its lease runs out 1 ms before the race.
+      for (let t = 1_000; t <= LEASE_MS; t += 1_000) {
+        clock.advance(1_000);
+        for (const n of ['b', 'c', 'd']) await planes[0]?.heartbeat(tc.cluster, nodeOf(tc.cluster, n), {});
+      }
+      clock.advance(1);
       target.calls.length = 0;
 
       const calls = planCalls(random, ['a', 'b', 'c', 'd']);
