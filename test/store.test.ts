@@ -337,13 +337,16 @@ describe('a conditional write retried after a lost answer', () => {
     }
   });
 
-  it('answers a switchover whose promotion took effect with the new active, not 409', async () => {
+  it('answers an immediate switchover whose promotion took effect with the new active, not 409', async () => {
     const { cp, id, beat, events } = setup();
     await beat('a');
     await beat('b');
     const resend = resendNextWrite(promotionWrite);
     try {
-      expect(await cp.switchover(id, { to: 'b' }, 'ops')).toMatchObject({ epoch: 2, active: 'b' });
+      expect(await cp.switchover(id, { to: 'b', immediate: true }, 'ops')).toMatchObject({
+        epoch: 2,
+        active: 'b',
+      });
     } finally {
       resend.stop();
     }
