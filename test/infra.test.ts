@@ -153,6 +153,10 @@ describe('FailoverControlPlane', () => {
       (r) => [r.Properties.RouteKey, r.Properties.AuthorizationType] as const,
     );
     expect(Object.fromEntries(routes)).toEqual({
+      'GET /': 'AWS_IAM',
+      'GET /console.js': 'AWS_IAM',
+      'GET /console.css': 'AWS_IAM',
+      'GET /v1/clusters': 'AWS_IAM',
       'GET /v1/clusters/{cluster}': 'AWS_IAM',
       'GET /v1/clusters/{cluster}/events': 'AWS_IAM',
       'POST /v1/clusters/{cluster}/switchover': 'AWS_IAM',

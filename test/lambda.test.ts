@@ -154,6 +154,18 @@ describe('Lambda handlers', () => {
     expect(beat.statusCode).toBe(404);
   });
 
+  it.each(['/', '/console.js', '/console.css', '/v1/clusters'])(
+    'admin handler serves the console (%s) only to IAM-authorised callers: it shows nothing to others',
+    async (path) => {
+      const anonymous = await admin(apiEvent('GET', path));
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.headers?.['content-type']).toBe('application/json');
+      expect(anonymous.body).not.toContain('lambda');
+      const res = await admin(apiEvent('GET', path, { iamUser: 'arn:aws:iam::123456789012:user/ops' }));
+      expect(res.statusCode).toBe(200);
+    },
+  );
+
   it('sweep handler promotes the standby once the active has expired', async () => {
     // Age node a's last beat past the lease through the store, as if it had died 10 s ago.
     const cluster = parseConfig(rawConfig).clusters[0];
