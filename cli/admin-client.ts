@@ -76,37 +76,56 @@ export class AdminClient {
     if (isLoopback(host) || url.protocol === 'http:') {
       return this.options.adminToken ? { authorization: `Bearer ${this.options.adminToken}` } : {};
     }
-    const region =
-      this.options.region ??
-      /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(host)?.[1] ??
-      process.env.AWS_REGION;
-    if (!region)
-      throw new UsageError('cannot tell the AWS region from --url: pass --region or set AWS_REGION');
-    // The SDK's signer and credential chain load only here: a local server never needs them.
-    const [{ defaultProvider }, { Hash }, { SignatureV4 }] = await Promise.all([
-      import('@aws-sdk/credential-provider-node'),
-      import('@smithy/core/serde'),
-      import('@smithy/signature-v4'),
-    ]);
-    const signer = new SignatureV4({
-      service: 'execute-api',
-      region,
-      credentials: defaultProvider(),
-      sha256: Hash.bind(null, 'sha256'),
-    });
-    const query: Record<string, string> = {};
-    url.searchParams.forEach((v, k) => {
-      query[k] = v;
-    });
-    const signed = await signer.sign({
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      path: url.pathname,
-      query,
-      headers: { host: url.host, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body }),
-    });
-    return signed.headers as Record<string, string>;
+    return signedHeaders(url, method, body, this.options.region);
   }
+}
+
+let credentials: ReturnType<typeof import('@aws-sdk/credential-provider-node').defaultProvider> | undefined;
+
+/**
+ * SigV4 headers for an admin request to `url` (host, and content-type when there is a body),
+ * from the default AWS credential chain; the region is `region`, else the one in an
+ * execute-api host name, else AWS_REGION. Send exactly these headers with the request.
+ */
+export async function signedHeaders(
+  url: URL,
+  method: string,
+  body: string | undefined,
+  region?: string,
+): Promise<Record<string, string>> {
+  const signingRegion =
+    region ??
+    /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname)?.[1] ??
+    process.env.AWS_REGION;
+  if (!signingRegion)
+    throw new UsageError('cannot tell the AWS region from --url: pass --region or set AWS_REGION');
+  // The SDK's signer and credential chain load only here: a local server never needs them.
+  const [{ defaultProvider }, { Hash }, { SignatureV4 }] = await Promise.all([
+    import('@aws-sdk/credential-provider-node'),
+    import('@smithy/core/serde'),
+    import('@smithy/signature-v4'),
+  ]);
+  // One provider per process: it caches the credentials until they expire, so the console's
+  // many requests do not each walk the chain again.
+  credentials ??= defaultProvider();
+  const signer = new SignatureV4({
+    service: 'execute-api',
+    region: signingRegion,
+    credentials,
+    sha256: Hash.bind(null, 'sha256'),
+  });
+  const query: Record<string, string> = {};
+  url.searchParams.forEach((v, k) => {
+    query[k] = v;
+  });
+  const signed = await signer.sign({
+    method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    path: url.pathname,
+    query,
+    headers: { host: url.host, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body }),
+  });
+  return signed.headers as Record<string, string>;
 }
