@@ -5,7 +5,10 @@
  * exactly as it does in a browser (switchover 202, its 409, pause and resume). Requests
  * the page did not make (another origin's, a form's) are refused.
  */
+
+import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startLocalServer } from '../cli/local-server.js';
 import { CONSOLE_ASSETS, CONSOLE_CSP } from '../shared/console/assets.js';
@@ -18,23 +21,29 @@ const CLUSTER = 'demo';
 let server: LocalServer;
 let tc: TestCluster;
 
-beforeAll(async () => {
-  // A one-hour interval and sweep: only the requests below change state.
+/** A local server for cluster demo with a, b and c alive, and a active. */
+async function startDemo(): Promise<LocalServer> {
+  // A one-hour interval and sweep: only the requests of the test change state.
   tc = makeCluster({ id: CLUSTER, nodeIds: ['a', 'b', 'c'], intervalSeconds: 3_600 });
-  server = await startLocalServer({
+  const started = await startLocalServer({
     config: tc.config,
     logger: silentLogger,
     port: 0,
     sweepIntervalMs: 3_600_000,
   });
   for (const node of ['a', 'b', 'c']) {
-    const res = await fetch(`${server.url}/v1/clusters/${CLUSTER}/nodes/${node}/heartbeat`, {
+    const res = await fetch(`${started.url}/v1/clusters/${CLUSTER}/nodes/${node}/heartbeat`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tc.tokens[node]}`, 'content-type': 'application/json' },
       body: '{}',
     });
     expect(res.status).toBe(200);
   }
+  return started;
+}
+
+beforeAll(async () => {
+  server = await startDemo();
 });
 
 afterAll(async () => {
@@ -78,7 +87,7 @@ describe('the page, its script and styles as served', () => {
  * uses; `fetch` goes to the real server, adding the Origin a browser adds to a same-origin
  * POST; `setTimeout` is recorded, so each poll is run by the test, not by a clock.
  */
-function runPage() {
+function runPage(script: string, server: LocalServer) {
   class Element {
     textContent = '';
     innerHTML = '';
@@ -140,7 +149,7 @@ function runPage() {
     return answer;
   };
   const timers: Array<() => void> = [];
-  runInNewContext(CONSOLE_ASSETS.script.body, {
+  runInNewContext(script, {
     document,
     fetch: fetchFromPage,
     setTimeout: (callback: () => void) => timers.push(callback),
@@ -176,69 +185,98 @@ function runPage() {
   };
 }
 
-describe('the served script drives the admin routes as a browser would', () => {
+/** The script as the Lambda bundle serves it: bundled and minified by esbuild as NodejsFunction does. */
+async function bundledScript(): Promise<string> {
+  const out = await build({
+    entryPoints: [fileURLToPath(new URL('../shared/console/assets.ts', import.meta.url))],
+    bundle: true,
+    minify: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node24',
+    write: false,
+    logLevel: 'error',
+  });
+  const module = { exports: {} as { CONSOLE_ASSETS?: typeof CONSOLE_ASSETS } };
+  new Function('module', 'exports', out.outputFiles[0]?.text ?? '')(module, module.exports);
+  return module.exports.CONSOLE_ASSETS?.script.body ?? '';
+}
+
+describe.each([
+  ['as served here', async () => CONSOLE_ASSETS.script.body],
+  ['as bundled for Lambda (minified)', bundledScript],
+])('the served script %s drives the admin routes as a browser would', (_how, script) => {
   it('lists the clusters, shows the active, and switches over, pauses and resumes with the answers shown', async () => {
-    const page = runPage();
-    await page.settle();
-    expect(page.el('clusters').children).toHaveLength(1);
-    expect(page.section().innerHTML).toContain('<span class="role">ACTIVE</span>');
-    expect(page.section().innerHTML).toContain('active: a');
-    expect(page.el('live').textContent).toMatch(/^Live: read at /);
-
-    // Switchover to c, demote-first: 202 and the handover pending in the status.
-    page.click('switchover');
-    expect(page.el('confirm').open).toBe(true);
-    expect(page.el('to-field').hidden).toBe(false);
-    expect(page.el('to').innerHTML).toContain('<option value="c">c (alive)</option>');
-    expect(page.el('to').innerHTML).not.toContain('value="a"');
-    page.el('to').value = 'c';
-    page.el('reason').value = 'planned move';
-    page.confirm();
-    expect(page.el('confirm').open).toBe(false);
-    await page.settle();
-    expect(page.sent.at(-1)).toEqual({
-      method: 'POST',
-      path: `/v1/clusters/${CLUSTER}/switchover`,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ to: 'c', reason: 'planned move' }),
-    });
-    expect(page.el('answer').textContent).toMatch(
-      /^Switch over demo: Accepted \(202\): a is asked to step down; c is promoted once it confirms/,
-    );
-    await page.poll();
-    expect(page.section().innerHTML).toContain('SWITCHOVER PENDING: a → c');
-
-    // A second one while it is pending: the 409 and its reason.
-    page.click('switchover');
-    page.el('to').value = 'b';
-    page.el('reason').value = 'again';
-    page.confirm();
-    await page.settle();
-    expect(page.el('answer').textContent).toMatch(
-      /^Switch over demo: Refused \(409\): a switchover from a to c is in progress/,
-    );
-
-    page.click('pause');
-    expect(page.el('to-field').hidden).toBe(true);
-    page.el('reason').value = 'maintenance';
-    page.confirm();
-    await page.settle();
-    expect(page.el('answer').textContent).toBe('Pause automation of demo: Done (200): automation paused.');
-    await page.poll();
-    expect(page.section().innerHTML).toContain('PAUSED since');
-    expect(page.section().innerHTML).toContain('<strong>paused</strong>');
-
-    page.click('resume');
-    page.el('reason').value = 'done';
-    page.confirm();
-    await page.settle();
-    expect(page.el('answer').textContent).toBe('Resume automation of demo: Done (200): automation resumed.');
-    const status = (await (await fetch(`${server.url}/v1/clusters/${CLUSTER}`)).json()) as {
-      paused: unknown;
-    };
-    expect(status.paused).toBeNull();
+    const own = await startDemo();
+    try {
+      await drive(runPage(await script(), own), own);
+    } finally {
+      await own.close();
+    }
   });
 });
+
+/** Lists, shows, switches over (202, then 409), pauses and resumes through the page. */
+async function drive(page: ReturnType<typeof runPage>, server: LocalServer): Promise<void> {
+  await page.settle();
+  expect(page.el('clusters').children).toHaveLength(1);
+  expect(page.section().innerHTML).toContain('<span class="role">ACTIVE</span>');
+  expect(page.section().innerHTML).toContain('active: a');
+  expect(page.el('live').textContent).toMatch(/^Live: read at /);
+
+  // Switchover to c, demote-first: 202 and the handover pending in the status.
+  page.click('switchover');
+  expect(page.el('confirm').open).toBe(true);
+  expect(page.el('to-field').hidden).toBe(false);
+  expect(page.el('to').innerHTML).toContain('<option value="c">c (alive)</option>');
+  expect(page.el('to').innerHTML).not.toContain('value="a"');
+  page.el('to').value = 'c';
+  page.el('reason').value = 'planned move';
+  page.confirm();
+  expect(page.el('confirm').open).toBe(false);
+  await page.settle();
+  expect(page.sent.at(-1)).toEqual({
+    method: 'POST',
+    path: `/v1/clusters/${CLUSTER}/switchover`,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ to: 'c', reason: 'planned move' }),
+  });
+  expect(page.el('answer').textContent).toMatch(
+    /^Switch over demo: Accepted \(202\): a is asked to step down; c is promoted once it confirms/,
+  );
+  await page.poll();
+  expect(page.section().innerHTML).toContain('SWITCHOVER PENDING: a → c');
+
+  // A second one while it is pending: the 409 and its reason.
+  page.click('switchover');
+  page.el('to').value = 'b';
+  page.el('reason').value = 'again';
+  page.confirm();
+  await page.settle();
+  expect(page.el('answer').textContent).toMatch(
+    /^Switch over demo: Refused \(409\): a switchover from a to c is in progress/,
+  );
+
+  page.click('pause');
+  expect(page.el('to-field').hidden).toBe(true);
+  page.el('reason').value = 'maintenance';
+  page.confirm();
+  await page.settle();
+  expect(page.el('answer').textContent).toBe('Pause automation of demo: Done (200): automation paused.');
+  await page.poll();
+  expect(page.section().innerHTML).toContain('PAUSED since');
+  expect(page.section().innerHTML).toContain('<strong>paused</strong>');
+
+  page.click('resume');
+  page.el('reason').value = 'done';
+  page.confirm();
+  await page.settle();
+  expect(page.el('answer').textContent).toBe('Resume automation of demo: Done (200): automation resumed.');
+  const status = (await (await fetch(`${server.url}/v1/clusters/${CLUSTER}`)).json()) as {
+    paused: unknown;
+  };
+  expect(status.paused).toBeNull();
+}
 
 describe('requests the page did not make are refused, changing nothing', () => {
   it.each([
