@@ -21,10 +21,12 @@ import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
+import { FunctionMetrics } from './metrics.js';
 
 export interface Runtime {
   controlPlane: ControlPlane;
   logger: Logger;
+  metrics: FunctionMetrics;
 }
 
 export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
@@ -37,15 +39,20 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
     fallback: 4_000,
   });
   const logger = structuredLogger(new PowertoolsLogger({ serviceName: 'failover' }));
+  const metrics = new FunctionMetrics(config);
+  const toBus = env.FAILOVER_EVENT_BUS ? eventBridgePublisher(env.FAILOVER_EVENT_BUS) : undefined;
   const controlPlane = new ControlPlane({
     config,
     store: new DynamoStateStore(new DynamoDBClient({}), table),
-    targets: buildTargets(config, logger, env),
+    targets: metrics.measured(buildTargets(config, logger, env)),
     logger,
     applyBudgetMs,
-    ...(env.FAILOVER_EVENT_BUS ? { publish: eventBridgePublisher(env.FAILOVER_EVENT_BUS) } : {}),
+    publish: async (event) => {
+      metrics.event(event);
+      await toBus?.(event);
+    },
   });
-  return { controlPlane, logger };
+  return { controlPlane, logger, metrics };
 }
 
 /** Detail types of the events put on the bus (documented in the README). */

@@ -13,7 +13,13 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  type Dashboard,
+  type IMetric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -21,19 +27,20 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { FilterPattern, LogGroup, MetricFilter, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { METRIC } from '../functions/metric-names.js';
 import { type Config, serializeConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { ROUTES } from '../shared/http/routes.js';
 import { environmentOf } from '../shared/targets/registry.js';
+import { FailoverDashboard, serviceMetric } from './dashboard.js';
 import { targetPolicies } from './target-policies.js';
 import { targetResources } from './target-resources.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CONFIG_FILE_NAME = 'failover.config.json';
-export const METRIC_NAMESPACE = 'Failover';
 
 export interface FailoverControlPlaneProps {
   /** The validated cluster config (`loadConfigFile('failover.config.json')`). */
@@ -67,6 +74,8 @@ export class FailoverControlPlane extends Construct {
   readonly sweepFunction: NodejsFunction;
   readonly adminFunction: NodejsFunction;
   readonly alarms: Alarm[] = [];
+  /** Failovers, holds, targets, sweep, heartbeats per cluster, API and Lambda health. */
+  readonly dashboard: Dashboard;
 
   constructor(scope: Construct, id: string, props: FailoverControlPlaneProps) {
     super(scope, id);
@@ -244,11 +253,12 @@ export class FailoverControlPlane extends Construct {
       targets: [new LambdaFunction(sweep.f, { retryAttempts: 0 })],
     });
 
-    // Metrics from the structured logs (no extra calls on the hot path). Every function
-    // promotes and applies targets: heartbeat and sweep on failover, admin on switchover.
-    const logGroups = [heartbeat.logGroup, sweep.logGroup, admin.logGroup];
-    this.logMetric('Failovers', 'promoted', logGroups);
-    const applyFailures = this.logMetric('TargetApplyFailures', 'target-apply-failed', logGroups);
+    // The functions' EMF metrics (no extra calls on the hot path) and AWS's own, on one page.
+    this.dashboard = new FailoverDashboard(this, 'Monitoring', {
+      api: this.api,
+      accessLogs,
+      functions: { heartbeat: heartbeat.f, sweep: sweep.f, admin: admin.f },
+    }).dashboard;
     this.alarm(
       'SweepErrors',
       sweep.f.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
@@ -263,7 +273,12 @@ export class FailoverControlPlane extends Construct {
       ComparisonOperator.LESS_THAN_THRESHOLD,
       TreatMissingData.BREACHING,
     );
-    this.alarm('TargetApplyFailures', applyFailures, 1, props.alarmTopic);
+    this.alarm(
+      'TargetApplyFailures',
+      serviceMetric(METRIC.targetApplyFailures).with({ period: Duration.minutes(5) }),
+      1,
+      props.alarmTopic,
+    );
 
     const stack = Stack.of(this);
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL for agents and the CLI' });
@@ -287,27 +302,9 @@ export class FailoverControlPlane extends Construct {
     f.addToRolePolicy(new PolicyStatement({ actions, resources: [this.table.tableArn] }));
   }
 
-  private logMetric(name: string, event: string, groups: LogGroup[]): Metric {
-    groups.forEach((logGroup, i) => {
-      new MetricFilter(this, `${name}Filter${i}`, {
-        logGroup,
-        filterPattern: FilterPattern.stringValue('$.event', '=', event),
-        metricNamespace: METRIC_NAMESPACE,
-        metricName: name,
-        metricValue: '1',
-      });
-    });
-    return new Metric({
-      namespace: METRIC_NAMESPACE,
-      metricName: name,
-      period: Duration.minutes(5),
-      statistic: 'Sum',
-    });
-  }
-
   private alarm(
     name: string,
-    metric: Metric,
+    metric: IMetric,
     threshold: number,
     topic: ITopic | undefined,
     comparisonOperator = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
