@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -283,19 +283,29 @@ export class FailoverControlPlane extends Construct {
     const stack = Stack.of(this);
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL for agents and the CLI' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
-    new CfnOutput(this, 'AdminInvokeArn', {
-      value: this.api.arnForExecuteApi('*', '/v1/clusters/*', '$default'),
-      description: `Grant execute-api:Invoke on this ARN to operators (region ${stack.region})`,
+    new CfnOutput(this, 'AdminInvokeArns', {
+      value: Fn.join(',', this.adminInvokeArns()),
+      description: `Grant execute-api:Invoke on these ARNs to operators (region ${stack.region})`,
     });
   }
 
-  /** Allows `grantee` to call the admin routes (status, events, switchover, pause, resume) with SigV4. */
+  /**
+   * Allows `grantee` to call the admin routes with SigV4: the console (page, script, styles,
+   * cluster list), status, events, switchover, pause, resume.
+   */
   grantAdmin(grantee: IGrantable): Grant {
     return Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
-      resourceArns: [this.api.arnForExecuteApi('*', '/v1/clusters/*', '$default')],
+      resourceArns: this.adminInvokeArns(),
     });
+  }
+
+  /** One execute-api ARN per admin route, each path parameter a wildcard. */
+  private adminInvokeArns(): string[] {
+    return ROUTES.filter((r) => r.group === 'admin').map((r) =>
+      this.api.arnForExecuteApi(r.method, r.path.replace(/\{\w+\}/g, '*'), '$default'),
+    );
   }
 
   private allowTable(f: NodejsFunction, actions: string[]): void {

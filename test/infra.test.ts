@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -312,7 +313,32 @@ describe('FailoverControlPlane', () => {
     const outputs = Object.keys(template.findOutputs('*'));
     expect(outputs.some((o) => o.includes('ApiUrl'))).toBe(true);
     expect(outputs.some((o) => o.includes('TableName'))).toBe(true);
-    expect(outputs.some((o) => o.includes('AdminInvokeArn'))).toBe(true);
+    expect(outputs.some((o) => o.includes('AdminInvokeArns'))).toBe(true);
+  });
+
+  it('grants operators exactly the admin routes, the console included, and no node route', () => {
+    const own = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const stack = new Stack(own, 'Grant', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const plane = new FailoverControlPlane(stack, 'ControlPlane', { config: parseConfig(rawConfig) });
+    const role = new Role(stack, 'Operators', { assumedBy: new AccountRootPrincipal() });
+    plane.grantAdmin(role);
+    const [policy] = Object.entries(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('Operators'))
+      .map(([, resource]) => resource);
+    // Each ARN is a join ending in '/$default/METHOD/path': the method and path it allows.
+    const resources = (
+      (policy?.Properties.PolicyDocument.Statement[0].Resource ?? []) as Array<{
+        'Fn::Join': [string, unknown[]];
+      }>
+    ).map((arn) => String(arn['Fn::Join'][1].at(-1)).replace(/^\/\$default\//, ''));
+    expect(resources).toEqual(
+      ROUTES.filter((r) => r.group === 'admin').map((r) => `${r.method}${r.path.replace(/\{\w+\}/g, '*')}`),
+    );
+    expect(resources).toContain('GET/');
+    expect(resources).not.toContain('POST/v1/clusters/*/nodes/*/heartbeat');
   });
 
   it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
