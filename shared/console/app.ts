@@ -107,10 +107,14 @@ export function consoleApp(view: ConsoleView, doc: Document): void {
 
   async function poll(): Promise<void> {
     const started = Date.now();
-    await Promise.all([...shown].map(([id, s]) => refresh(id, s)));
-    main.setAttribute('aria-busy', 'false');
-    live.textContent = `Live: read at ${new Date().toLocaleTimeString()}, every second.`;
-    setTimeout(poll, Math.max(0, POLL_MS - (Date.now() - started)));
+    try {
+      await Promise.all([...shown].map(([id, s]) => refresh(id, s)));
+      main.setAttribute('aria-busy', 'false');
+      live.textContent = `Live: read at ${new Date().toLocaleTimeString()}, every second.`;
+    } finally {
+      // Whatever one read did, the page keeps reading: a stale time above says it failed.
+      setTimeout(poll, Math.max(0, POLL_MS - (Date.now() - started)));
+    }
   }
 
   async function start(): Promise<void> {
