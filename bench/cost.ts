@@ -8,11 +8,13 @@
  * stage's JSON access-log line and Lambda's START/END/REPORT lines per beat), which the
  * deployed stack does write. The sweep's per-cluster cost (one eventually consistent read of
  * the cluster item per scheduled run, every minute) is reported beside it; the sweep's own
- * invocations are a fixed cost per deployment, not per node.
+ * invocations are a fixed cost per deployment, not per node. The `function-url` ingress
+ * (infra/control-plane.ts) costs the same minus the API Gateway request: a Lambda Function
+ * URL charges nothing beyond the invocation.
  */
 import type { HeartbeatData } from './heartbeat.js';
 import { type BenchOptions, pass, type Row, usd } from './lib.js';
-import { PRICES, READ_ON, SECONDS_PER_MONTH } from './prices.js';
+import { HOURS_PER_MONTH, PRICES, READ_ON, SECONDS_PER_MONTH } from './prices.js';
 
 /** From `infra/control-plane.ts`: `fn('Heartbeat', { memorySize: 256 })`. */
 export const HEARTBEAT_MEMORY_MB = 256;
@@ -52,6 +54,8 @@ export interface NodeMonth {
   dynamo8Nodes: number;
   total: number;
   total8Nodes: number;
+  /** Ingress `function-url`: no API Gateway request, the rest alike. */
+  totalFunctionUrl: number;
   logsEstimate: number;
 }
 
@@ -108,6 +112,7 @@ export function runCost(heartbeat: HeartbeatData, _options: BenchOptions): { row
       dynamo8Nodes,
       total: base + dynamo,
       total8Nodes: base + dynamo8Nodes,
+      totalFunctionUrl: base - apiGateway + dynamo,
       logsEstimate: ((beats * LOG_BYTES_PER_BEAT) / 1024 ** 3) * PRICES.cloudWatchLogsIngestPerGb,
     };
   });
@@ -160,7 +165,28 @@ export function runCost(heartbeat: HeartbeatData, _options: BenchOptions): { row
       status: pass(c.total < route53.fastNonAws),
     };
   });
+  const at5s = perNodeMonth.find((c) => c.intervalSeconds === 5) as NodeMonth;
   rows.push(
+    {
+      figure: 'Cost per node-month, cheapest ingress (function-url), 5 s interval',
+      measured:
+        `${usd(at5s.totalFunctionUrl)} (Lambda ${usd(at5s.lambdaRequests + at5s.lambdaDuration)} + DynamoDB ` +
+        `${usd(at5s.dynamo)}; no API Gateway request); 8-node cluster ${usd(at5s.total8Nodes - at5s.apiGateway)}`,
+      budget: `< Route 53's cheapest check, ${usd(route53.basicAws)}`,
+      status: pass(at5s.totalFunctionUrl < route53.basicAws),
+    },
+    {
+      // Assumption: a multi-Region strongly consistent table bills each write once in every
+      // replica Region (the write, then a replicated write at the same unit price), and
+      // nothing for the witness; API Gateway and Lambda bill only the Region that took the beat.
+      figure: 'Cost per node-month, three Regions (MRSC global table), 5 s interval',
+      measured:
+        `${usd(at5s.total + 2 * at5s.dynamo)} with three replicas (DynamoDB ${usd(3 * at5s.dynamo)}: every write ` +
+        `in each Region), ${usd(at5s.total + at5s.dynamo)} with two and a witness; one Region ${usd(at5s.total)}; ` +
+        `Route 53 ARC about ${usd(PRICES.arcClusterPerHour * HOURS_PER_MONTH, 0)} per cluster-month`,
+      budget: 'report',
+      status: 'report',
+    },
     {
       figure: 'Sweep reads per cluster-month (1-minute schedule)',
       measured: `${usd(data.sweepReadsPerClusterMonth, 4)} (${rruPerRead} RRU per cluster per run, ${Math.round(SWEEPS_PER_MONTH).toLocaleString('en-US')} runs)`,

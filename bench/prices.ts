@@ -31,6 +31,12 @@ export const PRICES = {
    * Optional features (HTTPS, string matching, fast 10 s interval, latency measurement)
    * are each charged on top.
    */
+  /**
+   * Route 53 Application Recovery Controller: a cluster (five Regional endpoints) per hour,
+   * as the issue that asked for the multi-Region comparison quotes it (about $2.50); not
+   * re-checked against the pricing page.
+   */
+  arcClusterPerHour: 2.5,
   route53: {
     basicAwsEndpoint: 0.5,
     basicNonAwsEndpoint: 0.75,

@@ -13,6 +13,10 @@
  *    still reach the control plane, so they refuse the failsafe and the active must go:
  *    cut → a standby's `--on-active` (budget lease + interval + 1 s, as a crash), and the
  *    gap between the old active's `--on-standby` and the new one's `--on-active` (≥ 0).
+ *  - Three Regions (one `failover store`, three `serve --store --region`, agents given all
+ *    three URLs): the first Region and the active are killed at the same moment; from the
+ *    dead active's last beat to the new active's `--on-active` (budget lease + 2 × interval
+ *    + 1 s: the survivor's beats move Region inside one interval).
  *
  * Every clock read is this machine's wall clock (hooks, the server, this process).
  */
@@ -69,6 +73,8 @@ interface Cluster {
   killServer(): Promise<void>;
   /** Restarts the server on the same port and data; resolves with when it was listening. */
   startServer(): Promise<number>;
+  /** Starts a node's agent again (after the run killed it). */
+  startAgent(id: string): void;
   close(): Promise<void>;
 }
 
@@ -76,6 +82,7 @@ export async function runStability(options: StabilityOptions) {
   const switchover = await measureSwitchovers(options);
   const outage = await measureOutage(options);
   const partition = await measurePartitions(options);
+  const regionLoss = await measureRegionLoss(options);
   const crashBoundMs = LEASE_MS + INTERVAL_MS + 1_000;
   const rows: Row[] = [
     {
@@ -120,8 +127,14 @@ export async function runStability(options: StabilityOptions) {
       budget: '≥ 0 (no overlap)',
       status: pass(partition.gap.n > 0 && partition.gap.min >= 0),
     },
+    {
+      figure: "Three Regions: the first Region and the active lost at once → the new active's --on-active",
+      measured: `p50 ${secs(regionLoss.total.p50)} / max ${secs(regionLoss.total.max)} (n=${regionLoss.total.n}), from the dead active's last beat`,
+      budget: `≤ ${secs(LEASE_MS + 2 * INTERVAL_MS + 1_000, 1)} (lease + 2 × interval + 1 s)`,
+      status: pass(regionLoss.total.n > 0 && regionLoss.total.max <= LEASE_MS + 2 * INTERVAL_MS + 1_000),
+    },
   ];
-  return { rows, data: { switchover, outage, partition } };
+  return { rows, data: { switchover, outage, partition, regionLoss } };
 }
 
 async function measureSwitchovers(options: StabilityOptions) {
@@ -204,6 +217,37 @@ async function measureOutage(options: StabilityOptions) {
   }
 }
 
+async function measureRegionLoss(options: StabilityOptions) {
+  const regions = ['us-east-1', 'us-east-2', 'us-west-2'];
+  const cluster = await startCluster('regions', ['a', 'b'], { failsafe: false, regions });
+  const total: number[] = [];
+  try {
+    for (let i = 0; i < options.partitions; i++) {
+      const ready = await settled(cluster);
+      await sleep(Math.random() * INTERVAL_MS);
+      // The first Region and the active die at the same moment.
+      await Promise.all([cluster.killServer(), stopProc(cluster.agents[ready.active] as Proc, 'SIGKILL')]);
+      const epoch = ready.epoch + 1;
+      const promoted = await waitFor(
+        `a new active's --on-active at epoch ${epoch}`,
+        () => cluster.hooks().find((l) => l.role === 'active' && l.epoch === epoch),
+        10 * LEASE_MS,
+      );
+      const lastSeen = (await cluster.status()).nodes.find((n) => n.id === ready.active)?.lastSeen;
+      if (lastSeen == null) throw new Error(`no lastSeen for ${ready.active}`);
+      total.push(promoted.ms - lastSeen);
+      options.log(
+        `stability: region 1 and the active lost: ${promoted.node} active ${secs(promoted.ms - lastSeen)} after the last beat`,
+      );
+      await cluster.startServer();
+      cluster.startAgent(ready.active);
+    }
+  } finally {
+    await cluster.close();
+  }
+  return { total: summarize(total) };
+}
+
 async function measurePartitions(options: StabilityOptions) {
   const cluster = await startCluster('partition', ['a', 'b', 'c'], { failsafe: true, links: true });
   const total: number[] = [];
@@ -266,11 +310,16 @@ async function settled(cluster: Cluster): Promise<{ active: string; epoch: numbe
 async function startCluster(
   name: string,
   ids: string[],
-  options: { failsafe: boolean; health?: boolean; links?: boolean },
+  options: { failsafe: boolean; health?: boolean; links?: boolean; regions?: readonly string[] },
 ): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), `failover-bench-${name}-`));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const regions = options.regions ?? [];
+  // One server, or (multi-Region) one per Region over one `failover store`.
+  const ports = await Promise.all((regions.length ? regions : ['']).map(() => freePort()));
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const port = ports[0] as number;
+  // Status is read through the last Region: the first is the one the region-loss run kills.
+  const url = urls.at(-1) as string;
   const tokens: Record<string, string> = {};
   const peerPorts: Record<string, number> = {};
   const nodes = [];
@@ -293,41 +342,54 @@ async function startCluster(
     failsafe: options.failsafe,
     nodes,
   };
-  writeFileSync(configFile, JSON.stringify({ clusters: [{ ...config, maxAutoFailoversPerHour: 1_000 }] }));
-  const serve = ['serve', '--config', configFile, '--data-dir', join(dir, 'data'), '--port', String(port)];
-  let server: Proc | undefined;
+  const clusters = [{ ...config, maxAutoFailoversPerHour: 1_000 }];
+  writeFileSync(configFile, JSON.stringify(regions.length ? { regions, clusters } : { clusters }));
   const procs: Proc[] = [];
-  const startServer = async () => {
-    server = startCli(`server ${name}`, [...serve, '--sweep-interval', '0.5']);
-    procs.push(server);
-    await waitFor(
-      'the server to listen',
-      () => /listening on/.test(server?.output() ?? ''),
-      30_000,
-      10,
-      server,
-    );
+  const listening = async (proc: Proc) => {
+    await waitFor(`${proc.name} to listen`, () => /listening on/.test(proc.output()), 30_000, 10, proc);
     return Date.now();
   };
-  await startServer();
+  let storage = ['--data-dir', join(dir, 'data')];
+  if (regions.length) {
+    const storePort = await freePort();
+    const store = startCli(`store ${name}`, ['store', '--memory', '--port', String(storePort)]);
+    procs.push(store);
+    await listening(store);
+    storage = ['--store', `http://127.0.0.1:${storePort}`];
+  }
+  const servers: Proc[] = [];
+  const startServer = async (i = 0) => {
+    const server = startCli(`server ${name} ${regions[i] ?? ''}`, [
+      ...['serve', '--config', configFile, ...storage, '--port', String(ports[i])],
+      ...(regions.length ? ['--region', regions[i] as string] : []),
+      ...['--sweep-interval', '0.5'],
+    ]);
+    servers[i] = server;
+    procs.push(server);
+    return listening(server);
+  };
+  for (let i = 0; i < ports.length; i++) await startServer(i);
 
   const log = join(dir, 'hooks.log');
   const stamp = `echo "$(date +%s%N) $FAILOVER_NODE $FAILOVER_ROLE $FAILOVER_EPOCH" >> '${log}'`;
   const links: Record<string, Link> = {};
   const agents: Record<string, Proc> = {};
+  const beatUrls: Record<string, string> = {};
   for (const id of ids) {
-    let beatUrl = url;
+    beatUrls[id] = urls.join(',');
     if (options.links) {
       const link = new Link();
       link.target = port;
       links[id] = link;
-      beatUrl = `http://127.0.0.1:${await link.open()}`;
+      beatUrls[id] = `http://127.0.0.1:${await link.open()}`;
     }
+  }
+  const startAgent = (id: string) => {
     const proc = startCli(
       `agent ${name}/${id}`,
       [
         'agent',
-        ...['--url', beatUrl, '--cluster', 'bench', '--node', id],
+        ...['--url', beatUrls[id] as string, '--cluster', 'bench', '--node', id],
         ...['--on-active', stamp, '--on-standby', `sleep ${STOP_SECONDS}; ${stamp}`],
         ...(options.failsafe ? ['--peer-listen', `127.0.0.1:${peerPorts[id]}`] : []),
         ...(options.health ? ['--health-listen', '127.0.0.1:0'] : []),
@@ -336,7 +398,8 @@ async function startCluster(
     );
     procs.push(proc);
     agents[id] = proc;
-  }
+  };
+  for (const id of ids) startAgent(id);
   const getJson = async <T>(path: string): Promise<T> => {
     const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(2_000) });
     if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
@@ -359,8 +422,9 @@ async function startCluster(
     status: () => getJson<ClusterStatus>('/v1/clusters/bench'),
     events: async () =>
       (await getJson<{ events: ClusterEvent[] }>('/v1/clusters/bench/events?limit=100')).events,
-    killServer: () => stopProc(server as Proc, 'SIGKILL'),
-    startServer,
+    killServer: () => stopProc(servers[0] as Proc, 'SIGKILL'),
+    startAgent,
+    startServer: () => startServer(0),
     async close() {
       await Promise.all(procs.map((p) => stopProc(p, 'SIGTERM')));
       for (const link of Object.values(links)) link.close();

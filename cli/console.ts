@@ -71,6 +71,10 @@ export async function startConsoleProxy(options: {
     match: compileTemplate(r.path),
   }));
   const check = localRequestCheck(allowedHosts('127.0.0.1'));
+  // One credential provider for the proxy's life: it caches the credentials until they
+  // expire, so a request each second does not walk the chain (profile, SSO, IMDS) again.
+  const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
+  const credentials = defaultProvider();
 
   const server = createServer((req, res) => {
     const answer = (status: number, headers: Record<string, string>, body: string) => {
@@ -106,7 +110,7 @@ export async function startConsoleProxy(options: {
         // The origin, then the path as sent: a path can never name another host.
         const target = new URL(`${upstream.origin}${event.rawPath}`);
         target.search = event.rawQueryString;
-        const headers = await signedHeaders(target, method, body, options.region);
+        const headers = await signedHeaders(target, method, body, options.region, credentials);
         const got = await httpText(target, { method, headers, body, timeoutMs: 15_000 });
         const back: Record<string, string> = {};
         for (const name of PASSED_BACK) {

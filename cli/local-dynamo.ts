@@ -15,9 +15,12 @@ export interface LocalDynamo {
   close(): Promise<void>;
 }
 
-/** `path` persists to a folder (LevelDB); without it, state lives in memory. */
+/**
+ * `path` persists to a folder (LevelDB); without it, state lives in memory. `port` 0 (the
+ * default) picks a free one.
+ */
 export async function startLocalDynamo(
-  options: { path?: string; table?: string } = {},
+  options: { path?: string; table?: string; host?: string; port?: number } = {},
 ): Promise<LocalDynamo> {
   const dynalite = await loadDynalite();
   const server = dynalite({
@@ -28,26 +31,41 @@ export async function startLocalDynamo(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const endpoint = `http://127.0.0.1:${port}`;
+  const remote = await connectDynamo(`http://${options.host ?? '127.0.0.1'}:${port}`, options.table);
+  return {
+    ...remote,
+    close: async () => {
+      await remote.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * A DynamoDB-compatible endpoint another process serves (`failover store`): the table is
+ * created if missing, so any number of local control planes ("Regions") can share it.
+ */
+export async function connectDynamo(endpoint: string, table = 'failover'): Promise<LocalDynamo> {
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  const table = options.table ?? 'failover';
-  await createTable(client, table);
-  await waitUntilActive(client, table);
+  try {
+    await createTable(client, table);
+    await waitUntilActive(client, table);
+  } catch (err) {
+    client.destroy();
+    throw new UsageError(`cannot use the store at ${endpoint}: ${(err as Error).message}`);
+  }
   return {
     client,
     table,
     endpoint,
-    close: async () => {
-      client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: async () => client.destroy(),
   };
 }
 

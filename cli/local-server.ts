@@ -10,14 +10,21 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Config } from '../shared/config.js';
 import { ControlPlane, type SweepReport } from '../shared/control-plane/control-plane.js';
-import { AuthError, ConfigError, ForbiddenError, MisdirectedRequestError } from '../shared/errors.js';
+import {
+  AuthError,
+  ConfigError,
+  ForbiddenError,
+  MisdirectedRequestError,
+  ThrottledError,
+} from '../shared/errors.js';
 import { bearerToken, createApiHandler, header, MAX_BODY_BYTES } from '../shared/http/api.js';
 import type { RouteGroup } from '../shared/http/routes.js';
+import { TokenBucket, throttles } from '../shared/http/throttle.js';
 import type { Logger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
 import { tokenMatches } from '../shared/tokens.js';
-import { type LocalDynamo, startLocalDynamo } from './local-dynamo.js';
+import { connectDynamo, type LocalDynamo, startLocalDynamo } from './local-dynamo.js';
 import { isLoopback } from './loopback.js';
 import { UsageError } from './usage.js';
 
@@ -28,6 +35,13 @@ export interface LocalServerOptions {
   port?: number;
   /** Folder for persistent state; omitted = memory only. */
   dataDir?: string;
+  /**
+   * A DynamoDB endpoint to use instead of embedded storage (`failover store`): several
+   * local control planes over one store are several Regions over one table.
+   */
+  store?: string;
+  /** The Region this control plane plays (recorded with every beat it takes). */
+  region?: string;
   sweepIntervalMs?: number;
   env?: NodeJS.ProcessEnv;
   /**
@@ -35,6 +49,11 @@ export interface LocalServerOptions {
    * listen address: the only other names admin routes answer to (see localRequestCheck).
    */
   publicHosts?: readonly string[];
+  /**
+   * Throttle node and admin routes as the deployed HTTP API's routes are (sized from the
+   * config, `shared/http/throttle.ts`): a request over its group's bucket gets a 429.
+   */
+  throttle?: boolean;
 }
 
 export interface LocalServer {
@@ -57,6 +76,20 @@ export function localAdminAuthorizer(host: string, adminTokenSha256: string | un
       throw new AuthError('admin routes need a valid admin token');
     }
     return 'admin-token';
+  };
+}
+
+/** The stage's per-route-group throttles, as token buckets on this process's monotonic clock. */
+function localThrottle(config: Config): (group: RouteGroup) => void {
+  const sizes = throttles(config);
+  const now = () => performance.now();
+  const buckets = { node: new TokenBucket(sizes.node, now()), admin: new TokenBucket(sizes.admin, now()) };
+  return (group) => {
+    if (!buckets[group].take(now())) {
+      throw new ThrottledError(
+        `too many requests on ${group} routes (limit ${sizes[group].rateLimit}/s, burst ${sizes[group].burstLimit})`,
+      );
+    }
   };
 }
 
@@ -146,12 +179,20 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         '(mint one with `npx failover token`)',
     );
   }
-  const checkRequest = localRequestCheck(allowedHosts(host, options.publicHosts));
+  const checkHost = localRequestCheck(allowedHosts(host, options.publicHosts));
+  const throttle = options.throttle ? localThrottle(config) : undefined;
+  const checkRequest = (event: APIGatewayProxyEventV2, group: RouteGroup) => {
+    // API Gateway throttles before anything else runs.
+    throttle?.(group);
+    checkHost(event, group);
+  };
   const targets = buildTargets(config, logger, options.env);
   const unlock = options.dataDir ? lockDataDir(options.dataDir) : () => undefined;
   let dynamo: LocalDynamo;
   try {
-    dynamo = await startLocalDynamo(options.dataDir ? { path: join(options.dataDir, 'db') } : {});
+    dynamo = options.store
+      ? await connectDynamo(options.store)
+      : await startLocalDynamo(options.dataDir ? { path: join(options.dataDir, 'db') } : {});
   } catch (err) {
     unlock();
     throw err;
@@ -161,6 +202,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     store: new DynamoStateStore(dynamo.client, dynamo.table),
     targets,
     logger,
+    ...(options.region ? { region: options.region } : {}),
+    // dynalite has no TTL: the sweep deletes expired events, as on a multi-Region table.
+    pruneEventsPerSweep: 25,
   });
   const handle = createApiHandler({
     controlPlane,

@@ -9,6 +9,8 @@ Usage: failover <command> [options]     (in its repository: npx failover …)
 
 Commands:
   serve          run the local control plane (same as npm start)
+  store          run the local control plane's storage on its own port, for several serve
+                 processes at once (local Regions over one table)
   agent          send heartbeats for one node and run hooks on role changes
   status         show a cluster: active node, epoch, per-node liveness (local or deployed, IAM-signed)
   events         list a cluster's promotions and holds, newest first
@@ -30,6 +32,7 @@ type Command = (argv: string[]) => number | Promise<number>;
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serve,
+  store: async () => (await import('./store.js')).store,
   agent: async () => (await import('./agent/agent.js')).agent,
   status: async () => (await import('./status.js')).status,
   events: async () => (await import('./status.js')).events,

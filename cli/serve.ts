@@ -20,7 +20,13 @@ Options:
                          (a DNS-rebinding guard). Repeat for several names
   --memory               keep state in memory only (default: persist under --data-dir)
   --data-dir DIR         where state persists (default .failover)
+  --store URL            use the storage of a \`failover store\` (or any DynamoDB endpoint) instead of
+                         embedded storage: several serve processes over one store are several
+                         Regions over one table (instead of --memory / --data-dir)
+  --region NAME          the Region this control plane plays; status shows which one took each beat
   --sweep-interval SECS  how often the sweep runs (default 1)
+  --throttle             throttle node and admin routes as the deployed API does (sized from
+                         the config: nodes ÷ interval × 4 per second); over it, 429
 `;
 
 const DEMO_NODES = [
@@ -35,8 +41,11 @@ export async function serve(argv: string[]): Promise<number> {
     port: { type: 'string', default: '8787' },
     'public-host': { type: 'string', multiple: true, default: [] },
     memory: { type: 'boolean', default: false },
-    'data-dir': { type: 'string', default: '.failover' },
+    'data-dir': { type: 'string' },
+    store: { type: 'string' },
+    region: { type: 'string' },
     'sweep-interval': { type: 'string', default: '1' },
+    throttle: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -50,7 +59,11 @@ export async function serve(argv: string[]): Promise<number> {
   if (!(sweepSeconds >= 0.1 && sweepSeconds <= 3600)) {
     throw new UsageError(`--sweep-interval must be 0.1-3600 seconds, got '${values['sweep-interval']}'`);
   }
-  const dataDir = values.memory ? undefined : resolve(values['data-dir']);
+  const store = values.store === undefined ? undefined : storeUrl(values.store);
+  if (store && (values.memory || values['data-dir'] !== undefined)) {
+    throw new UsageError('--store keeps the state: it goes without --memory and --data-dir');
+  }
+  const dataDir = values.memory || store ? undefined : resolve(values['data-dir'] ?? '.failover');
 
   const configPath =
     values.config ?? (existsSync('failover.config.json') ? 'failover.config.json' : undefined);
@@ -65,13 +78,17 @@ export async function serve(argv: string[]): Promise<number> {
     port,
     publicHosts: values['public-host'],
     ...(dataDir ? { dataDir } : {}),
+    ...(store ? { store } : {}),
+    ...(values.region ? { region: values.region } : {}),
     sweepIntervalMs: sweepSeconds * 1000,
+    throttle: values.throttle,
   });
 
   const out = process.stdout;
   out.write(`failover control plane listening on ${server.url}\n`);
   out.write(
-    `  config: ${configPath ?? 'built-in demo cluster'}; state: ${dataDir ?? 'in memory'}; sweep every ${sweepSeconds} s\n`,
+    `  config: ${configPath ?? 'built-in demo cluster'}; state: ${store ?? dataDir ?? 'in memory'}; ` +
+      `${values.region ? `region ${values.region}; ` : ''}sweep every ${sweepSeconds} s\n`,
   );
   for (const cluster of config.clusters) {
     out.write(
@@ -141,4 +158,14 @@ function demoConfig(dataDir: string | undefined): { config: Config; tokens: Reco
     'demo config',
   );
   return { config, tokens };
+}
+
+function storeUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
+  } catch {
+    // reported below
+  }
+  throw new UsageError(`--store must be an http(s) URL such as http://127.0.0.1:8000, got '${raw}'`);
 }

@@ -112,6 +112,8 @@ export async function events(argv: string[]): Promise<number> {
 /** The status table. Pure: tested directly. */
 export function renderStatus(s: ClusterStatus, colour = false): string {
   const paint = (code: number, text: string) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
+  // Multi-Region: which Region's control plane took each node's last beat.
+  const multiRegion = s.nodes.some((n) => n.region !== null);
   const rows = s.nodes.map((n) => [
     n.id,
     n.address,
@@ -122,8 +124,10 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
     n.missedBeats === null ? '' : String(n.missedBeats),
     n.lagSeconds === null ? (n.position === null ? '' : `pos ${n.position}`) : `${n.lagSeconds} s`,
     n.versionMismatch ? paint(33, `${n.version} (mismatch)`) : (n.version ?? ''),
+    ...(multiRegion ? [n.region ?? ''] : []),
   ]);
   const header = ['Node', 'Address', 'Role', 'State', 'Epoch', 'Last beat', 'Missed', 'Lag', 'Version'];
+  if (multiRegion) header.push('Beat via');
   const visible = (t: string) => stripVTControlCharacters(t);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? '').length)));
   const line = (cells: string[]) =>
@@ -155,6 +159,15 @@ export function renderStatus(s: ClusterStatus, colour = false): string {
             paint(
               31,
               `COLLISION: ${n.id} claims to be active (epoch ${n.collision.claimedEpoch ?? '?'}) since ${new Date(n.collision.since).toISOString()}`,
+            ),
+          ]
+        : []),
+      ...(n.previousToken
+        ? [
+            paint(
+              33,
+              `TOKEN ROTATION: ${n.id} still beats with its previous token; give its agent the new one, ` +
+                'then remove previousTokenSha256 from the config',
             ),
           ]
         : []),

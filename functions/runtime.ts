@@ -23,6 +23,9 @@ import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
 import { FunctionMetrics } from './metrics.js';
 
+/** Expired events one sweep deletes per cluster on a table without TTL (one BatchWriteItem). */
+const EVENTS_PRUNED_PER_SWEEP = 25;
+
 export interface Runtime {
   controlPlane: ControlPlane;
   logger: Logger;
@@ -47,6 +50,10 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
     targets: metrics.measured(buildTargets(config, logger, env)),
     logger,
     applyBudgetMs,
+    // Multi-Region: status shows which Region took each node's last beat.
+    ...(config.regions && env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    // A multi-Region strongly consistent table has no TTL: the sweep deletes expired events.
+    ...(config.regions ? { pruneEventsPerSweep: EVENTS_PRUNED_PER_SWEEP } : {}),
     publish: async (event) => {
       metrics.event(event);
       await toBus?.(event);

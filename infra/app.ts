@@ -1,12 +1,13 @@
 /**
  * The repository's own CDK app: `npx cdk deploy` deploys the control plane described by
  * failover.config.json (or `-c config=FILE`). Webhook secrets, if any, are read from
- * Secrets Manager at deploy time: `-c webhookSecrets=ENV_NAME=secret-name,...`.
+ * Secrets Manager at deploy time: `-c webhookSecrets=ENV_NAME=secret-name,...`. The
+ * ingress: `-c ingress=http-api` (default) or `-c ingress=function-url`.
  */
 import { App, SecretValue, Stack } from 'aws-cdk-lib';
 import { loadConfigFile } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
-import { FailoverControlPlane } from './control-plane.js';
+import { FailoverControlPlane, type Ingress } from './control-plane.js';
 
 const app = new App();
 const configPath: string = app.node.tryGetContext('config') ?? 'failover.config.json';
@@ -19,13 +20,36 @@ const secrets = String(app.node.tryGetContext('webhookSecrets') ?? '')
     return [env, SecretValue.secretsManager(name).unsafeUnwrap()] as const;
   });
 
+const INGRESSES: readonly Ingress[] = ['http-api', 'function-url'];
+const ingress = String(app.node.tryGetContext('ingress') ?? 'http-api') as Ingress;
+
 try {
+  if (!INGRESSES.includes(ingress)) {
+    throw new ConfigError(`ingress: expected one of ${INGRESSES.join(', ')}, got '${ingress}'`);
+  }
   const config = loadConfigFile(configPath);
-  const stack = new Stack(app, app.node.tryGetContext('stackName') ?? 'Failover', {
-    description: 'failover: serverless failover control plane',
-    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-  });
-  new FailoverControlPlane(stack, 'ControlPlane', { config, targetEnvironment: Object.fromEntries(secrets) });
+  const name: string = app.node.tryGetContext('stackName') ?? 'Failover';
+  const targetEnvironment = Object.fromEntries(secrets);
+  const account = process.env.CDK_DEFAULT_ACCOUNT;
+  // Multi-Region: one stack per Region (`npx cdk deploy --all`); the first creates the table.
+  const regions = config.regions ?? [process.env.CDK_DEFAULT_REGION];
+  const stacks = regions.map(
+    (region) =>
+      new Stack(app, config.regions ? `${name}-${region}` : name, {
+        description: `failover: serverless failover control plane${config.regions ? ` (${region})` : ''}`,
+        env: { account, region },
+      }),
+  );
+  for (const stack of stacks) {
+    new FailoverControlPlane(stack, 'ControlPlane', {
+      config,
+      ingress,
+      targetEnvironment,
+      ...(config.regions ? { stateTableName: `${name.toLowerCase()}-state` } : {}),
+    });
+    if (stack !== stacks[0])
+      stack.addStackDependency(stacks[0] as Stack, 'the first Region creates the table');
+  }
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);

@@ -10,7 +10,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  type CfnStage,
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import {
@@ -21,11 +27,18 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  Billing,
+  type ITableV2,
+  MultiRegionConsistency,
+  TableEncryptionV2,
+  TableV2,
+} from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, FunctionUrlAuthType, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -33,7 +46,8 @@ import { Construct } from 'constructs';
 import { METRIC } from '../functions/metric-names.js';
 import { type Config, serializeConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
-import { ROUTES } from '../shared/http/routes.js';
+import { ROUTES, type RouteGroup } from '../shared/http/routes.js';
+import { reservedConcurrency, type Throttle, throttles } from '../shared/http/throttle.js';
 import { environmentOf } from '../shared/targets/registry.js';
 import { FailoverDashboard, serviceMetric } from './dashboard.js';
 import { targetPolicies } from './target-policies.js';
@@ -47,8 +61,13 @@ export interface FailoverControlPlaneProps {
   readonly config: Config;
   /** Protect the state table from deletion. @default true */
   readonly deletionProtection?: boolean;
-  /** Stage throttling for the whole API (heartbeats and admin). @default { rateLimit: 50, burstLimit: 100 } */
-  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Throttles per route group, each on every route of the group, so a flood on one group
+   * cannot use up the other's. @default sized from the config (`shared/http/throttle.ts`):
+   * node routes Σ nodes ÷ interval × 4 per second (at least 10), burst twice that or twice
+   * the nodes; admin routes 10 per second, burst 20
+   */
+  readonly throttles?: Partial<Readonly<Record<RouteGroup, Throttle>>>;
   /** How often the sweep runs (the safety net; inline detection in heartbeats is the fast path). @default 1 minute */
   readonly sweepSchedule?: Duration;
   /** Retention of function and access logs. @default one month */
@@ -65,11 +84,38 @@ export interface FailoverControlPlaneProps {
   readonly eventBus?: IEventBus;
   /** Alarm notifications go here. @default alarms without actions */
   readonly alarmTopic?: ITopic;
+  /**
+   * Multi-Region (config `regions`): the state table's name, the same in every Region. The
+   * stack in the first Region creates the multi-Region strongly consistent table with its
+   * replicas (and witness); the others use their local replica. @default `failover-state`
+   */
+  readonly stateTableName?: string;
+  /**
+   * How agents and operators reach the functions (the same handlers either way):
+   * - `http-api`: an API Gateway HTTP API, per-route throttles, IAM on admin routes;
+   * - `function-url`: Lambda Function URLs, no API Gateway charge; the node URL is
+   *   throttled by the heartbeat function's reserved concurrency, the admin URL takes IAM.
+   * @default 'http-api'
+   */
+  readonly ingress?: Ingress;
+}
+
+export type Ingress = 'http-api' | 'function-url';
+
+/** Where agents and operators reach the control plane; who may call the admin routes. */
+interface Endpoint {
+  api: HttpApi | undefined;
+  /** The HTTP API's access log (its throttled requests are counted from it). */
+  accessLogs: LogGroup | undefined;
+  admin: { actions: string[]; resources: string[]; conditions?: Record<string, Record<string, string>> };
 }
 
 export class FailoverControlPlane extends Construct {
-  readonly table: TableV2;
-  readonly api: HttpApi;
+  /** The state table: created here, or (multi-Region, not the first Region) the local replica. */
+  readonly table: ITableV2;
+  /** The HTTP API (ingress `http-api`); undefined with `function-url`. */
+  readonly api: HttpApi | undefined;
+  private readonly adminAccess: Endpoint['admin'];
   readonly heartbeatFunction: NodejsFunction;
   readonly sweepFunction: NodejsFunction;
   readonly adminFunction: NodejsFunction;
@@ -98,16 +144,7 @@ export class FailoverControlPlane extends Construct {
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     const eventBus = props.eventBus ?? EventBus.fromEventBusName(this, 'DefaultBus', 'default');
 
-    this.table = new TableV2(this, 'State', {
-      partitionKey: { name: 'pk', type: AttributeType.STRING },
-      sortKey: { name: 'sk', type: AttributeType.STRING },
-      billing: Billing.onDemand(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: props.deletionProtection ?? true,
-      encryption: TableEncryptionV2.awsManagedKey(),
-      timeToLiveAttribute: 'expiresAt',
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.table = stateTable(this, props);
 
     const environment = {
       FAILOVER_CONFIG_FILE: `/var/task/${CONFIG_FILE_NAME}`,
@@ -115,7 +152,10 @@ export class FailoverControlPlane extends Construct {
       FAILOVER_EVENT_BUS: eventBus.eventBusName,
       POWERTOOLS_SERVICE_NAME: 'failover',
     };
-    const fn = (name: string, options: { timeout: Duration; memorySize: number; targets: boolean }) => {
+    const fn = (
+      name: string,
+      options: { timeout: Duration; memorySize: number; targets: boolean; reservedConcurrency?: number },
+    ) => {
       const logGroup = new LogGroup(this, `${name}Logs`, {
         retention: logRetention,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -132,6 +172,9 @@ export class FailoverControlPlane extends Construct {
         architecture: Architecture.ARM_64,
         memorySize: options.memorySize,
         timeout: options.timeout,
+        ...(options.reservedConcurrency === undefined
+          ? {}
+          : { reservedConcurrentExecutions: options.reservedConcurrency }),
         role,
         logGroup,
         environment: { ...environment, ...(options.targets ? targetEnvironment : {}) },
@@ -153,7 +196,15 @@ export class FailoverControlPlane extends Construct {
       return { f, logGroup };
     };
 
-    const heartbeat = fn('Heartbeat', { timeout: Duration.seconds(10), memorySize: 256, targets: true });
+    const ingress = props.ingress ?? 'http-api';
+    const throttle = { ...throttles(props.config), ...props.throttles };
+    const heartbeat = fn('Heartbeat', {
+      timeout: Duration.seconds(10),
+      memorySize: 256,
+      targets: true,
+      // A Function URL has no throttle of its own: the function's concurrency is its throttle.
+      ...(ingress === 'function-url' ? { reservedConcurrency: reservedConcurrency(throttle.node) } : {}),
+    });
     const sweep = fn('Sweep', { timeout: Duration.seconds(60), memorySize: 512, targets: true });
     // Admin runs switchovers, so it applies targets like the others.
     const admin = fn('Admin', { timeout: Duration.seconds(10), memorySize: 256, targets: true });
@@ -168,6 +219,8 @@ export class FailoverControlPlane extends Construct {
       'dynamodb:GetItem',
       'dynamodb:UpdateItem',
       'dynamodb:PutItem',
+      // Multi-Region: no TTL on the table, so the sweep finds and deletes expired events.
+      ...(props.config.regions ? ['dynamodb:Query', 'dynamodb:BatchWriteItem'] : []),
     ]);
     this.allowTable(admin.f, [
       'dynamodb:GetItem',
@@ -192,60 +245,12 @@ export class FailoverControlPlane extends Construct {
     // Health-routed targets: what traffic follows is set up here, once, not at failover time.
     targetResources(new Construct(this, 'Targets'), props.config);
 
-    // The HTTP API: heartbeats carry node tokens checked in the handler; admin routes use IAM.
-    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
-      retention: logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.api = new HttpApi(this, 'Api', {
-      createDefaultStage: false,
-      description: 'failover control plane API',
-    });
-    const stage = new HttpStage(this, 'DefaultStage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: props.throttle ?? { rateLimit: 50, burstLimit: 100 },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: '$context.requestId',
-            ip: '$context.identity.sourceIp',
-            caller: '$context.identity.userArn',
-            method: '$context.httpMethod',
-            path: '$context.path',
-            status: '$context.status',
-            latencyMs: '$context.responseLatency',
-            integrationError: '$context.integrationErrorMessage',
-          }),
-        ),
-      },
-    });
-    // Exactly the routes the handler serves: node routes go to the heartbeat function, which
-    // checks the node's token; admin routes to the admin function, behind IAM.
-    const integrations = {
-      node: new HttpLambdaIntegration('HeartbeatIntegration', heartbeat.f),
-      admin: new HttpLambdaIntegration('AdminIntegration', admin.f),
-    };
-    const iam = new HttpIamAuthorizer();
-    for (const { group, method, path } of ROUTES) {
-      const added = this.api.addRoutes({
-        path,
-        methods: [HttpMethod[method]],
-        integration: integrations[group],
-        ...(group === 'admin' ? { authorizer: iam } : {}),
-      });
-      if (group !== 'node') continue;
-      for (const route of added) {
-        Validations.of(route).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason:
-            'Node agents authenticate with a per-node bearer token, checked in the handler against a SHA-256 hash ' +
-            'in constant time; IAM credentials on every host would defeat the curl-friendly design.',
-        });
-      }
-    }
+    const endpoint =
+      ingress === 'function-url'
+        ? this.functionUrls(heartbeat.f, admin.f)
+        : this.httpApi(heartbeat.f, admin.f, throttle, logRetention);
+    this.api = endpoint.api;
+    this.adminAccess = endpoint.admin;
 
     // The sweep: the safety net. The inline path in heartbeats is what makes failover fast.
     new Rule(this, 'SweepSchedule', {
@@ -255,8 +260,7 @@ export class FailoverControlPlane extends Construct {
 
     // The functions' EMF metrics (no extra calls on the hot path) and AWS's own, on one page.
     this.dashboard = new FailoverDashboard(this, 'Monitoring', {
-      api: this.api,
-      accessLogs,
+      ...(endpoint.api && endpoint.accessLogs ? { api: endpoint.api, accessLogs: endpoint.accessLogs } : {}),
       functions: { heartbeat: heartbeat.f, sweep: sweep.f, admin: admin.f },
     }).dashboard;
     this.alarm(
@@ -280,13 +284,7 @@ export class FailoverControlPlane extends Construct {
       props.alarmTopic,
     );
 
-    const stack = Stack.of(this);
-    new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL for agents and the CLI' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
-    new CfnOutput(this, 'AdminInvokeArns', {
-      value: Fn.join(',', this.adminInvokeArns()),
-      description: `Grant execute-api:Invoke on these ARNs to operators (region ${stack.region})`,
-    });
   }
 
   /**
@@ -294,18 +292,125 @@ export class FailoverControlPlane extends Construct {
    * cluster list), status, events, switchover, pause, resume.
    */
   grantAdmin(grantee: IGrantable): Grant {
+    const { actions, resources, conditions } = this.adminAccess;
     return Grant.addToPrincipal({
       grantee,
-      actions: ['execute-api:Invoke'],
-      resourceArns: this.adminInvokeArns(),
+      actions,
+      resourceArns: resources,
+      ...(conditions ? { conditions } : {}),
     });
   }
 
-  /** One execute-api ARN per admin route, each path parameter a wildcard. */
-  private adminInvokeArns(): string[] {
-    return ROUTES.filter((r) => r.group === 'admin').map((r) =>
-      this.api.arnForExecuteApi(r.method, r.path.replace(/\{\w+\}/g, '*'), '$default'),
+  /** The HTTP API: heartbeats carry node tokens checked in the handler; admin routes use IAM. */
+  private httpApi(
+    heartbeatFn: NodejsFunction,
+    adminFn: NodejsFunction,
+    throttle: Record<RouteGroup, Throttle>,
+    logRetention: RetentionDays,
+  ): Endpoint {
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const api = new HttpApi(this, 'Api', {
+      createDefaultStage: false,
+      description: 'failover control plane API',
+    });
+    const stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: api,
+      stageName: '$default',
+      autoDeploy: true,
+      // A route without settings of its own (none today) gets the admin routes' throttle.
+      throttle: throttle.admin,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            caller: '$context.identity.userArn',
+            method: '$context.httpMethod',
+            path: '$context.path',
+            status: '$context.status',
+            latencyMs: '$context.responseLatency',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+    // Exactly the routes the handler serves: node routes go to the heartbeat function, which
+    // checks the node's token; admin routes to the admin function, behind IAM.
+    const integrations = {
+      node: new HttpLambdaIntegration('HeartbeatIntegration', heartbeatFn),
+      admin: new HttpLambdaIntegration('AdminIntegration', adminFn),
+    };
+    const iam = new HttpIamAuthorizer();
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    for (const { group, method, path } of ROUTES) {
+      const added = api.addRoutes({
+        path,
+        methods: [HttpMethod[method]],
+        integration: integrations[group],
+        ...(group === 'admin' ? { authorizer: iam } : {}),
+      });
+      routeSettings[`${method} ${path}`] = {
+        ThrottlingRateLimit: throttle[group].rateLimit,
+        ThrottlingBurstLimit: throttle[group].burstLimit,
+      };
+      // Route settings name routes by key: the routes must exist before the stage refers to them.
+      for (const route of added) stage.node.addDependency(route);
+      if (group !== 'node') continue;
+      for (const route of added) {
+        Validations.of(route).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Node agents authenticate with a per-node bearer token, checked in the handler against a SHA-256 hash ' +
+            'in constant time; IAM credentials on every host would defeat the curl-friendly design.',
+        });
+      }
+    }
+
+    (stage.node.defaultChild as CfnStage).addPropertyOverride('RouteSettings', routeSettings);
+
+    new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL for agents and the CLI' });
+    // One ARN per admin route (each path parameter a wildcard): the console's too, no node route.
+    const adminArns = ROUTES.filter((r) => r.group === 'admin').map((r) =>
+      api.arnForExecuteApi(r.method, r.path.replace(/\{\w+\}/g, '*'), '$default'),
     );
+    new CfnOutput(this, 'AdminInvokeArns', {
+      value: Fn.join(',', adminArns),
+      description: `Grant execute-api:Invoke on these ARNs to operators (region ${Stack.of(this).region})`,
+    });
+    return { api, accessLogs, admin: { actions: ['execute-api:Invoke'], resources: adminArns } };
+  }
+
+  /**
+   * Lambda Function URLs, the cheapest ingress: no per-request API Gateway charge. The
+   * heartbeat function's URL is open (node tokens are checked in the handler, as behind the
+   * HTTP API) and throttled by its reserved concurrency, sized from the config; the admin
+   * function's URL takes IAM (SigV4 for the \`lambda\` service). Same handlers, same routes.
+   */
+  private functionUrls(heartbeatFn: NodejsFunction, adminFn: NodejsFunction): Endpoint {
+    const nodeUrl = heartbeatFn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+    const adminUrl = adminFn.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+    new CfnOutput(this, 'ApiUrl', { value: nodeUrl.url, description: 'Base URL for agents (node routes)' });
+    new CfnOutput(this, 'AdminUrl', {
+      value: adminUrl.url,
+      description: 'Base URL for the CLI (admin routes, IAM)',
+    });
+    new CfnOutput(this, 'AdminInvokeArn', {
+      value: adminFn.functionArn,
+      description: 'Grant lambda:InvokeFunctionUrl on this ARN to operators',
+    });
+    return {
+      api: undefined,
+      accessLogs: undefined,
+      admin: {
+        actions: ['lambda:InvokeFunctionUrl'],
+        resources: [adminFn.functionArn],
+        conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+      },
+    };
   }
 
   private allowTable(f: NodejsFunction, actions: string[]): void {
@@ -331,6 +436,43 @@ export class FailoverControlPlane extends Construct {
     if (topic) alarm.addAlarmAction(new SnsAction(topic));
     this.alarms.push(alarm);
   }
+}
+
+/**
+ * The state table. One Region: created here, with TTL on `expiresAt`. Multi-Region: a
+ * multi-Region strongly consistent (MRSC) global table, created by the first Region's stack
+ * with the other two as replicas (or one replica and a witness); MRSC has no TTL, so the
+ * sweep deletes expired events instead (functions/runtime.ts). The other Regions' stacks
+ * use their local replica, by name.
+ */
+function stateTable(scope: Construct, props: FailoverControlPlaneProps): ITableV2 {
+  const { regions, witnessRegion } = props.config;
+  const common = {
+    partitionKey: { name: 'pk', type: AttributeType.STRING },
+    sortKey: { name: 'sk', type: AttributeType.STRING },
+    billing: Billing.onDemand(),
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    deletionProtection: props.deletionProtection ?? true,
+    encryption: TableEncryptionV2.awsManagedKey(),
+    removalPolicy: RemovalPolicy.RETAIN,
+  };
+  if (regions === undefined)
+    return new TableV2(scope, 'State', { ...common, timeToLiveAttribute: 'expiresAt' });
+  const here = Stack.of(scope).region;
+  if (!regions.includes(here)) {
+    throw new ConfigError(
+      `regions: this stack's Region (${here}) is not one of ${regions.join(', ')}: deploy one stack per Region in the list, with an explicit env.region`,
+    );
+  }
+  const tableName = props.stateTableName ?? 'failover-state';
+  if (here !== regions[0]) return TableV2.fromTableName(scope, 'State', tableName);
+  return new TableV2(scope, 'State', {
+    ...common,
+    tableName,
+    multiRegionConsistency: MultiRegionConsistency.STRONG,
+    replicas: regions.slice(1).map((region) => ({ region })),
+    ...(witnessRegion === undefined ? {} : { witnessRegion }),
+  });
 }
 
 /** Writes the config where the bundling step can copy it from (one file per content hash). */

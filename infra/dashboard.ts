@@ -22,9 +22,10 @@ import { Construct } from 'constructs';
 import { METRIC, METRICS_NAMESPACE, SERVICE } from '../functions/metric-names.js';
 
 export interface FailoverDashboardProps {
-  readonly api: HttpApi;
-  /** The API's access log group: throttled requests (429) are counted from it. */
-  readonly accessLogs: ILogGroup;
+  /** The HTTP API (ingress http-api); with Function URLs, the functions' own metrics stand for it. @default none */
+  readonly api?: HttpApi;
+  /** The API's access log group: throttled requests (429) are counted from it. @default none */
+  readonly accessLogs?: ILogGroup;
   readonly functions: Readonly<Record<string, IFunction>>;
 }
 
@@ -55,20 +56,6 @@ export class FailoverDashboard extends Construct {
 
   constructor(scope: Construct, id: string, props: FailoverDashboardProps) {
     super(scope, id);
-    // HTTP APIs publish no throttle metric: a throttled request is a 429 within 4xx.
-    new MetricFilter(this, 'ThrottledFilter', {
-      logGroup: props.accessLogs,
-      filterPattern: FilterPattern.stringValue('$.status', '=', '429'),
-      metricNamespace: METRICS_NAMESPACE,
-      metricName: 'ApiThrottled',
-      metricValue: '1',
-    });
-    const throttled = new Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName: 'ApiThrottled',
-      statistic: 'Sum',
-      period: PERIOD,
-    });
     const fns = Object.entries(props.functions);
     const graph = (title: string, left: IMetric[], width = 8) =>
       new GraphWidget({ title, left, width, height: 6, period: PERIOD });
@@ -104,12 +91,9 @@ export class FailoverDashboard extends Construct {
       graph('Heartbeats rejected per cluster', [perCluster(METRIC.heartbeatsRejected)], 12),
     );
     this.dashboard.addWidgets(
-      graph('API requests, 4xx, 5xx, throttled (429)', [
-        props.api.metricCount({ period: PERIOD }),
-        props.api.metricClientError({ period: PERIOD }),
-        props.api.metricServerError({ period: PERIOD }),
-        throttled,
-      ]),
+      ...(props.api && props.accessLogs
+        ? [graph('API requests, 4xx, 5xx, throttled (429)', this.apiMetrics(props.api, props.accessLogs))]
+        : []),
       graph('Lambda errors and throttles', [
         ...fns.map(([name, f]) => f.metricErrors({ period: PERIOD, label: `${name} errors` })),
         ...fns.map(([name, f]) => f.metricThrottles({ period: PERIOD, label: `${name} throttles` })),
@@ -119,5 +103,27 @@ export class FailoverDashboard extends Construct {
         fns.map(([name, f]) => f.metricDuration({ period: PERIOD, statistic: 'p99', label: name })),
       ),
     );
+  }
+
+  /** The HTTP API's requests, 4xx and 5xx, and its throttled requests, which it has no metric for (429s within 4xx). */
+  private apiMetrics(api: HttpApi, accessLogs: ILogGroup): IMetric[] {
+    new MetricFilter(this, 'ThrottledFilter', {
+      logGroup: accessLogs,
+      filterPattern: FilterPattern.stringValue('$.status', '=', '429'),
+      metricNamespace: METRICS_NAMESPACE,
+      metricName: 'ApiThrottled',
+      metricValue: '1',
+    });
+    return [
+      api.metricCount({ period: PERIOD }),
+      api.metricClientError({ period: PERIOD }),
+      api.metricServerError({ period: PERIOD }),
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: 'ApiThrottled',
+        statistic: 'Sum',
+        period: PERIOD,
+      }),
+    ];
   }
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 // zod/mini: tree-shakable, so Lambda bundles stay small.
 import * as z from 'zod/mini';
+import { addressClass, literalAddress, refusedAddress } from './addresses.js';
 import { id, int, mode } from './config-fields.js';
 import { ConfigError } from './errors.js';
 import { closest } from './suggest.js';
@@ -28,6 +29,11 @@ const NodeSchema = z.strictObject({
     .string({ error: 'must be a string' })
     .check(z.minLength(1, 'must not be empty'), z.maxLength(253)),
   tokenSha256: sha256,
+  /**
+   * Token rotation: the hash of the token being replaced, still accepted until it is removed
+   * from the config (`failover token --rotate`). Status shows nodes that still beat with it.
+   */
+  previousTokenSha256: z.optional(sha256),
   /** Failsafe: where peers reach this node's agent (`--peer-listen`); default http://address:peerPort. */
   peerUrl: z.optional(
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).check(z.maxLength(512)),
@@ -61,6 +67,26 @@ function checkNodesFitTargets(
       });
     }
     kind.check?.(target, t, cluster, issue);
+  });
+}
+
+/**
+ * Agents send failsafe requests to each other's peer URL (given, or built from the
+ * address): never to the instance metadata or credentials address. Private ones are what
+ * peers use (and documentation addresses what examples use), so only metadata is refused.
+ */
+function checkPeerAddresses(cluster: Pick<ParsedCluster, 'nodes'>, issue: ConfigIssue): void {
+  cluster.nodes.forEach((node, n) => {
+    const url = node.peerUrl ?? `http://${isIP(node.address) === 6 ? `[${node.address}]` : node.address}/`;
+    if (!URL.canParse(url)) return; // a host name with characters a URL cannot hold: nothing to check
+    const literal = literalAddress(new URL(url));
+    const refused =
+      literal && addressClass(literal) === 'metadata' && refusedAddress(literal, { allowPrivate: true });
+    if (refused)
+      issue(
+        ['nodes', n, node.peerUrl === undefined ? 'address' : 'peerUrl'],
+        `peers would be sent to it: ${refused}`,
+      );
   });
 }
 
@@ -107,6 +133,9 @@ const ClusterSchema = z
           input: cluster,
         });
       });
+      checkPeerAddresses(cluster, (path, message) =>
+        ctx.addIssue({ code: 'custom', path, message, input: cluster }),
+      );
       checkNodesFitTargets(cluster, (path, message) =>
         ctx.addIssue({ code: 'custom', path, message, input: cluster }),
       );
@@ -121,14 +150,42 @@ const ClusterSchema = z
     }),
   );
 
+/**
+ * The Region sets DynamoDB multi-Region strong consistency (MRSC) supports: a table's three
+ * Regions (replicas, or two replicas and a witness) all come from one set.
+ */
+export const MRSC_REGION_SETS: Record<string, readonly string[]> = {
+  US: ['us-east-1', 'us-east-2', 'us-west-2'],
+  EU: ['eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1'],
+  AP: ['ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3'],
+};
+
+const regionName = z
+  .string('must be a Region name')
+  .check(z.regex(/^[a-z]{2}-[a-z]+-\d$/, 'must be a Region name such as us-east-1'));
+
 export const ConfigSchema = z
   .strictObject({
     clusters: z.array(ClusterSchema).check(z.minLength(1, 'at least one cluster is required')),
     /** Local server only: required for admin routes when it listens beyond loopback. */
     adminTokenSha256: z.optional(sha256),
+    /**
+     * Multi-Region: the control plane runs in each of these Regions over one MRSC table
+     * (three Regions, or two plus `witnessRegion`). Absent: one Region, as the stack's.
+     */
+    regions: z.optional(
+      z
+        .array(regionName)
+        .check(z.minLength(2, 'must list 2 or 3 Regions'), z.maxLength(3, 'must list 2 or 3 Regions')),
+    ),
+    /** Multi-Region with two replicas: the third Region, which holds a witness and runs nothing. */
+    witnessRegion: z.optional(regionName),
   })
   .check(
     z.superRefine((config, ctx) => {
+      const problem = regionsProblem(config.regions, config.witnessRegion);
+      if (problem !== null)
+        ctx.addIssue({ code: 'custom', path: [problem.field], message: problem.message, input: config });
       duplicates(config.clusters.map((c) => c.id)).forEach((index) => {
         ctx.addIssue({
           code: 'custom',
@@ -139,6 +196,42 @@ export const ConfigSchema = z
       });
     }),
   );
+
+/** What is wrong with a multi-Region setting, if anything (MRSC's rules: three Regions of one set). */
+function regionsProblem(
+  regions: string[] | undefined,
+  witness: string | undefined,
+): { field: 'regions' | 'witnessRegion'; message: string } | null {
+  if (regions === undefined) {
+    return witness === undefined
+      ? null
+      : { field: 'witnessRegion', message: 'needs regions (the two replica Regions)' };
+  }
+  if (regions.length === 2 && witness === undefined) {
+    return {
+      field: 'witnessRegion',
+      message: 'required with two regions: MRSC needs a third Region as a witness',
+    };
+  }
+  if (regions.length === 3 && witness !== undefined) {
+    return {
+      field: 'witnessRegion',
+      message: 'not allowed with three regions (three replicas need no witness)',
+    };
+  }
+  const all = [...regions, ...(witness === undefined ? [] : [witness])];
+  if (new Set(all).size !== all.length)
+    return { field: 'regions', message: 'the Regions (and the witness) must differ' };
+  const set = Object.entries(MRSC_REGION_SETS).find(([, members]) => members.includes(all[0] as string));
+  if (set === undefined || !all.every((r) => set[1].includes(r))) {
+    const sets = Object.entries(MRSC_REGION_SETS).map(([name, members]) => `${name}: ${members.join(', ')}`);
+    return {
+      field: 'regions',
+      message: `multi-Region strong consistency needs all three Regions from one set (${sets.join('; ')})`,
+    };
+  }
+  return null;
+}
 
 type ParsedCluster = z.output<typeof ClusterSchema>;
 export type NodeConfig = z.output<typeof NodeSchema>;
@@ -152,6 +245,8 @@ export type ClusterConfig = Omit<ParsedCluster, 'targets'> & {
 export interface Config {
   clusters: ClusterConfig[];
   adminTokenSha256?: string;
+  regions?: string[];
+  witnessRegion?: string;
 }
 export type ConfigInput = z.input<typeof ConfigSchema>;
 

@@ -58,6 +58,11 @@ export class UnsupportedMediaTypeError extends FailoverError {
   override name = 'UnsupportedMediaTypeError';
 }
 
+/** Over the route group's throttle (API Gateway answers these itself in AWS; the local server models it). */
+export class ThrottledError extends FailoverError {
+  override name = 'ThrottledError';
+}
+
 /** The request is well-formed but the state does not allow it (e.g. an illegal transition). */
 export class ConflictError extends FailoverError {
   override name = 'ConflictError';

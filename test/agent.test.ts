@@ -1,7 +1,9 @@
 /** The agent's pure rules: its beat cadence and its command line (the margin: lease-keeper.test.ts). */
+
 import { describe, expect, it } from 'vitest';
 import { nextSlot } from '../cli/agent/agent.js';
 import { parseAgentArgs } from '../cli/agent/args.js';
+import { Endpoints } from '../cli/agent/endpoints.js';
 import { UsageError } from '../cli/usage.js';
 
 describe('beat cadence', () => {
@@ -22,7 +24,7 @@ describe('agent command line', () => {
       FAILOVER_TOKEN: 'fo_x',
     });
     expect(options).toMatchObject({
-      url: 'https://api.example.com',
+      urls: ['https://api.example.com'],
       cluster: 'db',
       node: 'db1',
       token: 'fo_x',
@@ -95,8 +97,66 @@ describe('agent command line', () => {
   it('takes the URL from FAILOVER_URL when --url is not given, and --url over it', () => {
     const env = { FAILOVER_URL: 'http://127.0.0.1:9/', FAILOVER_TOKEN: 't' };
     expect(parseAgentArgs(['--cluster', 'db', '--node', 'db1'], env)).toMatchObject({
-      url: 'http://127.0.0.1:9',
+      urls: ['http://127.0.0.1:9'],
     });
-    expect(parseAgentArgs(base, env)).toMatchObject({ url: 'https://api.example.com' });
+    expect(parseAgentArgs(base, env)).toMatchObject({ urls: ['https://api.example.com'] });
+  });
+
+  it('takes one URL per Region, repeated or comma-separated (FAILOVER_URL too), in order', () => {
+    const env = { FAILOVER_TOKEN: 't' };
+    const regions = ['https://a.example/', 'https://b.example', 'https://c.example'];
+    const repeated = ['--cluster', 'db', '--node', 'db1', ...regions.flatMap((u) => ['--url', u])];
+    const want = { urls: ['https://a.example', 'https://b.example', 'https://c.example'] };
+    expect(parseAgentArgs(repeated, env)).toMatchObject(want);
+    expect(
+      parseAgentArgs(['--cluster', 'db', '--node', 'db1', '--url', regions.join(',')], env),
+    ).toMatchObject(want);
+    expect(
+      parseAgentArgs(['--cluster', 'db', '--node', 'db1'], { ...env, FAILOVER_URL: regions.join(', ') }),
+    ).toMatchObject(want);
+    expect(() => parseAgentArgs([...base, '--url', 'https://api.example.com'], env)).toThrow(
+      '--url https://api.example.com is given twice',
+    );
+    expect(() => parseAgentArgs([...base, '--url', 'ftp://x'], env)).toThrow(
+      "--url must be an http(s) URL, got 'ftp://x'",
+    );
+  });
+});
+
+describe('Endpoints (several Regions)', () => {
+  const urls = ['https://r1', 'https://r2', 'https://r3'];
+  const given = () => {
+    let t = 0;
+    const clock = { now: () => t, advance: (ms: number) => (t += ms) };
+    return { clock, endpoints: new Endpoints(urls, clock.now, 5_000) };
+  };
+
+  it('moves to the next URL on a failure, round the list, and ignores a stale failure report', () => {
+    const { endpoints } = given();
+    expect(endpoints.url()).toBe('https://r1');
+    expect(endpoints.failed('https://r1')).toBe('https://r2');
+    expect(endpoints.failed('https://r1')).toBeNull(); // an attempt still in flight when it moved
+    expect(endpoints.failed('https://r2')).toBe('https://r3');
+    expect(endpoints.failed('https://r3')).toBe('https://r1');
+  });
+
+  it('probes the first URL at most every 5 s while away, and goes back when it answers', () => {
+    const { clock, endpoints } = given();
+    expect(endpoints.probeDue()).toBeNull(); // on the first URL: nothing to probe
+    endpoints.failed('https://r1');
+    expect(endpoints.probeDue()).toBe('https://r1');
+    clock.advance(4_999);
+    expect(endpoints.probeDue()).toBeNull();
+    clock.advance(1);
+    expect(endpoints.probeDue()).toBe('https://r1');
+    expect(endpoints.firstAnswered()).toBe(true);
+    expect(endpoints.url()).toBe('https://r1');
+    expect(endpoints.firstAnswered()).toBe(false);
+  });
+
+  it('has nowhere to move with a single URL', () => {
+    const endpoints = new Endpoints(['https://only'], () => 0, 5_000);
+    expect(endpoints.failed('https://only')).toBeNull();
+    expect(endpoints.url()).toBe('https://only');
   });
 });

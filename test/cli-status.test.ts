@@ -87,6 +87,7 @@ describe('failover status', () => {
           lastSeenAgeMs: 1_000,
           missedBeats: 0,
           upSince: null,
+          previousToken: true,
         }),
       ],
       rejectedBeats: [{ node: 'a', count: 7, last: '2026-01-01T00:00:00.000Z' }],
@@ -106,6 +107,11 @@ describe('failover status', () => {
       'REJECTED: 7 heartbeats for a with a missing or wrong token (last at 2026-01-01T00:00:00.000Z): ' +
         "check that agent's token, --cluster and --node",
     );
+    expect(plain).toContain(
+      'TOKEN ROTATION: b still beats with its previous token; give its agent the new one, then remove ' +
+        'previousTokenSha256 from the config',
+    );
+    expect(plain).not.toMatch(/TOKEN ROTATION: a/);
     expect(renderStatus(status, true)).toContain('\x1b[31mdown\x1b[0m');
   });
 
@@ -128,23 +134,31 @@ describe('admin request authorisation', () => {
     });
   });
 
-  it('signs requests to API Gateway with SigV4 for execute-api in the region named by the host', async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-      AWS_SESSION_TOKEN: 'session-token',
-    });
-    try {
-      const url = new URL('https://abc123.execute-api.eu-west-1.amazonaws.com/v1/clusters/db?limit=5');
-      const headers = await new AdminClient({ url: url.origin }).headers(url);
-      expect(headers.authorization).toMatch(
-        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/,
-      );
-      expect(headers['x-amz-security-token']).toBe('session-token');
-      expect(headers['x-amz-date']).toMatch(/^\d{8}T\d{6}Z$/);
-    } finally {
-      process.env = saved;
-    }
-  });
+  it.each([
+    ['API Gateway', 'https://abc123.execute-api.eu-west-1.amazonaws.com', 'eu-west-1', 'execute-api'],
+    ['a Lambda Function URL', 'https://abcdefghij.lambda-url.us-east-2.on.aws', 'us-east-2', 'lambda'],
+  ])(
+    'signs requests to %s with SigV4 for its service, in the region named by the host',
+    async (_, origin, region, service) => {
+      const saved = { ...process.env };
+      Object.assign(process.env, {
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+        AWS_SESSION_TOKEN: 'session-token',
+      });
+      try {
+        const url = new URL(`${origin}/v1/clusters/db?limit=5`);
+        const headers = await new AdminClient({ url: url.origin }).headers(url);
+        expect(headers.authorization).toMatch(
+          new RegExp(
+            `^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/\\d{8}/${region}/${service}/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$`,
+          ),
+        );
+        expect(headers['x-amz-security-token']).toBe('session-token');
+        expect(headers['x-amz-date']).toMatch(/^\d{8}T\d{6}Z$/);
+      } finally {
+        process.env = saved;
+      }
+    },
+  );
 });

@@ -99,6 +99,23 @@ describe('failover with a wrong command line', () => {
     );
   });
 
+  it('says in one line, without a stack trace, that there are no AWS credentials to sign with', async () => {
+    const url = 'https://abc123.execute-api.eu-west-1.amazonaws.com';
+    // HOME without ~/.aws, and no instance metadata: the whole credential chain comes up empty.
+    const run = await failover(['status', '--url', url, '--cluster', 'db'], {
+      HOME: ROOT,
+      AWS_CONFIG_FILE: join(ROOT, 'no-such-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(ROOT, 'no-such-credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'failover status: no AWS credentials to sign the request to abc123.execute-api.eu-west-1.amazonaws.com with: ' +
+        'set AWS_PROFILE (or run aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an ' +
+        'instance or task role applies\n',
+    );
+  });
+
   it('says that the job of run-if-active goes after --', async () => {
     const run = await failover(['run-if-active', '--cluster', 'db', '--node', 'a', 'backup.sh', '--full']);
     expect(run.code).toBe(2);

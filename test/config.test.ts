@@ -80,8 +80,8 @@ describe('parseConfig: defaults and derived values', () => {
 
     expect(cluster?.targets).toEqual([
       { type: 'log', id: 'log' },
-      { ...webhook(), id: 'webhook', timeoutMs: 2_000 },
-      { ...webhook(), id: 'pager', timeoutMs: 2_000 },
+      { ...webhook(), id: 'webhook', timeoutMs: 2_000, allowPrivateAddress: false },
+      { ...webhook(), id: 'pager', timeoutMs: 2_000, allowPrivateAddress: false },
     ]);
   });
 });
@@ -187,6 +187,70 @@ describe('parseConfig: errors name the exact field', () => {
     ]);
   });
 
+  it.each([
+    ['http://169.254.169.254/latest/meta-data/', 'instance metadata'],
+    ['http://[fd00:ec2::254]/', 'instance metadata'],
+    ['http://169.254.170.2/v2/credentials', 'instance metadata'],
+    ['http://127.0.0.1:9001/2018-06-01/runtime/invocation/next', 'loopback address'],
+    ['http://2130706433/', 'loopback address'], // 127.0.0.1 as one number
+    ['http://[::ffff:127.0.0.1]/', 'loopback address'],
+    ['http://[::1]/', 'loopback address'],
+    ['http://169.254.1.1/', 'link-local address'],
+    ['http://[fe80::1]/', 'link-local address'],
+    ['http://10.1.2.3/', 'private address'],
+    ['http://[fd12::1]/', 'private address'],
+    ['http://0.0.0.0/', 'unspecified, multicast or reserved'],
+    ['http://224.0.0.1/', 'unspecified, multicast or reserved'],
+  ])('refuses a webhook url at %s (%s) and names the field', (url, why) => {
+    expect(problems(() => parseConfig(withCluster({ targets: [webhook({ url })] })))).toEqual([
+      { path: 'clusters[0].targets[0].url', message: expect.stringContaining(why) },
+    ]);
+  });
+
+  it('accepts a loopback, link-local or private webhook url only with allowPrivateAddress', () => {
+    const urls = ['http://127.0.0.1:8080/hook', 'http://10.1.2.3/hook', 'http://[fe80::1]/hook'];
+    const targets = urls.map((url, i) => webhook({ id: `h${i}`, url, allowPrivateAddress: true }));
+
+    expect(parseConfig(withCluster({ targets })).clusters[0]?.targets.map((t) => t.id)).toEqual([
+      'h0',
+      'h1',
+      'h2',
+    ]);
+    expect(problems(() => parseConfig(withCluster({ targets: [webhook({ url: urls[0] })] })))).toEqual([
+      { path: 'clusters[0].targets[0].url', message: expect.stringContaining('allowPrivateAddress: true') },
+    ]);
+  });
+
+  it.each([
+    [{ peerUrl: 'http://169.254.169.254/' }, 'clusters[0].nodes[1].peerUrl'],
+    [{ peerUrl: 'http://[fd00:ec2::254]:7788' }, 'clusters[0].nodes[1].peerUrl'],
+    [{ address: '169.254.169.254' }, 'clusters[0].nodes[1].address'],
+  ])(
+    'refuses a failsafe peer URL (given, or built from the address) at the metadata address: %j',
+    (fields, path) => {
+      expect(problems(() => parseConfig(withCluster({ nodes: [node('a'), node('b', fields)] })))).toEqual([
+        { path, message: expect.stringMatching(/^peers would be sent to it: .* metadata/) },
+      ]);
+    },
+  );
+
+  it('accepts private and documentation peer addresses: peers talk inside their network', () => {
+    const nodes = [
+      node('a', { address: '10.0.0.1' }),
+      node('b', { peerUrl: 'http://[fd12::2]:7788' }),
+      node('c', { address: '192.0.2.3' }),
+    ];
+    expect(parseConfig(withCluster({ nodes })).clusters[0]?.nodes).toHaveLength(3);
+  });
+
+  it('refuses the metadata address even with allowPrivateAddress', () => {
+    const target = webhook({ url: 'http://169.254.169.254/', allowPrivateAddress: true });
+
+    expect(problems(() => parseConfig(withCluster({ targets: [target] })))).toEqual([
+      { path: 'clusters[0].targets[0].url', message: expect.stringContaining('instance metadata') },
+    ]);
+  });
+
   it('accepts two targets of one type with distinct ids', () => {
     const [cluster] = parseConfig(
       withCluster({ targets: [webhook({ id: 'one' }), webhook({ id: 'two' })] }),
@@ -210,12 +274,12 @@ describe('parseConfig: errors name the exact field', () => {
     },
   );
 
-  it('accepts a plain http webhook url (e.g. a receiver on loopback)', () => {
+  it('accepts a plain http webhook url', () => {
     const [cluster] = parseConfig(
-      withCluster({ targets: [webhook({ url: 'http://127.0.0.1:9000/hook' })] }),
+      withCluster({ targets: [webhook({ url: 'http://hooks.example:9000/hook' })] }),
     ).clusters;
 
-    expect(cluster?.targets[0]).toMatchObject({ url: 'http://127.0.0.1:9000/hook' });
+    expect(cluster?.targets[0]).toMatchObject({ url: 'http://hooks.example:9000/hook' });
   });
 
   it('rejects a webhook without secretEnv (a signed webhook needs a secret)', () => {
@@ -297,5 +361,51 @@ describe('loadConfigFile', () => {
     const path = join(dir, 'missing.json');
 
     expect(configError(() => loadConfigFile(path)).message).toContain(`cannot read config file ${path}`);
+  });
+});
+
+describe('parseConfig: multi-Region (regions, witnessRegion)', () => {
+  const regions = (fields: Record<string, unknown>) => ({ ...withCluster({}), ...fields });
+
+  it('accepts three Regions of one MRSC set, or two and a witness, and none at all', () => {
+    expect(parseConfig(regions({ regions: ['us-east-1', 'us-east-2', 'us-west-2'] })).regions).toEqual([
+      'us-east-1',
+      'us-east-2',
+      'us-west-2',
+    ]);
+    expect(
+      parseConfig(regions({ regions: ['eu-west-1', 'eu-central-1'], witnessRegion: 'eu-west-3' })),
+    ).toMatchObject({ regions: ['eu-west-1', 'eu-central-1'], witnessRegion: 'eu-west-3' });
+    expect(parseConfig(withCluster({})).regions).toBeUndefined();
+  });
+
+  it.each([
+    [
+      { regions: ['us-east-1', 'eu-west-1', 'us-west-2'] },
+      'regions',
+      /^multi-Region strong consistency needs all three Regions from one set \(US: /,
+    ],
+    [{ regions: ['us-east-1', 'us-east-2'] }, 'witnessRegion', /^required with two regions/],
+    [
+      { regions: ['us-east-1', 'us-east-2', 'us-west-2'], witnessRegion: 'us-west-2' },
+      'witnessRegion',
+      /^not allowed with three regions/,
+    ],
+    [
+      { regions: ['us-east-1', 'us-east-1', 'us-west-2'] },
+      'regions',
+      /^the Regions \(and the witness\) must differ$/,
+    ],
+    [{ regions: ['us-east-1'] }, 'regions', /^must list 2 or 3 Regions$/],
+    [
+      { regions: ['US East'], witnessRegion: 'us-east-2' },
+      'regions[0]',
+      /^must be a Region name such as us-east-1$/,
+    ],
+    [{ witnessRegion: 'us-east-2' }, 'witnessRegion', /^needs regions/],
+  ])('rejects %j, naming %s', (fields, path, message) => {
+    const [problem] = problems(() => parseConfig(regions(fields)));
+    expect(problem?.path).toBe(path);
+    expect(problem?.message).toMatch(message);
   });
 });

@@ -492,6 +492,7 @@ describe('nodeViews', () => {
       lastSeenAgeMs: 9_900,
       missedBeats: 1,
       heartbeats: 42,
+      region: null,
       version: '1.2.3',
       versionMismatch: false,
       position: 'lsn/42',
@@ -500,6 +501,7 @@ describe('nodeViews', () => {
       ineligibleReason: 'a is in maintenance',
       upSince: null,
       collision: null,
+      previousToken: false,
     });
     expect(views.map((v) => [v.id, v.priority, v.role])).toEqual([
       ['a', 1, 'standby'],
@@ -524,6 +526,7 @@ describe('nodeViews', () => {
       lastSeenAgeMs: null,
       missedBeats: null,
       heartbeats: 0,
+      region: null,
       version: null,
       versionMismatch: false,
       position: null,
@@ -532,6 +535,7 @@ describe('nodeViews', () => {
       ineligibleReason: 'c was never seen',
       upSince: null,
       collision: null,
+      previousToken: false,
     });
   });
 });

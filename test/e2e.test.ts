@@ -122,7 +122,10 @@ describe('failover end to end (real server and agent processes)', () => {
     const { file, tokens } = writeConfig(
       'e2e',
       ['a', 'b'],
-      [{ type: 'webhook', url: hookUrl, secretEnv: 'E2E_WEBHOOK_SECRET' }, { type: 'log' }],
+      [
+        { type: 'webhook', url: hookUrl, secretEnv: 'E2E_WEBHOOK_SECRET', allowPrivateAddress: true },
+        { type: 'log' },
+      ],
     );
     const server = await startServer(file);
     const a = startAgent(server.url, 'e2e', 'a', tokens.a as string);

@@ -1,8 +1,9 @@
 /**
  * Safety property 6 under fire (issue 15): generated hostile requests against the real
  * handler behind the real local server. Each is built to be wrong in one known way (bad
- * credentials, a path that does not name a route, a field of the wrong type or out of
- * range, a prototype-pollution key, bad JSON or bad UTF-8, an oversized or chunked body,
+ * credentials, a path that does not name a route, a field of the wrong type, out of range
+ * or holding control characters (log injection), the failsafe fields `promiseMs` and `failsafe`
+ * included, a prototype-pollution key, bad JSON or bad UTF-8, an oversized or chunked body,
  * a wrong method, query, Content-Type, Origin or Host), and each must get a 4xx JSON
  * error with a message (never a 2xx, never a 5xx) and leave the stored state exactly as
  * it was. A failure prints the request and fast-check's seed to replay it. FUZZ_RUNS=5000
@@ -174,6 +175,51 @@ const notNumber = fc.oneof(
   fc.constantFrom('NaN', 'Infinity', '-Infinity', '1', '', '0x10', true, false, null, [], {}, [1]),
   fc.string().filter((s) => s !== ''),
 );
+/**
+ * A string of `min`-`max` characters with at least one that forges or hides log lines: C0
+ * and C1 controls (CR, LF, NUL, ESC, DEL, NEL), Unicode line separators, bidi overrides.
+ */
+const unsafeChar = fc.oneof(
+  fc.integer({ min: 0, max: 0x1f }),
+  fc.constantFrom(0x7f, 0x85, 0x9b, 0x2028, 0x2029, 0x202e, 0x2066),
+);
+function withControl(min: number, max: number): fc.Arbitrary<string> {
+  return fc
+    .record({
+      text: fc.string({ minLength: min, maxLength: max - 1 }),
+      char: unsafeChar.map((c) => String.fromCharCode(c)),
+      at: fc.nat(),
+    })
+    .map(({ text, char, at }) => {
+      const i = at % (text.length + 1);
+      return `${text.slice(0, i)}${char}${text.slice(i)}`;
+    });
+}
+/** A failsafe episode report that is wrong in one field (see BeatSchema). */
+const VALID_FAILSAFE = { epoch: 1, startedMsAgo: 10, endedMsAgo: 5, confirmedBy: ['b'] };
+const badFailsafe: fc.Arbitrary<unknown> = fc.oneof(
+  notString.filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
+  fc
+    .tuple(
+      fc.constantFrom('epoch', 'startedMsAgo', 'endedMsAgo'),
+      fc.oneof(notNumber, fc.constantFrom(-1, 0.5, 2 ** 53, 30 * 86_400_000 + 1, 1e308)),
+    )
+    .map(([key, value]) => ({ ...VALID_FAILSAFE, [key]: value })),
+  fc
+    .oneof(
+      notString.filter((v) => !Array.isArray(v)),
+      fc.constant(['b', 1]),
+      fc.constant(['']),
+      fc.constant(Array.from({ length: 33 }, (_, i) => `n${i}`)),
+      withControl(1, 63).map((id) => [id]),
+    )
+    .map((confirmedBy) => ({ ...VALID_FAILSAFE, confirmedBy })),
+  fc.constantFrom('epoch', 'startedMsAgo', 'endedMsAgo', 'confirmedBy').map((key) => {
+    const { [key as keyof typeof VALID_FAILSAFE]: _, ...rest } = VALID_FAILSAFE;
+    return rest;
+  }),
+  fc.constantFrom('extra', '__proto__', 'by').map((key) => ({ ...VALID_FAILSAFE, [key]: 1 })),
+);
 const badBeatField: fc.Arbitrary<[string, unknown]> = fc.oneof(
   fc.tuple(
     fc.constant('status'),
@@ -206,6 +252,17 @@ const badBeatField: fc.Arbitrary<[string, unknown]> = fc.oneof(
       fc.integer({ max: -1 }),
     ),
   ),
+  fc.tuple(fc.constantFrom('version', 'position'), withControl(1, 63)),
+  fc.tuple(
+    fc.constant('promiseMs'),
+    fc.oneof(
+      notNumber,
+      fc.constantFrom(-1, 0.5, 86_400_001, 2 ** 53, 1e308, -1e308),
+      fc.integer({ min: 86_400_001 }),
+      fc.integer({ max: -1 }),
+    ),
+  ),
+  fc.tuple(fc.constant('failsafe'), badFailsafe),
   fc.tuple(
     fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'Status', ''),
     fc.oneof(
@@ -248,7 +305,11 @@ const badFields: fc.Arbitrary<Hostile> = fc.oneof(
             fc.double(),
           ),
         ),
-        fc.tuple(fc.constant('reason'), fc.oneof(notString, fc.constantFrom('', 'r'.repeat(257)))),
+        fc.tuple(
+          fc.constant('reason'),
+          fc.oneof(notString, fc.constantFrom('', 'r'.repeat(257)), withControl(1, 256)),
+        ),
+        fc.tuple(fc.constant('to'), withControl(1, 63)),
         fc.tuple(
           fc.constantFrom('__proto__', 'constructor', 'by', 'paused', 'epoch'),
           fc.jsonValue({ maxDepth: 2 }),
@@ -529,4 +590,48 @@ describe('hostile requests', () => {
       expect.arrayContaining([400, 401, 403, 404, 405, 413, 415, 421]),
     );
   });
+});
+
+describe('control characters in string fields (log injection)', () => {
+  const forged = 'ok\r\n2026-12-02T00:00:00Z [db/b] role: active (epoch 99)';
+  it.each([
+    ['version', () => beat('a', JSON.stringify({ version: forged }))],
+    ['position', () => beat('a', JSON.stringify({ position: `7\u0000` }))],
+    [
+      'failsafe.confirmedBy.0',
+      () => beat('a', JSON.stringify({ failsafe: { ...VALID_FAILSAFE, confirmedBy: ['b\u001b[2J'] } })),
+    ],
+    [
+      'reason',
+      () => ({
+        method: 'POST',
+        path: `/v1/clusters/${C}/pause`,
+        headers: JSON_TYPE,
+        body: JSON.stringify({ reason: forged }),
+      }),
+    ],
+    [
+      'to',
+      () => ({
+        method: 'POST',
+        path: `/v1/clusters/${C}/switchover`,
+        headers: JSON_TYPE,
+        body: '{"to":"b\\u2028"}',
+      }),
+    ],
+  ] satisfies [string, () => RawRequest][])(
+    'refuses %s with a 400 naming the field, and changes nothing',
+    async (field, request) => {
+      const before = await stateSnapshot(server, C);
+
+      const res = await rawRequest(server.url, request());
+
+      expect(res.status, res.text).toBe(400);
+      expect(JSON.parse(res.text)).toEqual({
+        error: 'Validation',
+        message: `invalid field ${field}: must not contain control characters (CR, LF, NUL, ESC, …) or bidirectional overrides`,
+      });
+      expect(await stateSnapshot(server, C)).toEqual(before);
+    },
+  );
 });

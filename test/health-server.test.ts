@@ -305,7 +305,7 @@ describe('GET /health follows the heartbeats of a real agent (fake control plane
     const lines: string[] = [];
     const agent = new Agent(
       {
-        url: planeUrl,
+        urls: [planeUrl],
         cluster: 'c',
         node: 'n',
         token: 't',

@@ -17,6 +17,7 @@ import { METRIC } from '../functions/metric-names.js';
 import { FailoverControlPlane, type FailoverControlPlaneProps } from '../infra/control-plane.js';
 import { type ConfigInput, loadConfigFile, parseConfig, parseConfigText } from '../shared/config.js';
 import { ROUTES } from '../shared/http/routes.js';
+import { HEADROOM, reservedConcurrency, throttles } from '../shared/http/throttle.js';
 import { mintToken } from '../shared/tokens.js';
 
 const work = mkdtempSync(join(tmpdir(), 'failover-infra-'));
@@ -192,19 +193,62 @@ describe('FailoverControlPlane', () => {
     }
   });
 
-  it('throttles the stage (configurable) and writes access logs', () => {
+  it('throttles node and admin routes separately, node routes sized from the config, and writes access logs', () => {
+    // 2 nodes at a 5 s interval: 0.4 beats/s × headroom 4 = 1.6/s, so the floor of 10/s; burst 20.
+    const node = { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 };
+    const admin = { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 };
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
-      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      DefaultRouteSettings: admin,
+      RouteSettings: Object.fromEntries(
+        ROUTES.map((r) => [`${r.method} ${r.path}`, r.group === 'node' ? node : admin]),
+      ),
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
     });
-    synth({ throttle: { rateLimit: 7, burstLimit: 9 } }).template.hasResourceProperties(
+    // The stage refers to routes by key: it is created after every one of them.
+    const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'));
+    const routes = Object.keys(template.findResources('AWS::ApiGatewayV2::Route'));
+    expect(routes).toHaveLength(ROUTES.length);
+    expect(stage?.DependsOn).toEqual(expect.arrayContaining(routes));
+  });
+
+  it('sizes the node routes as nodes ÷ interval × headroom: 300 nodes at a 1 s interval get 1,200/s', () => {
+    const nodes = Array.from({ length: 300 }, (_, i) => ({
+      id: `n${i}`,
+      address: `10.1.${i >> 8}.${i & 255}`,
+      tokenSha256: 'a'.repeat(64),
+    }));
+    const clusters = Array.from({ length: 5 }, (_, c) => ({
+      id: `c${c}`,
+      heartbeatIntervalSeconds: 1,
+      nodes: nodes.slice(c * 60, (c + 1) * 60),
+    }));
+    expect(throttles(parseConfig({ clusters }))).toEqual({
+      node: { rateLimit: 300 * HEADROOM, burstLimit: 2 * 300 * HEADROOM },
+      admin: { rateLimit: 10, burstLimit: 20 },
+    });
+    expect(
+      throttles(parseConfig({ clusters: [{ ...clusters[0], heartbeatIntervalSeconds: 60 }] })).node,
+    ).toEqual({
+      rateLimit: 10,
+      burstLimit: 120, // twice the 60 nodes: all of them may beat at once
+    });
+  });
+
+  it('takes an explicit throttle for one group and keeps the other sized from the config', () => {
+    const settings = synth({ throttles: { admin: { rateLimit: 2, burstLimit: 3 } } }).template.findResources(
       'AWS::ApiGatewayV2::Stage',
-      {
-        DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 9 },
-      },
     );
+    const [stage] = Object.values(settings);
+    expect(stage?.Properties.RouteSettings['POST /v1/clusters/{cluster}/pause']).toEqual({
+      ThrottlingRateLimit: 2,
+      ThrottlingBurstLimit: 3,
+    });
+    expect(stage?.Properties.RouteSettings['POST /v1/clusters/{cluster}/nodes/{node}/heartbeat']).toEqual({
+      ThrottlingRateLimit: 10,
+      ThrottlingBurstLimit: 20,
+    });
   });
 
   it('runs the sweep on a one-minute schedule', () => {
@@ -378,6 +422,84 @@ describe('FailoverControlPlane', () => {
 
   it('lints clean with cfn-lint when it is installed', (ctx) => {
     expectLintClean(ctx, template, 'template.json');
+  });
+});
+
+describe('FailoverControlPlane with ingress function-url', () => {
+  let template: Template;
+  let app: App;
+  let plane: FailoverControlPlane;
+  beforeAll(() => {
+    ({ template, app, plane } = synth({ ingress: 'function-url' }));
+  });
+
+  it('gives the heartbeat function an open URL (node tokens checked in the handler) and the admin function an IAM one', () => {
+    template.resourceCountIs('AWS::Lambda::Url', 2);
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneHeartbeat'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'AWS_IAM',
+      TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneAdmin'), 'Arn'] },
+    });
+    // No API Gateway at all: nothing is charged per request but Lambda's own.
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+    expect(plane.api).toBeUndefined();
+  });
+
+  it("draws the dashboard without an API row: the functions' own metrics stand for the URLs", () => {
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    expect(body).not.toContain('AWS/ApiGateway');
+    expect(body).toContain('AWS/Lambda');
+    expect(body).toContain("SEARCH('{Failover,Cluster,service} MetricName=");
+    expect(body).toContain(METRIC.heartbeatsAccepted);
+    template.resourceCountIs('AWS::Logs::MetricFilter', 0);
+  });
+
+  it("throttles the node URL by the heartbeat function's reserved concurrency, sized from the config", () => {
+    const expected = reservedConcurrency(throttles(parseConfig(rawConfig)).node);
+    expect(expected).toBe(2);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: Match.anyValue(),
+      ReservedConcurrentExecutions: expected,
+      Role: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneHeartbeatRole'), 'Arn'] },
+    });
+    expect(reservedConcurrency({ rateLimit: 1_200, burstLimit: 2_400 })).toBe(120);
+  });
+
+  it('grants operators lambda:InvokeFunctionUrl on the admin function, for IAM-authorised URLs only', () => {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const stack = new Stack(app, 'Grant');
+    const p = new FailoverControlPlane(stack, 'ControlPlane', {
+      config: parseConfig(rawConfig),
+      ingress: 'function-url',
+    });
+    p.grantAdmin(new Role(stack, 'Operators', { assumedBy: new AccountRootPrincipal() }));
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Operators') }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: 'lambda:InvokeFunctionUrl',
+            Effect: 'Allow',
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ControlPlaneAdmin'), 'Arn'] },
+            Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+          },
+        ],
+      },
+    });
+  });
+
+  it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(
+      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath)}`),
+    ).toEqual([]);
   });
 });
 
@@ -672,6 +794,97 @@ describe('FailoverControlPlane with health-routed targets', () => {
     ]);
     const report = new AwsSolutionsChecks(open).validateScope(open);
     expect(report.violations.map((v) => v.ruleName)).toContain('AwsSolutions-EC23');
+  });
+});
+
+describe('FailoverControlPlane in three Regions (multi-Region strong consistency)', () => {
+  /** One stack per Region of `regions`, as infra/app.ts builds them. */
+  function synthRegions(extra: Pick<ConfigInput, 'regions' | 'witnessRegion'>) {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const config = parseConfig({ ...rawConfig, ...extra });
+    const built = (config.regions ?? []).map((region) => {
+      const stack = new Stack(app, `Failover-${region}`, { env: { account: '123456789012', region } });
+      new FailoverControlPlane(stack, 'ControlPlane', { config, stateTableName: 'failover-state' });
+      return { region, stack };
+    });
+    // Every stack exists before the first template is synthesized.
+    return { app, stacks: built.map((b) => ({ ...b, template: Template.fromStack(b.stack) })) };
+  }
+  const three = synthRegions({ regions: ['us-east-1', 'us-east-2', 'us-west-2'] });
+
+  it('creates one MRSC global table in the first Region, with the other two as replicas and no TTL', () => {
+    const [first, ...others] = three.stacks;
+    const tables = first?.template.findResources('AWS::DynamoDB::GlobalTable') ?? {};
+    expect(Object.keys(tables)).toHaveLength(1);
+    const table = Object.values(tables)[0]?.Properties as Record<string, unknown>;
+    expect(table).toMatchObject({ TableName: 'failover-state', MultiRegionConsistency: 'STRONG' });
+    expect((table.Replicas as Array<{ Region: string }>).map((r) => r.Region).sort()).toEqual([
+      'us-east-1',
+      'us-east-2',
+      'us-west-2',
+    ]);
+    expect(table.TimeToLiveSpecification).toBeUndefined();
+    for (const other of others) {
+      expect(Object.keys(other.template.findResources('AWS::DynamoDB::GlobalTable'))).toEqual([]);
+    }
+  });
+
+  it('runs a whole control plane in each Region, pointed at its local replica, with IAM on that replica only', () => {
+    for (const { region, template } of three.stacks) {
+      template.resourceCountIs('AWS::Lambda::Function', 3);
+      template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+      template.resourceCountIs('AWS::Events::Rule', 1);
+      const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+      for (const f of functions) {
+        const env = (f.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment
+          .Variables;
+        if (region !== 'us-east-1') expect(env.FAILOVER_TABLE).toBe('failover-state');
+      }
+      const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+      // The first Region's table is its own resource (its Arn is that Region's replica); the
+      // others name their local replica.
+      if (region === 'us-east-1') expect(policies).toMatch(/"Fn::GetAtt":\["ControlPlaneState\w+","Arn"\]/);
+      else expect(policies).toContain(`:dynamodb:${region}:123456789012:table/failover-state`);
+      for (const elsewhere of ['us-east-1', 'us-east-2', 'us-west-2'].filter((r) => r !== region)) {
+        expect(policies, `${region} grants ${elsewhere}`).not.toContain(`:dynamodb:${elsewhere}:`);
+      }
+      // No TTL: the sweep deletes expired events, so it may query and batch-delete.
+      expect(policies).toContain('dynamodb:BatchWriteItem');
+    }
+  });
+
+  it('takes two replicas and a witness', () => {
+    const { stacks } = synthRegions({ regions: ['eu-west-1', 'eu-central-1'], witnessRegion: 'eu-west-3' });
+    expect(stacks.map((s) => s.region)).toEqual(['eu-west-1', 'eu-central-1']);
+    const table = Object.values(stacks[0]?.template.findResources('AWS::DynamoDB::GlobalTable') ?? {})[0]
+      ?.Properties as Record<string, unknown>;
+    expect((table.Replicas as Array<{ Region: string }>).map((r) => r.Region).sort()).toEqual([
+      'eu-central-1',
+      'eu-west-1',
+    ]);
+    expect(JSON.stringify(table.GlobalTableWitnesses)).toContain('eu-west-3');
+  });
+
+  it('refuses a stack in a Region that is not in the list', () => {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const stack = new Stack(app, 'Elsewhere', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const config = parseConfig({ ...rawConfig, regions: ['us-east-1', 'us-east-2', 'us-west-2'] });
+    expect(() => new FailoverControlPlane(stack, 'ControlPlane', { config })).toThrow(
+      /this stack's Region \(eu-west-1\) is not one of us-east-1, us-east-2, us-west-2/,
+    );
+  });
+
+  it('passes cdk-nag AwsSolutions in every Region', () => {
+    const report = new AwsSolutionsChecks(three.app).validateScope(three.app);
+    expect(
+      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath)}`),
+    ).toEqual([]);
   });
 });
 

@@ -5,13 +5,17 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import { METRIC } from '../functions/metric-names.js';
 import { createRuntime } from '../functions/runtime.js';
 import { parseConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
+import { createApiHandler } from '../shared/http/api.js';
+import { silentLogger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { mintToken } from '../shared/tokens.js';
 
@@ -166,6 +170,28 @@ describe('Lambda handlers', () => {
       expect(res.statusCode).toBe(200);
     },
   );
+  it("refuses a node's token on every admin action (pause, resume, switchover) with 401, changing nothing", async () => {
+    const ops = { iamUser: 'arn:aws:iam::123456789012:user/ops' };
+    const before = body(await admin(apiEvent('GET', '/v1/clusters/lambda', ops)));
+    for (const [action, payload] of [
+      ['pause', '{"reason":"x"}'],
+      ['resume', '{}'],
+      ['switchover', '{"to":"b","force":true}'],
+    ] as const) {
+      // The admin function wants IAM; the heartbeat function does not serve admin routes at all.
+      for (const [handler, status] of [
+        [admin, 401],
+        [heartbeat, 404],
+      ] as const) {
+        const res = await handler(
+          apiEvent('POST', `/v1/clusters/lambda/${action}`, { token: a.token, body: payload }),
+        );
+        expect(res.statusCode, `${action}: ${res.body}`).toBe(status);
+      }
+    }
+    const after = body(await admin(apiEvent('GET', '/v1/clusters/lambda', ops)));
+    expect({ ...after, now: null, nodes: null }).toEqual({ ...before, now: null, nodes: null });
+  });
 
   it('sweep handler promotes the standby once the active has expired', async () => {
     // Age node a's last beat past the lease through the store, as if it had died 10 s ago.
@@ -274,6 +300,52 @@ describe('metrics: EMF lines in the Lambda logs, for the dashboard', () => {
     expect(byName.TargetApplyFailures).toBeUndefined();
     expect(byName.SweepDuration).toMatchObject({ unit: 'Milliseconds', dimensions: { service: 'failover' } });
     expect(byName.SweepErrors).toMatchObject({ value: 0, dimensions: { service: 'failover' } });
+  });
+});
+
+describe('audit: who did it', () => {
+  const ops = 'arn:aws:iam::123456789012:assumed-role/oncall/alice';
+  const eventBridge = mockClient(EventBridgeClient);
+  afterEach(() => eventBridge.reset());
+
+  it('records the IAM principal ARN of the request context as `by` of a pause and a resume: in status, events and EventBridge', async () => {
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e' }] });
+    // The admin function as deployed, with a bus to publish to.
+    const { controlPlane } = createRuntime({ ...process.env, FAILOVER_EVENT_BUS: 'ops-bus' });
+    const handle = createApiHandler({
+      controlPlane,
+      logger: silentLogger,
+      groups: ['admin'],
+      authorizeAdmin: (await import('../functions/admin.js')).requireIamCaller,
+    });
+
+    const paused = await handle(
+      apiEvent('POST', '/v1/clusters/lambda/pause', { iamUser: ops, body: '{"reason":"patching"}' }),
+    );
+    expect(paused.statusCode, paused.body).toBe(200);
+    expect(body(paused).paused).toMatchObject({ by: ops, reason: 'patching' });
+    const resumed = await handle(
+      apiEvent('POST', '/v1/clusters/lambda/resume', { iamUser: ops, body: '{}' }),
+    );
+    expect(resumed.statusCode, resumed.body).toBe(200);
+
+    const events = body(await handle(apiEvent('GET', '/v1/clusters/lambda/events', { iamUser: ops }))).events;
+    expect(events.slice(0, 2)).toEqual([
+      expect.objectContaining({ kind: 'resumed', by: ops }),
+      expect.objectContaining({ kind: 'paused', by: ops, reason: `automation paused by ${ops}: patching` }),
+    ]);
+    const published = eventBridge
+      .commandCalls(PutEventsCommand)
+      .flatMap((call) => call.args[0].input.Entries ?? [])
+      .map((entry) => ({
+        type: entry.DetailType,
+        bus: entry.EventBusName,
+        detail: JSON.parse(entry.Detail ?? '{}'),
+      }));
+    expect(published).toEqual([
+      { type: 'Failover Automation Paused', bus: 'ops-bus', detail: expect.objectContaining({ by: ops }) },
+      { type: 'Failover Automation Resumed', bus: 'ops-bus', detail: expect.objectContaining({ by: ops }) },
+    ]);
   });
 });
 

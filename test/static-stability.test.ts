@@ -16,7 +16,7 @@ import {
   keepUntil,
   type PeerKnowledge,
 } from '../shared/core/failsafe.js';
-import { absenceSince } from '../shared/core/grace.js';
+import { absenceSince, lateEverywhere } from '../shared/core/grace.js';
 import { firstFailing } from '../shared/core/guards.js';
 import { type ClusterState, emptyState, type NodeState } from '../shared/core/state.js';
 
@@ -108,6 +108,48 @@ describe('grace after the control plane was away', () => {
 
   it('does not hold a failing incumbent that did renew: its failure is reported, not assumed', () => {
     const s = state({ a: { ...seen(0, 14_000), status: 'failing' }, b: seen(0, 14_000), c: seen(14_000) });
+    expect(decide(s, db, NOW)).toMatchObject({ type: 'promote', cause: 'failing', to: 'b' });
+  });
+});
+
+describe('hold when beats arrive late from every node at once (a flooded or throttled ingress)', () => {
+  it('holds for one lease when the active missed its lease and every other node lost beats too, saying why', () => {
+    // given: a's lease ran out; b's and c's last beats each came 2.5 s after the one before (interval 1 s)
+    const s = state({ a: seen(LEASE + 1), b: seen(0, 2_500), c: seen(500, 2_500) });
+    // when
+    const decision = decide(s, db, NOW);
+    // then
+    expect(decision).toMatchObject({ type: 'hold', hold: { code: 'grace', since: NOW, until: NOW + LEASE } });
+    expect(decision.type === 'hold' && decision.hold.reason).toBe(
+      'beats arrive late from every node at once (b 2.5 s between beats, c 2.5 s between beats; interval 1 s): ' +
+        "the control plane's ingress may be throttled or flooded, rather than a down; no automatic failover " +
+        `until ${new Date(NOW + LEASE).toISOString()}, so that a can renew its lease first`,
+    );
+    expect(lateEverywhere(s, db, NOW)).toBe('b 2.5 s between beats, c 2.5 s between beats');
+  });
+
+  it('fails over when one other node beats on time: the loss is the active’s alone', () => {
+    const s = state({ a: seen(LEASE + 1), b: seen(0, 2_500), c: seen(0, 1_000) });
+    expect(lateEverywhere(s, db, NOW)).toBeNull();
+    expect(decide(s, db, NOW)).toMatchObject({ type: 'promote', to: 'b', cause: 'lease-expired' });
+  });
+
+  it('counts a gap of up to 1.5 intervals as on time, and one a millisecond longer as late', () => {
+    expect(lateEverywhere(state({ a: seen(LEASE + 1), b: seen(0, 1_500) }), db, NOW)).toBeNull();
+    expect(lateEverywhere(state({ a: seen(LEASE + 1), b: seen(0, 1_501) }), db, NOW)).toMatch(
+      /^b 1\.5 s between beats$/,
+    );
+  });
+
+  it('ignores nodes not heard from within the lease, and holds nothing when no other node is', () => {
+    expect(
+      lateEverywhere(state({ a: seen(LEASE + 1), b: seen(0, 2_000), c: seen(LEASE + 1) }), db, NOW),
+    ).toBe('b 2 s between beats');
+    expect(lateEverywhere(state({ a: seen(LEASE + 1), b: seen(LEASE + 1) }), db, NOW)).toBeNull();
+  });
+
+  it('does not hold a promotion away from an active that reports failing', () => {
+    const s = state({ a: { ...seen(0), status: 'failing' }, b: seen(0, 2_500), c: seen(0, 2_500) });
     expect(decide(s, db, NOW)).toMatchObject({ type: 'promote', cause: 'failing', to: 'b' });
   });
 });

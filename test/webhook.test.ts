@@ -13,6 +13,8 @@ import type { TargetChange } from '../shared/targets/target.js';
 import { SIGNATURE_HEADER, WebhookTarget } from '../shared/targets/webhook.js';
 
 const SECRET = 'webhook-test-secret';
+/** The receivers here listen on loopback, which a target reaches only when its config allows it. */
+const LOOPBACK = { allowPrivate: true };
 const CHANGE: TargetChange = {
   cluster: 'db',
   active: 'b',
@@ -48,7 +50,9 @@ class Receiver {
           body: Buffer.concat(chunks).toString('utf8'),
         });
         const status = this.statuses[Math.min(this.requests.length, this.statuses.length) - 1] ?? 500;
-        res.writeHead(status, { 'content-type': 'text/plain' }).end(`status ${status}`);
+        // A redirect points where an attacker would want the request to go.
+        const location = status >= 300 && status < 400 ? { location: 'http://169.254.169.254/' } : {};
+        res.writeHead(status, { 'content-type': 'text/plain', ...location }).end(`status ${status}`);
       });
     });
   }
@@ -107,7 +111,13 @@ describe('WebhookTarget', () => {
   it('POSTs the change as JSON with exactly the documented fields', async () => {
     const { receiver, url } = await startReceiver([204]);
     const clock = fakeClock();
-    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+    const target = new WebhookTarget('hook', {
+      url,
+      secret: SECRET,
+      timeoutMs: 5_000,
+      addresses: LOOPBACK,
+      ...clock,
+    });
 
     await target.apply(CHANGE, clock.t + 10_000);
 
@@ -142,10 +152,13 @@ describe('WebhookTarget', () => {
     const { receiver, url } = await startReceiver([200]);
     const clock = fakeClock();
 
-    await new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock }).apply(
-      { ...CHANGE, epoch: 1, previous: null },
-      clock.t + 10_000,
-    );
+    await new WebhookTarget('hook', {
+      url,
+      secret: SECRET,
+      timeoutMs: 5_000,
+      addresses: LOOPBACK,
+      ...clock,
+    }).apply({ ...CHANGE, epoch: 1, previous: null }, clock.t + 10_000);
 
     expect(JSON.parse(receiver.requests[0]?.body ?? '')).toMatchObject({ epoch: 1, previous: null });
   });
@@ -154,10 +167,13 @@ describe('WebhookTarget', () => {
     const { receiver, url } = await startReceiver([200]);
     const clock = fakeClock();
 
-    await new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock }).apply(
-      CHANGE,
-      clock.t + 10_000,
-    );
+    await new WebhookTarget('hook', {
+      url,
+      secret: SECRET,
+      timeoutMs: 5_000,
+      addresses: LOOPBACK,
+      ...clock,
+    }).apply(CHANGE, clock.t + 10_000);
 
     const [request] = receiver.requests;
     const expected = `sha256=${createHmac('sha256', SECRET)
@@ -171,7 +187,13 @@ describe('WebhookTarget', () => {
   it('retries after 500s with growing backoff and succeeds once the receiver answers 2xx', async () => {
     const { receiver, url } = await startReceiver([500, 500, 202]);
     const clock = fakeClock();
-    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+    const target = new WebhookTarget('hook', {
+      url,
+      secret: SECRET,
+      timeoutMs: 5_000,
+      addresses: LOOPBACK,
+      ...clock,
+    });
 
     await target.apply(CHANGE, clock.t + 60_000);
 
@@ -191,7 +213,13 @@ describe('WebhookTarget', () => {
     const { receiver, url } = await startReceiver([503]);
     const clock = fakeClock();
     const deadline = clock.t + 3_000;
-    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+    const target = new WebhookTarget('hook', {
+      url,
+      secret: SECRET,
+      timeoutMs: 5_000,
+      addresses: LOOPBACK,
+      ...clock,
+    });
 
     const error = await target.apply(CHANGE, deadline).then(
       () => expect.fail('apply should have failed'),
@@ -208,7 +236,13 @@ describe('WebhookTarget', () => {
   it('makes no request when the deadline has already passed', async () => {
     const { receiver, url } = await startReceiver([200]);
     const clock = fakeClock();
-    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+    const target = new WebhookTarget('hook', {
+      url,
+      secret: SECRET,
+      timeoutMs: 5_000,
+      addresses: LOOPBACK,
+      ...clock,
+    });
 
     await expect(target.apply(CHANGE, clock.t)).rejects.toBeInstanceOf(TargetApplyError);
     expect(receiver.requests).toHaveLength(0);
@@ -228,6 +262,7 @@ describe('WebhookTarget', () => {
       url: `http://127.0.0.1:${port}/hook`,
       secret: SECRET,
       timeoutMs: 5_000,
+      addresses: LOOPBACK,
       ...clock,
     });
 
@@ -244,6 +279,7 @@ describe('WebhookTarget', () => {
       url: `http://127.0.0.1:${port}/hook`,
       secret: SECRET,
       timeoutMs: 5_000,
+      addresses: LOOPBACK,
       ...clock,
     });
 
@@ -252,12 +288,66 @@ describe('WebhookTarget', () => {
   });
 });
 
+describe('WebhookTarget address safety (SSRF)', () => {
+  const PUBLIC_ONLY = { allowPrivate: false };
+  const hookTo = (url: string, addresses: { allowPrivate: boolean }, clock: ReturnType<typeof fakeClock>) =>
+    new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, addresses, ...clock });
+
+  it('refuses a loopback receiver without sending, and does not retry the refusal', async () => {
+    const { receiver, url } = await startReceiver([200]);
+    const clock = fakeClock();
+
+    await expect(hookTo(url, PUBLIC_ONLY, clock).apply(CHANGE, clock.t + 60_000)).rejects.toThrow(
+      /127\.0\.0\.1 is a loopback address/,
+    );
+    expect(receiver.requests).toHaveLength(0);
+    expect(clock.sleeps).toHaveLength(0);
+  });
+
+  it('checks the address a host name resolves to when connecting (localhost is loopback)', async () => {
+    const { receiver, url } = await startReceiver([200]);
+    const clock = fakeClock();
+    const target = hookTo(url.replace('127.0.0.1', 'localhost'), PUBLIC_ONLY, clock);
+
+    await expect(target.apply(CHANGE, clock.t + 60_000)).rejects.toThrow(
+      /localhost resolves to .* loopback address/,
+    );
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('delivers to a host name that resolves to loopback when the config allows private addresses', async () => {
+    const { receiver, url } = await startReceiver([200]);
+    const clock = fakeClock();
+
+    await hookTo(url.replace('127.0.0.1', 'localhost'), LOOPBACK, clock).apply(CHANGE, clock.t + 60_000);
+
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it('does not follow a redirect (it could point anywhere) and does not retry it', async () => {
+    const { receiver, url } = await startReceiver([302]);
+    const clock = fakeClock();
+
+    await expect(hookTo(url, LOOPBACK, clock).apply(CHANGE, clock.t + 60_000)).rejects.toThrow(
+      /HTTP 302: redirect to http:\/\/169\.254\.169\.254\/ not followed/,
+    );
+    expect(receiver.requests).toHaveLength(1);
+    expect(clock.sleeps).toHaveLength(0);
+  });
+});
+
 // AbortSignal.timeout() only takes whole milliseconds; fractional budgets once made every attempt fail unsent.
 describe('WebhookTarget with time that is not a whole number of milliseconds', () => {
   it('delivers when the deadline is not a whole number of milliseconds', async () => {
     const { receiver, url } = await startReceiver([200]);
     const clock = fakeClock();
-    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+    const target = new WebhookTarget('hook', {
+      url,
+      secret: SECRET,
+      timeoutMs: 5_000,
+      addresses: LOOPBACK,
+      ...clock,
+    });
 
     await target.apply(CHANGE, clock.t + 1_000.5);
 
@@ -267,7 +357,13 @@ describe('WebhookTarget with time that is not a whole number of milliseconds', (
   it('reports the last HTTP status when its clock advances by the exact fractional backoff', async () => {
     const { receiver, url } = await startReceiver([503]);
     const clock = fakeClock({ exact: true });
-    const target = new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, ...clock });
+    const target = new WebhookTarget('hook', {
+      url,
+      secret: SECRET,
+      timeoutMs: 5_000,
+      addresses: LOOPBACK,
+      ...clock,
+    });
 
     await expect(target.apply(CHANGE, clock.t + 3_000)).rejects.toThrow(/HTTP 503/);
     expect(receiver.requests.length).toBeGreaterThan(1);

@@ -9,7 +9,9 @@ import type { Server } from 'node:http';
 import type { HeartbeatResult } from '../../shared/control-plane/control-plane.js';
 import { formatSeconds, sleep } from '../../shared/time.js';
 import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './args.js';
-import { BeatClient, ProblemLog } from './beat-client.js';
+import { BeatClient, type BeatOutcome, ProblemLog } from './beat-client.js';
+import { MIN_ATTEMPT_MS, retriesEndBy, retryWaitMs } from './beat-retry.js';
+import { Endpoints } from './endpoints.js';
 import { Failsafe } from './failsafe.js';
 import { type HealthSnapshot, startHealthServer } from './health-server.js';
 import { Hooks } from './hooks.js';
@@ -22,6 +24,8 @@ const FIRST_INTERVAL_MS = 1_000;
 const MAX_DEFAULT_TIMEOUT_MS = 2_000;
 /** The same error is logged at most this often, so a long outage does not flood the log. */
 const REPEAT_ERROR_EVERY_MS = 5_000;
+/** Multi-Region: while beats go to another URL, how often the first one is tried again. */
+const PROBE_FIRST_URL_EVERY_MS = 5_000;
 /** How long shutdown waits for a running hook. */
 const HOOK_GRACE_MS = 5_000;
 
@@ -89,7 +93,7 @@ export class Agent {
     private readonly log: (message: string) => void,
   ) {
     this.keeper = new LeaseKeeper({ clock, marginFlagMs: options.marginMs });
-    this.client = new BeatClient(options);
+    this.client = new BeatClient(options, new Endpoints(options.urls, clock, PROBE_FIRST_URL_EVERY_MS));
     this.problems = new ProblemLog(log, REPEAT_ERROR_EVERY_MS, clock);
     this.hooks = new Hooks(options, log, this.stopping.signal);
     this.selfReport = new SelfReport(options, log, (message) => this.problems.report(message));
@@ -110,7 +114,8 @@ export class Agent {
     const interval = this.options.intervalMs
       ? `every ${formatSeconds(this.options.intervalMs)}`
       : "at the server's interval";
-    this.log(`starting: heartbeats to ${this.options.url} ${interval}`);
+    const to = this.options.urls.join(', then ');
+    this.log(`starting: heartbeats to ${to} ${interval}`);
     try {
       // Inside the try: a peer port in use must not leave the health server holding the process.
       await this.listenToPeers();
@@ -132,7 +137,7 @@ export class Agent {
         this.wakeUp = new AbortController();
         slot = clock(); // woken to confirm a step-down: beat now, and keep the cadence from here
       }
-      await this.beat();
+      await this.beat(slot + this.intervalMs());
       slot = nextSlot(slot, this.intervalMs(), clock());
     }
     clearTimeout(this.demoteTimer);
@@ -209,12 +214,30 @@ export class Agent {
     return this.options.timeoutMs ?? Math.min(this.intervalMs(), MAX_DEFAULT_TIMEOUT_MS);
   }
 
-  /** One heartbeat; never throws. Failures only get logged: self-demotion handles their effect. */
-  private async beat(): Promise<void> {
+  /**
+   * One heartbeat, retried with jitter until `nextSlot` (see beat-retry.ts); never throws.
+   * Failures only get logged: self-demotion handles their effect.
+   */
+  private async beat(nextSlotAt: number): Promise<void> {
     const report = await this.beatBody();
-    const sentAt = clock();
-    const body = { ...report, ...this.failsafe.beatFields(sentAt) };
-    const outcome = await this.client.beat(body, this.timeoutMs(), this.stopping.signal);
+    let sentAt: number;
+    let body: Record<string, unknown> & { failsafe?: unknown };
+    let outcome: BeatOutcome;
+    for (let attempt = 0; ; attempt++) {
+      sentAt = clock();
+      body = { ...report, ...this.failsafe.beatFields(sentAt) };
+      const endBy = this.retriesEndBy(nextSlotAt);
+      const timeoutMs = attempt === 0 ? this.timeoutMs() : Math.min(this.timeoutMs(), endBy - sentAt);
+      outcome = await this.client.beat(body, timeoutMs, this.stopping.signal);
+      if (outcome.kind !== 'problem' || !outcome.retryable) break;
+      // Peers asking for failsafe confirmation learn at once that this node cannot reach the control plane.
+      this.failsafe.unanswered();
+      const waitMs = retryWaitMs(attempt, this.intervalMs(), Math.random);
+      if (clock() + waitMs + MIN_ATTEMPT_MS > this.retriesEndBy(nextSlotAt)) break;
+      this.problems.report(`${outcome.message} (retrying within the interval)`);
+      await sleep(waitMs, this.stopping.signal);
+      if (this.stopping.signal.aborted) return;
+    }
     if (outcome.kind === 'stopped') return;
     this.heartbeatAnswered = outcome.kind === 'answer';
     if (outcome.kind === 'problem') {
@@ -224,9 +247,22 @@ export class Agent {
       return;
     }
     this.problems.recovered();
+    void this.client.probeFirst(this.timeoutMs()).then((back) => {
+      if (back !== null) this.log(`heartbeats back to ${back}: it answers again`);
+    });
     if (body.failsafe !== undefined) this.failsafe.reported();
     this.failsafe.answered(outcome.result);
     this.onAnswer(outcome.result, sentAt);
+  }
+
+  /** Retries of a beat end by the next slot, and leave an active time for its failsafe round. */
+  private retriesEndBy(nextSlotAt: number): number {
+    const view = this.keeper.view();
+    return retriesEndBy({
+      nextSlot: nextSlotAt,
+      deadline: view.deadline,
+      failsafeRoundMs: view.role === 'active' && this.failsafe.enabled ? this.timeoutMs() : null,
+    });
   }
 
   /**

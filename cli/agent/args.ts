@@ -9,7 +9,10 @@ epoch changes. If it cannot renew its lease, it demotes itself (and runs --on-st
 before the control plane could promote another node.
 
 Options:
-  --url URL          control plane base URL, e.g. http://127.0.0.1:8787 (default: FAILOVER_URL)
+  --url URL          control plane base URL, e.g. http://127.0.0.1:8787 (default: FAILOVER_URL).
+                     Multi-Region: one per Region (repeat --url, or separate with commas):
+                     beats go to the first, move to the next when one fails, and come back
+                     to the first when it answers again
   --cluster ID       the cluster
   --node ID          this node
   --token TOKEN      the node's token; better: set FAILOVER_TOKEN, which keeps it out of ps
@@ -51,7 +54,8 @@ and wait up to 5 s for a running hook.
 `;
 
 export interface AgentOptions {
-  url: string;
+  /** Control-plane base URLs, the preferred first (one per Region). */
+  urls: string[];
   cluster: string;
   node: string;
   token: string;
@@ -84,7 +88,7 @@ export interface ListenAddress {
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions | 'help' {
   const values = parseOptions(argv, {
-    url: { type: 'string' },
+    url: { type: 'string', multiple: true },
     cluster: { type: 'string' },
     node: { type: 'string' },
     token: { type: 'string' },
@@ -104,7 +108,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
   if (values.help) return 'help';
   const { url, cluster, node, token } = requireOptions(
     {
-      url: values.url ?? env.FAILOVER_URL,
+      url: values.url?.join(',') ?? env.FAILOVER_URL,
       cluster: values.cluster,
       node: values.node,
       token: values.token ?? env.FAILOVER_TOKEN,
@@ -121,7 +125,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     throw new UsageError('--peer-listen needs FAILOVER_PEER_SECRET (the same on every node of the cluster)');
   }
   return {
-    url: baseUrl(url),
+    urls: baseUrls(url),
     cluster,
     node,
     token,
@@ -141,6 +145,19 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     ...(peerListen ? { peerListen } : {}),
     ...(peerSecret ? { peerSecret } : {}),
   };
+}
+
+/** Comma-separated (or repeated) URLs, each checked; the same one twice is a mistake. */
+function baseUrls(raw: string): string[] {
+  const urls = raw
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean)
+    .map(baseUrl);
+  if (urls.length === 0) throw new UsageError('--url must be an http(s) URL, got nothing');
+  const twice = urls.find((u, i) => urls.indexOf(u) !== i);
+  if (twice !== undefined) throw new UsageError(`--url ${twice} is given twice`);
+  return urls;
 }
 
 function baseUrl(raw: string): string {

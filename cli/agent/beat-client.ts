@@ -1,16 +1,19 @@
 /**
  * The agent's HTTP side: one heartbeat or release per call, a 200 answer checked before it
- * is believed, and every failure put into words for the log.
+ * is believed, and every failure put into words for the log. With several control-plane
+ * URLs (Regions), a failure another Region could answer moves the next request there
+ * (`endpoints.ts`).
  */
 import type { HeartbeatResult } from '../../shared/control-plane/control-plane.js';
 import { formatSeconds } from '../../shared/time.js';
 import { httpText } from '../http.js';
+import { isRetryable } from './beat-retry.js';
+import type { Endpoints } from './endpoints.js';
 
 /** A release may commit a promotion and repoint targets: it gets longer than a beat. */
 const RELEASE_EXTRA_MS = 3_000;
 
 export interface BeatTarget {
-  url: string;
   cluster: string;
   node: string;
   token: string;
@@ -21,26 +24,67 @@ export type RoleAnswer = Pick<HeartbeatResult, 'role' | 'epoch' | 'active'>;
 
 export type BeatOutcome =
   | { kind: 'answer'; result: HeartbeatResult }
-  | { kind: 'problem'; message: string }
+  /** `retryable`: no answer, a 429 or a 5xx (see beat-retry.ts). */
+  | { kind: 'problem'; message: string; retryable: boolean }
   /** The agent stopped while the beat was in flight: nothing to report. */
   | { kind: 'stopped' };
 
 export type ReleaseOutcome = { kind: 'answer'; answer: RoleAnswer } | { kind: 'problem'; message: string };
 
 export class BeatClient {
-  private readonly nodeUrl: string;
+  private readonly nodePath: string;
 
-  constructor(private readonly target: BeatTarget) {
-    const { url, cluster, node } = target;
-    this.nodeUrl = `${url}/v1/clusters/${encodeURIComponent(cluster)}/nodes/${encodeURIComponent(node)}`;
+  constructor(
+    private readonly target: BeatTarget,
+    readonly endpoints: Endpoints,
+  ) {
+    const { cluster, node } = target;
+    this.nodePath = `/v1/clusters/${encodeURIComponent(cluster)}/nodes/${encodeURIComponent(node)}`;
   }
 
-  /** Sends one heartbeat; never throws. */
+  /**
+   * Sends one heartbeat; never throws. A failure another Region could answer moves the next
+   * attempt to the next URL, and the message says so.
+   */
   async beat(body: Record<string, unknown>, timeoutMs: number, stopping: AbortSignal): Promise<BeatOutcome> {
+    const url = this.endpoints.url();
+    const outcome = await this.beatTo(url, body, timeoutMs, stopping);
+    if (outcome.kind !== 'problem' || !outcome.retryable) return outcome;
+    const next = this.endpoints.failed(url);
+    return next === null
+      ? outcome
+      : { ...outcome, message: `${outcome.message} at ${url}; moving to ${next}` };
+  }
+
+  /**
+   * While beats go elsewhere: asks the first URL for this node's role (renews nothing);
+   * when it answers 200, beats go back to it. Returns the URL beats moved back to, if any.
+   */
+  async probeFirst(timeoutMs: number): Promise<string | null> {
+    const first = this.endpoints.probeDue();
+    if (first === null) return null;
+    try {
+      const { status } = await httpText(`${first}${this.nodePath}`, {
+        method: 'GET',
+        headers: { authorization: `Bearer ${this.target.token}` },
+        timeoutMs,
+      });
+      return status === 200 && this.endpoints.firstAnswered() ? first : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async beatTo(
+    url: string,
+    body: Record<string, unknown>,
+    timeoutMs: number,
+    stopping: AbortSignal,
+  ): Promise<BeatOutcome> {
     let status: number;
     let text: string;
     try {
-      ({ status, text } = await httpText(`${this.nodeUrl}/heartbeat`, {
+      ({ status, text } = await httpText(`${url}${this.nodePath}/heartbeat`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.target.token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -49,17 +93,19 @@ export class BeatClient {
       }));
     } catch (err) {
       if (stopping.aborted) return { kind: 'stopped' };
-      return { kind: 'problem', message: describeFailure(err, timeoutMs) };
+      return { kind: 'problem', message: describeFailure(err, timeoutMs), retryable: isRetryable(undefined) };
     }
     const result = status === 200 ? parseResult(text) : null;
-    if (result === null) return { kind: 'problem', message: describeRejection(status, text) };
+    if (result === null) {
+      return { kind: 'problem', message: describeRejection(status, text), retryable: isRetryable(status) };
+    }
     return { kind: 'answer', result };
   }
 
   /** Asks the control plane to hand this node's role to the best standby now; never throws. */
   async release(timeoutMs: number): Promise<ReleaseOutcome> {
     try {
-      const { status, text } = await httpText(`${this.nodeUrl}/release`, {
+      const { status, text } = await httpText(`${this.endpoints.url()}${this.nodePath}/release`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.target.token}` },
         timeoutMs: timeoutMs + RELEASE_EXTRA_MS,
@@ -105,6 +151,7 @@ export function describeRejection(status: number, text: string): string {
   const message = serverMessage(text);
   if (status === 200) return `unexpected heartbeat answer: ${message}`;
   if (status === 400 || status === 404) return `heartbeat rejected (${status}): ${message}`;
+  if (status === 429) return `heartbeat throttled (429): ${message}`;
   if (status >= 500) return `control plane error (${status}): ${message}`;
   return `unexpected response (${status}): ${message}`;
 }

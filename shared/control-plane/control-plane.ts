@@ -29,6 +29,8 @@ export interface ControlPlaneOptions {
   store: StateStore;
   targets: Map<string, Target[]>;
   logger: Logger;
+  /** Multi-Region: this control plane's Region, recorded with every beat it takes. */
+  region?: string;
   /** Control-plane clock, ms. The only clock liveness is ever measured on. */
   now?: () => number;
   /** How long one invocation may spend applying targets before leaving them to the sweep. */
@@ -37,6 +39,11 @@ export interface ControlPlaneOptions {
   observeIntervalMs?: number;
   /** How many clusters one sweep reconciles at once. */
   sweepConcurrency?: number;
+  /**
+   * For tables without TTL (multi-Region strongly consistent; the local store): each sweep
+   * deletes up to this many expired events per cluster. Absent: the table's TTL does it.
+   */
+  pruneEventsPerSweep?: number;
   /**
    * Called once per committed transition, by the worker whose write won (EventBridge in
    * AWS). A failure is logged; it never undoes or fails the transition.
@@ -68,6 +75,8 @@ export interface SweepReport {
   targetsApplied: number;
   targetsFailed: number;
   errors: number;
+  /** Expired events deleted (only where the table has no TTL). */
+  eventsPruned: number;
 }
 
 export class ControlPlane {
@@ -107,10 +116,13 @@ export class ControlPlane {
     clusterId: string,
     nodeId: string,
     token: string | undefined,
-  ): { cluster: ClusterConfig; node: NodeConfig } {
+  ): { cluster: ClusterConfig; node: NodeConfig; previousToken: boolean } {
     const cluster = findCluster(this.options.config, clusterId);
     const node = cluster?.nodes.find((n) => n.id === nodeId);
-    const ok = tokenMatches(token ?? '', node?.tokenSha256);
+    const current = tokenMatches(token ?? '', node?.tokenSha256);
+    // Both compared every time, so the time taken does not tell a rotation is under way.
+    const previous = tokenMatches(token ?? '', node?.previousTokenSha256);
+    const ok = current || previous;
     if (!ok || cluster === undefined || node === undefined || token === undefined) {
       const cause =
         cluster === undefined
@@ -123,7 +135,7 @@ export class ControlPlane {
       this.rejected.record(clusterId, nodeId, cause, this.now());
       throw new AuthError('missing or invalid node token');
     }
-    return { cluster, node };
+    return { cluster, node, previousToken: !current };
   }
 
   /**
@@ -134,7 +146,7 @@ export class ControlPlane {
    */
   async heartbeat(cluster: ClusterConfig, node: NodeConfig, beat: Beat): Promise<HeartbeatResult> {
     const now = this.now();
-    let state = await this.store.recordHeartbeat(cluster, node.id, beat, now);
+    let state = await this.store.recordHeartbeat(cluster, node.id, beat, now, this.options.region);
     state = (await this.reconciler.reconcile(cluster, state, now, 'heartbeat')).state;
     await this.trackCollision(cluster, state, node.id, now);
     if (beat.failsafe !== undefined) {
@@ -284,6 +296,7 @@ export class ControlPlane {
       targetsApplied: 0,
       targetsFailed: 0,
       errors: 0,
+      eventsPruned: 0,
     };
     await forEachLimited(clusters, this.sweepConcurrency, async (cluster, i) => {
       try {
@@ -295,6 +308,8 @@ export class ControlPlane {
         report.held += Number(outcome.held);
         report.targetsApplied += outcome.applied;
         report.targetsFailed += outcome.failed;
+        const prune = this.options.pruneEventsPerSweep;
+        if (prune) report.eventsPruned += await this.store.pruneEvents(cluster.id, now, prune);
       } catch (err) {
         report.errors += 1;
         this.logger.error(`sweep of ${cluster.id} failed: ${(err as Error).message}`, {

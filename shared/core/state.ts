@@ -27,6 +27,11 @@ export interface Beat {
    * down from (its --on-standby hook has run). Sent on every beat while it holds.
    */
   steppedDown?: number;
+  /**
+   * Set by the control plane, never by the agent (the API schema has no such field): the
+   * beat was authenticated with the node's `previousTokenSha256` (a rotation under way).
+   */
+  previousToken?: true;
 }
 
 /** What an active agent ran through while it kept its role without the control plane. */
@@ -49,6 +54,8 @@ export interface NodeState {
   promisedUntil?: number;
   /** The agent has finished stepping down from this epoch's active role (as of its last beat). */
   steppedDown?: number;
+  /** Multi-Region: the Region whose control plane took the last beat. */
+  region?: string;
   /** Since when the node has been continuously alive and `ok` (absent while it is not). */
   upSince?: number;
   beats: number;
@@ -67,6 +74,8 @@ export interface NodeState {
   claimedEpoch?: number;
   /** Set while the node claims to be active but is not (a "two actives" collision). */
   collision?: { since: number; claimedEpoch: number | null };
+  /** The last beat used the node's previous token: its rotation is not finished. */
+  previousToken?: true;
 }
 
 /** Progress of one target towards the cluster's epoch. */

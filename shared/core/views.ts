@@ -15,6 +15,8 @@ export interface NodeView {
   lastSeenAgeMs: number | null;
   missedBeats: number | null;
   heartbeats: number;
+  /** Multi-Region: the Region whose control plane took the last beat. */
+  region: string | null;
   version: string | null;
   versionMismatch: boolean;
   position: Position | null;
@@ -24,6 +26,8 @@ export interface NodeView {
   ineligibleReason: string | null;
   upSince: number | null;
   collision: { since: number; claimedEpoch: number | null } | null;
+  /** Its last beat used the previous token of a rotation (`previousTokenSha256`). */
+  previousToken: boolean;
 }
 
 export function nodeViews(state: ClusterState, cluster: ClusterConfig, now: number): NodeView[] {
@@ -43,6 +47,7 @@ export function nodeViews(state: ClusterState, cluster: ClusterConfig, now: numb
       lastSeenAgeMs: age,
       missedBeats: age === null ? null : Math.floor(age / cluster.intervalMs),
       heartbeats: s?.beats ?? 0,
+      region: s?.region ?? null,
       version: s?.version ?? null,
       versionMismatch: activeVersion !== undefined && s?.version !== undefined && s.version !== activeVersion,
       position: s?.position ?? null,
@@ -51,6 +56,7 @@ export function nodeViews(state: ClusterState, cluster: ClusterConfig, now: numb
       ineligibleReason: check.reason,
       upSince: s?.upSince ?? null,
       collision: s?.collision ?? null,
+      previousToken: s?.previousToken === true,
     };
   });
 }

@@ -17,6 +17,7 @@ import {
   MisdirectedRequestError,
   NotFoundError,
   PayloadTooLargeError,
+  ThrottledError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors.js';
@@ -25,19 +26,33 @@ import { type PathParams, ROUTES, type Route, type RouteGroup } from './routes.j
 
 export const MAX_BODY_BYTES = 4096;
 
+/**
+ * Every string a caller sends may end up in a log line, an event or a terminal: control
+ * characters (CR and LF forge log lines, NUL truncates, ESC drives a terminal), Unicode line
+ * separators and bidirectional overrides are refused, naming the field.
+ */
+const UNSAFE_TEXT = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+const CONTROL_MESSAGE =
+  'must not contain control characters (CR, LF, NUL, ESC, …) or bidirectional overrides';
+const text = (min: number, max: number, what = `must be a string of ${min}-${max} characters`) =>
+  z.string(what).check(
+    z.minLength(min, what),
+    z.maxLength(max, what),
+    z.refine((value) => !UNSAFE_TEXT.test(value), CONTROL_MESSAGE),
+  );
+
 // Numbers go to DynamoDB, whose marshaller throws on numbers beyond 2^53 (and JSON.parse reads
 // 1e400 as Infinity, which z.number() refuses): each numeric field is bounded so that a bad
 // value is a 400 naming the field, not a 500 from the store. A numeric position may have a
 // fraction (e.g. a timestamp in seconds).
 const positionRange = `a number from 0 to ${Number.MAX_SAFE_INTEGER}`;
 const positionNumber = `must be ${positionRange} (send larger positions as a string)`;
-const positionString = 'must be a string of 1-128 characters';
 const position = z.union(
   [
     z
       .number(positionNumber)
       .check(z.minimum(0, positionNumber), z.maximum(Number.MAX_SAFE_INTEGER, positionNumber)),
-    z.string().check(z.minLength(1, positionString), z.maxLength(128, positionString)),
+    text(1, 128),
   ],
   { error: `must be ${positionRange} or a string of 1-128 characters` },
 );
@@ -58,7 +73,7 @@ const msUpTo = (max: number) => {
 };
 const BeatSchema = z.strictObject({
   status: z.optional(z.enum(['ok', 'failing', 'maintenance'], "must be 'ok', 'failing' or 'maintenance'")),
-  version: z.optional(z.string().check(z.minLength(1), z.maxLength(64, 'must be at most 64 characters'))),
+  version: z.optional(text(1, 64)),
   position: z.optional(position),
   lagSeconds: z.optional(lagSeconds),
   role: z.optional(z.enum(['active', 'standby'], "must be 'active' or 'standby'")),
@@ -71,17 +86,15 @@ const BeatSchema = z.strictObject({
       startedMsAgo: msUpTo(30 * DAY_MS),
       endedMsAgo: msUpTo(30 * DAY_MS),
       confirmedBy: z
-        .array(z.string('must be a node id').check(z.minLength(1), z.maxLength(63)))
+        .array(text(1, 63, 'must be a node id'))
         .check(z.maxLength(32, 'must list at most 32 nodes')),
     }),
   ),
 });
 
-const reason = z.optional(
-  z.string('must be a string').check(z.minLength(1), z.maxLength(256, 'must be at most 256 characters')),
-);
+const reason = z.optional(text(1, 256));
 const SwitchoverSchema = z.strictObject({
-  to: z.optional(z.string('must be a node id').check(z.minLength(1), z.maxLength(63))),
+  to: z.optional(text(1, 63, 'must be a node id')),
   force: z.optional(z.boolean('must be true or false')),
   immediate: z.optional(z.boolean('must be true or false')),
   reason,
@@ -105,7 +118,7 @@ export interface ApiOptions {
 
 /** Who called, as the check of the route's group established it. */
 interface Callers {
-  node: { cluster: ClusterConfig; node: NodeConfig };
+  node: { cluster: ClusterConfig; node: NodeConfig; previousToken: boolean };
   admin: { by: string };
 }
 
@@ -123,8 +136,11 @@ type Handlers = { [R in Route as R['name']]: (request: Request<R>) => Promise<un
 export function createApiHandler(options: ApiOptions) {
   const { controlPlane, logger } = options;
   const handlers: Handlers = {
-    heartbeat: async ({ caller, body }) =>
-      controlPlane.heartbeat(caller.cluster, caller.node, parseBody(body, BeatSchema)),
+    heartbeat: async ({ caller, body }) => {
+      const beat = parseBody(body, BeatSchema);
+      const via = caller.previousToken ? { previousToken: true as const } : {};
+      return controlPlane.heartbeat(caller.cluster, caller.node, { ...beat, ...via });
+    },
     release: async ({ caller, body }) => {
       parseBody(body, EmptySchema);
       return controlPlane.release(caller.cluster, caller.node);
@@ -254,6 +270,7 @@ function statusOf(err: FailoverError): number {
   if (err instanceof PayloadTooLargeError) return 413;
   if (err instanceof UnsupportedMediaTypeError) return 415;
   if (err instanceof MisdirectedRequestError) return 421;
+  if (err instanceof ThrottledError) return 429;
   return 500;
 }
 

@@ -18,6 +18,7 @@ const NodeStateSchema = z.looseObject({
   prevSeen: z.optional(number),
   promisedUntil: z.optional(number),
   steppedDown: z.optional(number),
+  region: z.optional(string),
   upSince: z.optional(number),
   beats: number,
   status: z.enum(['ok', 'failing', 'maintenance']),
@@ -28,6 +29,7 @@ const NodeStateSchema = z.looseObject({
   claimedRole: z.optional(z.enum(['active', 'standby'])),
   claimedEpoch: z.optional(number),
   collision: z.optional(z.looseObject({ since: number, claimedEpoch: z.nullable(number) })),
+  previousToken: z.optional(z.literal(true)),
 });
 
 const EventSchema = z.looseObject({

@@ -25,11 +25,14 @@ import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../co
 import * as transitions from '../core/transitions.js';
 import { sleep } from '../time.js';
 import { decodeState } from './codec.js';
-import { flushOutbox, listEvents } from './event-log.js';
-import { conditional, stateKey, stateUpdate, type Table, transitionInput } from './expressions.js';
+import { flushOutbox, listEvents, pruneEvents } from './event-log.js';
+import { conditional, lostRace, stateKey, stateUpdate, type Table, transitionInput } from './expressions.js';
 import type { StateStore } from './port.js';
 import * as records from './target-records.js';
 
+/** Tries of a beat's write that conflicts with another Region's write to the cluster item. */
+const CONFLICT_ATTEMPTS = 4;
+const CONFLICT_BACKOFF_MS = 20;
 /** BatchGetItem rounds for keys DynamoDB left unprocessed (throttling) before giving up on them. */
 const UNPROCESSED_ATTEMPTS = 6;
 
@@ -51,6 +54,7 @@ export class DynamoStateStore implements StateStore {
     node: string,
     beat: Beat,
     now: number,
+    region?: string,
   ): Promise<ClusterState> {
     const status = beat.status ?? 'ok';
     const fields: Record<string, unknown> = {
@@ -74,6 +78,8 @@ export class DynamoStateStore implements StateStore {
       ...(beat.epoch === undefined ? [] : ['#nodes.#n.#claimedEpoch = :epoch']),
       ...(beat.promiseMs === undefined ? [] : ['#nodes.#n.#promisedUntil = :promisedUntil']),
       ...(beat.steppedDown === undefined ? [] : ['#nodes.#n.#steppedDown = :steppedDown']),
+      ...(region === undefined ? [] : ['#nodes.#n.#region = :region']),
+      ...(beat.previousToken ? ['#nodes.#n.#previousToken = :true'] : []),
     ];
     const remove = [
       ...perBeat.map((f) => `#nodes.#n.#${f}`),
@@ -81,6 +87,7 @@ export class DynamoStateStore implements StateStore {
       ...(beat.epoch === undefined ? ['#nodes.#n.#claimedEpoch'] : []),
       ...(beat.promiseMs === undefined ? ['#nodes.#n.#promisedUntil'] : []),
       ...(beat.steppedDown === undefined ? ['#nodes.#n.#steppedDown'] : []),
+      ...(beat.previousToken ? [] : ['#nodes.#n.#previousToken']),
     ];
     const write = (extraSet: string[], extraRemove: string[], condition: string) =>
       stateUpdate(this.table, cluster.id, {
@@ -98,15 +105,17 @@ export class DynamoStateStore implements StateStore {
           ...Object.fromEntries(given.map((f) => [`:${f}`, fields[f]])),
           ':role': beat.role,
           ':epoch': beat.epoch,
+          ':true': beat.previousToken,
           // Counted from arrival, not from sending: never earlier than the agent's own expiry.
           ':promisedUntil': beat.promiseMs === undefined ? undefined : now + beat.promiseMs,
           ':steppedDown': beat.steppedDown,
+          ':region': region,
           ...(condition.includes(':aliveSince') ? { ':aliveSince': now - cluster.leaseMs, ':ok': 'ok' } : {}),
         },
         ReturnValues: 'ALL_NEW',
       });
     const send = async (input: UpdateItemCommandInput) =>
-      decodeState(cluster.id, (await this.table.client.send(new UpdateItemCommand(input))).Attributes);
+      decodeState(cluster.id, (await this.sendBeat(input)).Attributes);
     // The item and this node's map exist once the cluster has been initialised.
     const exists = 'attribute_exists(#nodes.#n)';
     const fallback =
@@ -134,6 +143,23 @@ export class DynamoStateStore implements StateStore {
     // First beat of this cluster or node: create the missing maps, then beat again.
     await this.initialise(cluster.id, node);
     return send(fallback);
+  }
+
+  /**
+   * A beat's write, sent again when a write to the same item in another Region of a
+   * multi-Region strongly consistent table was being replicated at the same moment
+   * (ReplicatedWriteConflictException: nothing was written, and a beat is safe to repeat).
+   */
+  private async sendBeat(input: UpdateItemCommandInput) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.table.client.send(new UpdateItemCommand(input));
+      } catch (err) {
+        if ((err as Error).name !== 'ReplicatedWriteConflictException' || attempt >= CONFLICT_ATTEMPTS)
+          throw err;
+        await sleep(Math.random() * CONFLICT_BACKOFF_MS * attempt);
+      }
+    }
   }
 
   /** Creates the cluster item (and the node's map) if missing; safe to race. */
@@ -220,7 +246,7 @@ export class DynamoStateStore implements StateStore {
       const out = await this.table.client.send(new UpdateItemCommand(input));
       return decodeState(clusterId, out.Attributes);
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return null;
+      if (lostRace(err)) return null;
       throw err;
     }
   }
@@ -238,6 +264,10 @@ export class DynamoStateStore implements StateStore {
 
   flushOutbox(state: ClusterState): Promise<void> {
     return flushOutbox(this.table, state);
+  }
+
+  pruneEvents(clusterId: string, now: number, limit: number): Promise<number> {
+    return pruneEvents(this.table, clusterId, now, limit);
   }
 
   listEvents(clusterId: string, limit: number): Promise<ClusterEvent[]> {

@@ -5,6 +5,7 @@
  * epoch, so copying it is idempotent.
  */
 import {
+  BatchWriteItemCommand,
   ConditionalCheckFailedException,
   PutItemCommand,
   QueryCommand,
@@ -53,6 +54,46 @@ export async function flushOutbox(table: Table, state: ClusterState): Promise<vo
       ),
     );
   }
+}
+
+/**
+ * Deletes up to `limit` of a cluster's oldest events whose retention has run out, for
+ * tables without TTL (a multi-Region strongly consistent table has none; nor has the local
+ * store). Oldest first, stopping at the first event still kept: the sort key orders events
+ * by epoch, then time. Returns how many were deleted; what is left waits for the next call.
+ */
+export async function pruneEvents(
+  table: Table,
+  clusterId: string,
+  nowMs: number,
+  limit: number,
+): Promise<number> {
+  const out = await table.client.send(
+    new QueryCommand({
+      TableName: table.name,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: marshallValues({ ':pk': clusterPk(clusterId), ':prefix': EVENT_PREFIX }),
+      ProjectionExpression: 'sk, expiresAt',
+      ScanIndexForward: true,
+      Limit: Math.min(limit, 25),
+    }),
+  );
+  const expired: string[] = [];
+  for (const item of out.Items ?? []) {
+    if (Number(item.expiresAt?.N ?? Number.POSITIVE_INFINITY) * 1000 > nowMs) break;
+    expired.push(item.sk?.S as string);
+  }
+  if (expired.length === 0) return 0;
+  const deleted = await table.client.send(
+    new BatchWriteItemCommand({
+      RequestItems: {
+        [table.name]: expired.map((sk) => ({
+          DeleteRequest: { Key: marshallValues({ pk: clusterPk(clusterId), sk }) },
+        })),
+      },
+    }),
+  );
+  return expired.length - (deleted.UnprocessedItems?.[table.name]?.length ?? 0);
 }
 
 /** Newest first. */

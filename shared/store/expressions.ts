@@ -130,7 +130,20 @@ export async function conditional(table: Table, input: UpdateItemCommandInput): 
     await table.client.send(new UpdateItemCommand(input));
     return true;
   } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return false;
+    if (lostRace(err)) return false;
     throw err;
   }
+}
+
+/**
+ * A conditional write that did not happen because another writer got there first: its
+ * condition failed, or (on a multi-Region strongly consistent table) a write to the same
+ * item in another Region was being replicated at the same moment. Neither changed anything,
+ * so both are the compare-and-set's normal "lost", and the caller reads what won.
+ */
+export function lostRace(err: unknown): boolean {
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err as Error)?.name === 'ReplicatedWriteConflictException'
+  );
 }

@@ -9,8 +9,17 @@ import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../co
  * returns `null`/`false` when another worker got there first, which is normal, not an error.
  */
 export interface StateStore {
-  /** One write, no read: records the beat and returns the whole cluster state after it. */
-  recordHeartbeat(cluster: ClusterConfig, node: string, beat: Beat, now: number): Promise<ClusterState>;
+  /**
+   * One write, no read: records the beat and returns the whole cluster state after it.
+   * `region`: the Region whose control plane took the beat (multi-Region deployments).
+   */
+  recordHeartbeat(
+    cluster: ClusterConfig,
+    node: string,
+    beat: Beat,
+    now: number,
+    region?: string,
+  ): Promise<ClusterState>;
   /** Strongly consistent read of one cluster (absent clusters read as the empty state). */
   load(clusterId: string): Promise<ClusterState>;
   /**
@@ -85,6 +94,12 @@ export interface StateStore {
     nodeId: string,
     change: { start: { since: number; claimedEpoch: number | null }; event: ClusterEvent } | null,
   ): Promise<boolean>;
+  /**
+   * Deletes up to `limit` of the cluster's events past their retention, oldest first (for
+   * tables without TTL: multi-Region strongly consistent ones, the local store); returns
+   * how many.
+   */
+  pruneEvents(clusterId: string, now: number, limit: number): Promise<number>;
   /** Newest first. */
   listEvents(clusterId: string, limit: number): Promise<ClusterEvent[]>;
 }

@@ -18,6 +18,7 @@ export function nodeFixture(id: string, over: Partial<NodeView> = {}): NodeView 
     lastSeenAgeMs: 500,
     missedBeats: 0,
     heartbeats: 10,
+    region: null,
     version: '1.0',
     versionMismatch: false,
     position: null,
@@ -26,6 +27,7 @@ export function nodeFixture(id: string, over: Partial<NodeView> = {}): NodeView 
     ineligibleReason: null,
     upSince: FIXTURE_NOW - 600_000,
     collision: null,
+    previousToken: false,
     ...over,
   };
 }
