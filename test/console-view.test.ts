@@ -111,6 +111,20 @@ describe('clusterHtml: every fact in words', () => {
     expect(html).toContain('dns (route53): <strong>applied</strong> at epoch 2');
   });
 
+  it('shows which Region took each beat only when the control plane runs in several', () => {
+    expect(view.clusterHtml(status(), [], {})).not.toContain('beat via');
+    const html = view.clusterHtml(
+      status({
+        nodes: [node('a', { region: 'us-east-2', previousToken: true }), node('b', { role: 'active' })],
+      }),
+      [],
+      {},
+    );
+    expect(html).toContain('<th scope="col">beat via</th>');
+    expect(html).toContain('<td>us-east-2</td></tr>');
+    expect(html).toContain('beats with the previous token of a rotation');
+  });
+
   it('escapes what operators and nodes wrote (event reasons, versions)', () => {
     const evil = '<img src=x onerror=alert(1)>';
     const html = view.clusterHtml(

@@ -181,6 +181,7 @@ export function consoleView() {
     if (n.role === 'standby' && n.alive && !n.eligible)
       parts.push(`not eligible: ${n.ineligibleReason ?? ''}`);
     if (n.collision) parts.push(`COLLISION: claims epoch ${n.collision.claimedEpoch ?? '?'}`);
+    if (n.previousToken) parts.push('beats with the previous token of a rotation');
     return parts.filter(Boolean).join(', ');
   };
 
@@ -209,6 +210,8 @@ export function consoleView() {
   function clusterHtml(status: ClusterStatus, events: ClusterEvent[], history: History): string {
     const now = Date.parse(status.now);
     const recent = events.filter((e) => e.at > now - HOUR_MS).sort((a, b) => b.at - a.at);
+    // Multi-Region: which Region took each node's last beat.
+    const regions = status.nodes.some((n) => n.region !== null);
     const rows = status.nodes
       .map(
         (n) =>
@@ -217,7 +220,8 @@ export function consoleView() {
           `<td>${escapeHtml(nodeState(n))}</td><td>${age(n.lastSeenAgeMs)}</td>` +
           `<td>${n.missedBeats ?? '—'}</td><td>${escapeHtml(position(n))}</td>` +
           `<td>${escapeHtml(n.version ?? '—')}${n.versionMismatch ? ' (MISMATCH)' : ''}</td>` +
-          `<td>${n.priority}</td><td>${n.heartbeats}</td></tr>`,
+          `<td>${n.priority}</td><td>${n.heartbeats}</td>` +
+          `${regions ? `<td>${escapeHtml(n.region ?? '—')}</td>` : ''}</tr>`,
       )
       .join('');
     const targets = status.targets
@@ -241,7 +245,8 @@ export function consoleView() {
       `<h3>Targets</h3>${targets ? `<ul class="targets">${targets}</ul>` : '<p>none configured</p>'}` +
       `<h3>Nodes</h3><table><thead><tr><th scope="col">node</th><th scope="col">role</th><th scope="col">state</th>` +
       `<th scope="col">last beat</th><th scope="col">missed beats</th><th scope="col">data</th>` +
-      `<th scope="col">version</th><th scope="col">priority</th><th scope="col">beats</th></tr></thead><tbody>${rows}</tbody></table>` +
+      `<th scope="col">version</th><th scope="col">priority</th><th scope="col">beats</th>` +
+      `${regions ? '<th scope="col">beat via</th>' : ''}</tr></thead><tbody>${rows}</tbody></table>` +
       `<h3>Last hour</h3>${timeline(status, events, history)}` +
       `<p class="note">Active node: from the event log. Beats and liveness: what this page has read every second since it was opened.</p>` +
       `<h3>Events</h3>${log ? `<ol class="events">${log}</ol>` : '<p>none in the last hour</p>'}`
