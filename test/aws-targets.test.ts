@@ -341,9 +341,12 @@ describe.skipIf(!moto.available)('Route 53 and ELBv2 targets against moto_server
       await expectAllApplied(env, 1);
 
       // Epoch 2: a falls silent past its lease; the sweep promotes b and applies.
-      env.clock.advance(LEASE_MS - 1_000);
-      await env.beat('b');
-      await env.beat('c');
+      // b and c beat every interval (on time, so the loss is a's alone: see grace.ts).
+      for (let t = 0; t < LEASE_MS - 1_000; t += 1_000) {
+        env.clock.advance(1_000);
+        await env.beat('b');
+        await env.beat('c');
+      }
       env.clock.advance(2_000); // a last seen LEASE_MS + 1 s ago; b and c 2 s ago
       const sweep = await env.cp.sweep();
       expect(sweep).toMatchObject({ promoted: 1, targetsApplied: 4, targetsFailed: 0, errors: 0 });
@@ -714,10 +717,13 @@ describe.skipIf(!moto.available)('Route 53 and ELBv2 targets against moto_server
     it('keeps every node registered through a failover, the deposed active included, and finds nothing to set after it', async () => {
       const env = setup([healthTarget()]);
       await activeAndSetUp(env);
-      env.clock.advance(LEASE_MS - 1_000);
-      await env.beat('b');
-      await env.beat('c');
-      env.clock.advance(2_000);
+      // b and c beat every interval (a gap in every node's beats would be a flooded ingress).
+      for (let t = 0; t < LEASE_MS; t += 1_000) {
+        env.clock.advance(1_000);
+        await env.beat('b');
+        await env.beat('c');
+      }
+      env.clock.advance(1); // a's lease runs out between beats: the sweep fails over
 
       expect(await env.cp.sweep()).toMatchObject({ promoted: 1, targetsApplied: 1, targetsFailed: 0 });
       await env.cp.sweep();

@@ -432,8 +432,15 @@ describe('flap guard', () => {
     const g = expiredActive([NOW - 2 * MINUTE, NOW - MINUTE]);
     expect(asHold(given(g, guarded).at(NOW).decide()).hold.code).toBe('flap-guard');
 
-    const start = asHandover(given(g, guarded).at(NOW).planManual(switchover()));
-    expect(start.handover).toMatchObject({ cause: 'switchover', from: 'a', to: 'b', epoch: 7, by: 'local' });
+    // a's lease has run out: nothing to wait for, so the switchover promotes at once.
+    const promotion = asPromotion(given(g, guarded).at(NOW).planManual(switchover()));
+    expect(promotion).toMatchObject({
+      cause: 'switchover',
+      from: 'a',
+      to: 'b',
+      expectedEpoch: 7,
+      by: 'local',
+    });
   });
 });
 

@@ -172,8 +172,12 @@ describe('failover', () => {
     await beat('a');
     await beat('b');
 
-    clock.advance(LEASE_MS - 1);
-    await beat('b'); // keeps b alive; a's age is now lease − 1
+    // b beats every interval (on time: a lost beat of b's too would look like the control
+    // plane's ingress losing beats, see grace.ts); a's age is lease − 1 after the last one.
+    for (const step of [1_000, 1_000, LEASE_MS - 2_001]) {
+      clock.advance(step);
+      await beat('b');
+    }
     clock.advance(1);
     expect(await cp.sweep()).toMatchObject({ promoted: 0, held: 0, errors: 0 });
     expect(await status()).toMatchObject({ epoch: 1, active: 'a' });

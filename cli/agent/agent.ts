@@ -261,7 +261,9 @@ export class Agent {
     return retriesEndBy({
       nextSlot: nextSlotAt,
       deadline: view.deadline,
-      failsafeRoundMs: view.role === 'active' && this.failsafe.enabled ? this.timeoutMs() : null,
+      // A round asks every peer at once within one timeout; a second one is slack (a loaded
+      // host), so the round ends, and its log line is written, before the deadline.
+      failsafeRoundMs: view.role === 'active' && this.failsafe.enabled ? 2 * this.timeoutMs() : null,
     });
   }
 
