@@ -69,6 +69,7 @@ describe('timeline: the last hour as a picture', () => {
     );
     expect(svg).toContain('<line class="event promoted"');
     expect(svg).toContain('failover → b');
+    expect(view.timeline(status(), [promoted(NOW - MIN, null, 'a', 1)], {})).toContain('first active → a');
     expect(svg).toMatch(/<rect class="down"[^>]*><title>a NOT ALIVE/);
     expect(svg).toContain('active: a (epoch 1) from 09:00:00 to 09:40:00');
   });

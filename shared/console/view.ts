@@ -151,7 +151,7 @@ export function consoleView() {
     for (const e of events.filter((e) => e.at > start && e.at <= now)) {
       parts.push(
         `<g><title>${escapeHtml(`${clock(e.at)} ${e.kind}: ${e.reason}`)}</title><line class="event ${e.kind}" x1="${x(e.at)}" x2="${x(e.at)}" y1="${top - 6}" y2="${height - 16}"/>` +
-          `${e.kind === 'promoted' ? `<text class="marker" x="${x(e.at)}" y="${top - 8}" text-anchor="middle">failover → ${escapeHtml(e.active)}</text>` : ''}</g>`,
+          `${e.kind === 'promoted' ? `<text class="marker" x="${x(e.at)}" y="${top - 8}" text-anchor="middle">${e.previous === null ? 'first active' : 'failover'} → ${escapeHtml(e.active)}</text>` : ''}</g>`,
       );
     }
     const opened = Object.values(history)
@@ -162,7 +162,9 @@ export function consoleView() {
         `<line class="opened" x1="${x(opened)}" x2="${x(opened)}" y1="${top + row}" y2="${height - 16}"/>`,
       );
     }
-    const promotions = events.filter((e) => e.kind === 'promoted' && e.at > start).length;
+    const promotions = events.filter(
+      (e) => e.kind === 'promoted' && e.previous !== null && e.at > start,
+    ).length;
     const summary = `Timeline of cluster ${status.cluster}, last ${Math.round(windowMs / 60_000)} minutes: ${promotions} failover(s); beats drawn since ${clock(opened)}`;
     return `<svg class="timeline" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(summary)}"><title>${escapeHtml(summary)}</title>${parts.join('')}</svg>`;
   }
