@@ -19,7 +19,8 @@ export const CONSOLE_CSP = [
   "script-src 'self'",
   "style-src 'self'",
   "connect-src 'self'",
-  "img-src 'self'",
+  // The empty icon (`data:,`) keeps the browser from asking for /favicon.ico, a route there is not.
+  'img-src data:',
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",
@@ -50,6 +51,7 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>failover console</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/console.css">
 <script src="/console.js" defer></script>
 </head>
@@ -98,7 +100,6 @@ svg .down { fill: #e06666; }
 svg .beat { stroke: #1b4d2b; stroke-width: 1; }
 svg .event { stroke: #555; stroke-dasharray: 2 2; }
 svg .event.promoted { stroke: #b00; stroke-width: 2; stroke-dasharray: none; }
-svg .marker { fill: #b00; font-weight: bold; }
 svg .opened { stroke: #1a5fb4; stroke-dasharray: 4 3; }
 dialog::backdrop { background: rgba(0, 0, 0, .4); }
 `;

@@ -148,10 +148,14 @@ export function consoleView() {
       for (const t of beats)
         parts.push(`<line class="beat" x1="${x(t)}" x2="${x(t)}" y1="${y + 2}" y2="${y + row - 4}"/>`);
     });
+    // Events as lines (a promotion in red); what each was is in its title and the list below,
+    // since labels of events seconds apart would print over each other at this scale.
     for (const e of events.filter((e) => e.at > start && e.at <= now)) {
+      const what =
+        e.kind === 'promoted' ? `${e.previous === null ? 'first active' : 'failover'} → ${e.active}` : e.kind;
       parts.push(
-        `<g><title>${escapeHtml(`${clock(e.at)} ${e.kind}: ${e.reason}`)}</title><line class="event ${e.kind}" x1="${x(e.at)}" x2="${x(e.at)}" y1="${top - 6}" y2="${height - 16}"/>` +
-          `${e.kind === 'promoted' ? `<text class="marker" x="${x(e.at)}" y="${top - 8}" text-anchor="middle">${e.previous === null ? 'first active' : 'failover'} → ${escapeHtml(e.active)}</text>` : ''}</g>`,
+        `<g><title>${escapeHtml(`${clock(e.at)} ${what}: ${e.reason}`)}</title>` +
+          `<line class="event ${e.kind}" x1="${x(e.at)}" x2="${x(e.at)}" y1="${top - 6}" y2="${height - 16}"/></g>`,
       );
     }
     const opened = Object.values(history)
