@@ -1384,3 +1384,70 @@ describe('demote-first handover (a switchover or a failback in progress)', () =>
     expect(given(g).at(NOW).decide()).toEqual({ type: 'steady' });
   });
 });
+
+// Each of these kills mutants that survived `npm run mutate` (docs/mutation.md).
+describe('ranking of eligible standbys', () => {
+  const promoted = (nodes: Record<string, NodeState>, cluster = sticky) =>
+    given({ active: 'a', nodes: { a: expired(), ...nodes } }, cluster)
+      .at(NOW)
+      .decide();
+
+  it('promotes the higher-priority standby when neither reports a position or a lag', () => {
+    expect(promoted({ b: up(), c: up() })).toMatchObject({ type: 'promote', to: 'b' });
+    expect(promoted({ c: up(), b: up() })).toMatchObject({ type: 'promote', to: 'b' });
+  });
+
+  it('promotes the standby with the lower lag, and one that reports a lag over one that does not', () => {
+    const gated = clusterWith({ maxLagSeconds: 10 });
+    expect(promoted({ b: up({ lagSeconds: 4 }), c: up({ lagSeconds: 1 }) }, gated)).toMatchObject({
+      to: 'c',
+    });
+    expect(promoted({ b: up(), c: up({ lagSeconds: 2 }) })).toMatchObject({ to: 'c' });
+    expect(promoted({ b: up({ lagSeconds: 2 }), c: up() })).toMatchObject({ to: 'b' });
+  });
+
+  it('promotes the more advanced position first, and one that reports a position over one that does not', () => {
+    expect(promoted({ b: up({ position: 10 }), c: up({ position: 20 }) })).toMatchObject({ to: 'c' });
+    expect(promoted({ b: up(), c: up({ position: 5 }) })).toMatchObject({ to: 'c' });
+    expect(promoted({ b: up({ position: 5 }), c: up() })).toMatchObject({ to: 'b' });
+    // Level positions: the lag, then priority, decide.
+    expect(
+      promoted({ b: up({ position: 7, lagSeconds: 3 }), c: up({ position: 7, lagSeconds: 1 }) }),
+    ).toMatchObject({
+      to: 'c',
+    });
+  });
+
+  it('measures the position gate against the most advanced node when the active reports no position', () => {
+    const gated = clusterWith({ maxPositionLag: 100 });
+    const at = given(
+      { active: 'a', nodes: { a: expired(), b: up({ position: 1_000 }), c: up({ position: 1_500 }) } },
+      gated,
+    ).at(NOW);
+    expect(at.eligibility('b')).toEqual({
+      eligible: false,
+      reason: 'b is 500 behind at position 1000, limit 100',
+    });
+    expect(at.eligibility('c')).toEqual({ eligible: true, reason: null });
+  });
+});
+
+describe('write-time guards', () => {
+  const holdsAt = (
+    guard: Parameters<typeof guardsCondition>[0][number],
+    nodes: Record<string, NodeState>,
+    now = NOW,
+  ) => holds(guardsCondition([guard], now), stateOf({ active: 'a', nodes }));
+
+  it('lets a preferred failback through only once the node has been up for the whole hold-down', () => {
+    const guard = { rule: 'up-for', node: 'b', ms: HOLD_DOWN } as const;
+    expect(holdsAt(guard, { b: up({ upSince: NOW - HOLD_DOWN }) })).toBe(true);
+    expect(holdsAt(guard, { b: up({ upSince: NOW - HOLD_DOWN + 1 }) })).toBe(false);
+  });
+
+  it('refuses a same-version promotion once an active that reported no version reports one', () => {
+    const guard = { rule: 'version', node: 'b', active: 'a', version: null } as const;
+    expect(holdsAt(guard, { a: expired(), b: up({ version: '1.0' }) })).toBe(true);
+    expect(holdsAt(guard, { a: expired({ version: '1.1' }), b: up({ version: '1.0' }) })).toBe(false);
+  });
+});

@@ -5,6 +5,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -18,6 +19,7 @@ import { createApiHandler } from '../shared/http/api.js';
 import { silentLogger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { mintToken } from '../shared/tokens.js';
+import { apiEvent } from './helpers/api-event.js';
 
 type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -68,39 +70,6 @@ afterAll(async () => {
   process.env = saved;
   await dynamo.close();
 });
-
-function apiEvent(
-  method: string,
-  path: string,
-  options: { token?: string; body?: string; contentType?: string; iamUser?: string } = {},
-): APIGatewayProxyEventV2 {
-  const requestContext = {
-    accountId: '123456789012',
-    apiId: 'api',
-    domainName: 'api.example.com',
-    domainPrefix: 'api',
-    http: { method, path, protocol: 'HTTP/1.1', sourceIp: '198.51.100.7', userAgent: 'test' },
-    requestId: 'req',
-    routeKey: '$default',
-    stage: '$default',
-    time: new Date().toISOString(),
-    timeEpoch: Date.now(),
-    ...(options.iamUser ? { authorizer: { iam: { userArn: options.iamUser } } } : {}),
-  };
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: {
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...(options.body === undefined ? {} : { 'content-type': options.contentType ?? 'application/json' }),
-    },
-    requestContext,
-    body: options.body,
-    isBase64Encoded: false,
-  } as APIGatewayProxyEventV2;
-}
 
 const beatPath = (node: string) => `/v1/clusters/lambda/nodes/${node}/heartbeat`;
 const body = (res: APIGatewayProxyStructuredResultV2) => JSON.parse(res.body ?? 'null');
@@ -198,7 +167,17 @@ describe('Lambda handlers', () => {
     const cluster = parseConfig(rawConfig).clusters[0];
     if (cluster === undefined) throw new Error('no cluster');
     const store = new DynamoStateStore(dynamo.client, dynamo.table);
-    await store.recordHeartbeat(cluster, 'a', {}, Date.now() - 10_000);
+    // (A late beat cannot set lastSeen back, so the record is aged directly.)
+    await store.recordHeartbeat(cluster, 'a', {}, Date.now());
+    await dynamo.client.send(
+      new UpdateItemCommand({
+        TableName: dynamo.table,
+        Key: { pk: { S: 'CLUSTER#lambda' }, sk: { S: 'STATE' } },
+        UpdateExpression: 'SET #nodes.#a.#lastSeen = :old',
+        ExpressionAttributeNames: { '#nodes': 'nodes', '#a': 'a', '#lastSeen': 'lastSeen' },
+        ExpressionAttributeValues: { ':old': { N: String(Date.now() - 10_000) } },
+      }),
+    );
     await store.recordHeartbeat(cluster, 'b', {}, Date.now());
     await sweep();
     const res = await admin(

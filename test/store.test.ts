@@ -167,6 +167,38 @@ describe('failover', () => {
     expect(promotions(await events()).map((e) => e.epoch)).toEqual([2, 1]);
   });
 
+  // Found by the chaos run (seed 3, history 48): a heartbeat handler took its clock, then
+  // its write reached the store seconds later (a paused Lambda, SDK retries) and set
+  // lastSeen back to that old time, so the live active looked expired and was deposed
+  // while its agent still held a valid lease.
+  it('keeps a live active when a heartbeat delayed on its way to the store lands after a newer one', async () => {
+    const { tc, beat, status, clock, t0 } = setup();
+    await beat('a');
+    await beat('b');
+    clock.advance(2_500);
+    await beat('a'); // lastSeen(a) = t0 + 2500
+    await beat('b');
+    clock.advance(1_000);
+    // A beat stamped t0 + 100 lands now, after the one stamped t0 + 2500.
+    await store.recordHeartbeat(tc.cluster, 'a', {}, t0 + 100);
+
+    expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 1, active: 'a' });
+    expect(node(await status(), 'a')).toMatchObject({ role: 'active', alive: true });
+    expect((await store.load(tc.cluster.id)).nodes.a?.lastSeen).toBe(t0 + 2_500);
+  });
+
+  it('clears the hold in the same write that promotes', async () => {
+    const { id, beat, clock } = setup();
+    await beat('a');
+    await beat('b');
+    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b', { status: 'failing' }));
+    await beat('b', { status: 'failing' });
+    expect((await store.load(id)).hold).toMatchObject({ code: 'no-candidate' });
+
+    expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
+    expect((await store.load(id)).hold).toBeNull();
+  });
+
   it('lets the sweep promote only once the lease is over by 1 ms', async () => {
     const { beat, status, clock, cp } = setup();
     await beat('a');
@@ -251,6 +283,74 @@ describe('failover', () => {
     clock.advance(1);
     expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
     expect(await status()).toMatchObject({ epoch: 2, active: 'b', hold: null });
+  });
+});
+
+type WriteInput = { ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string> };
+const pauseWrite = (input: WriteInput) => input.ConditionExpression?.includes('#paused') === true;
+const promotionWrite = (input: WriteInput) =>
+  Object.values(input.ExpressionAttributeNames ?? {}).includes('lastTransition');
+
+/**
+ * Sends the next conditional write that `matches` twice, as the SDK does when the first
+ * attempt took effect but its answer was lost; the caller sees the second answer.
+ */
+function resendNextWrite(matches: (input: WriteInput) => boolean) {
+  const name = 'resend-next-write';
+  let armed = true;
+  dynamo.client.middlewareStack.add(
+    (next) => async (args) => {
+      if (!armed || !matches(args.input as WriteInput)) return next(args);
+      armed = false;
+      await next(args);
+      return next(args);
+    },
+    { step: 'finalizeRequest', name },
+  );
+  return { stop: () => dynamo.client.middlewareStack.remove(name) };
+}
+
+// Found by the chaos run (seed 2, history 13): the retry of a write that took effect fails
+// its condition on the write itself, and the operator was told 409 for a change that was made.
+describe('a conditional write retried after a lost answer', () => {
+  it('answers a pause whose first attempt took effect as paused, not 409 already paused', async () => {
+    const { cp, id, beat } = setup();
+    await beat('a');
+    const resend = resendNextWrite(pauseWrite);
+    try {
+      expect(await cp.pause(id, 'maintenance window', 'ops')).toMatchObject({ paused: { by: 'ops' } });
+    } finally {
+      resend.stop();
+    }
+    await expect(cp.pause(id, 'again', 'ops')).rejects.toThrow('already paused');
+  });
+
+  it('answers a resume whose first attempt took effect as resumed, not 409 not paused', async () => {
+    const { cp, id, beat } = setup();
+    await beat('a');
+    await cp.pause(id, 'maintenance window', 'ops');
+    const resend = resendNextWrite(pauseWrite);
+    try {
+      expect(await cp.resume(id, 'done', 'ops')).toMatchObject({ paused: null });
+    } finally {
+      resend.stop();
+    }
+  });
+
+  it('answers a switchover whose promotion took effect with the new active, not 409', async () => {
+    const { cp, id, beat, events } = setup();
+    await beat('a');
+    await beat('b');
+    const resend = resendNextWrite(promotionWrite);
+    try {
+      expect(await cp.switchover(id, { to: 'b' }, 'ops')).toMatchObject({ epoch: 2, active: 'b' });
+    } finally {
+      resend.stop();
+    }
+    expect(promotions(await events()).map((e) => [e.epoch, e.active])).toEqual([
+      [2, 'b'],
+      [1, 'a'],
+    ]);
   });
 });
 

@@ -25,7 +25,7 @@ import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../co
 import * as transitions from '../core/transitions.js';
 import { sleep } from '../time.js';
 import { decodeState } from './codec.js';
-import { flushOutbox, listEvents, pruneEvents } from './event-log.js';
+import { flushOutbox, hasEvent, listEvents, pruneEvents, sameEvent } from './event-log.js';
 import { conditional, lostRace, stateKey, stateUpdate, type Table, transitionInput } from './expressions.js';
 import type { StateStore } from './port.js';
 import * as records from './target-records.js';
@@ -48,6 +48,9 @@ export class DynamoStateStore implements StateStore {
    * ok"; it keeps `upSince`. Only when that fails (the node comes back, turns ok, or beats
    * for the first time) does a second write set `upSince` (and, for a brand-new cluster or
    * node, create the maps first). A beat that is not `ok` clears `upSince` in one write.
+   * Every write requires `lastSeen <= now`: a beat that reaches the store after a newer one
+   * (a paused worker, SDK retries) is dropped, for setting lastSeen back would make a live
+   * node look expired.
    */
   async recordHeartbeat(
     cluster: ClusterConfig,
@@ -117,7 +120,8 @@ export class DynamoStateStore implements StateStore {
     const send = async (input: UpdateItemCommandInput) =>
       decodeState(cluster.id, (await this.sendBeat(input)).Attributes);
     // The item and this node's map exist once the cluster has been initialised.
-    const exists = 'attribute_exists(#nodes.#n)';
+    const notNewer = '(attribute_not_exists(#nodes.#n.#lastSeen) OR #nodes.#n.#lastSeen <= :now)';
+    const exists = `attribute_exists(#nodes.#n) AND ${notNewer}`;
     const fallback =
       status === 'ok'
         ? write(['#nodes.#n.#upSince = :now'], [], exists)
@@ -128,7 +132,7 @@ export class DynamoStateStore implements StateStore {
             write(
               [],
               [],
-              'attribute_exists(#nodes.#n.#upSince) AND #nodes.#n.#lastSeen >= :aliveSince AND #nodes.#n.#status = :ok',
+              'attribute_exists(#nodes.#n.#upSince) AND #nodes.#n.#lastSeen >= :aliveSince AND #nodes.#n.#status = :ok AND #nodes.#n.#lastSeen <= :now',
             ),
             fallback,
           ]
@@ -142,7 +146,13 @@ export class DynamoStateStore implements StateStore {
     }
     // First beat of this cluster or node: create the missing maps, then beat again.
     await this.initialise(cluster.id, node);
-    return send(fallback);
+    try {
+      return await send(fallback);
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    // A newer beat is recorded already: this one arrived late and changes nothing.
+    return this.load(cluster.id);
   }
 
   /**
@@ -246,9 +256,24 @@ export class DynamoStateStore implements StateStore {
       const out = await this.table.client.send(new UpdateItemCommand(input));
       return decodeState(clusterId, out.Attributes);
     } catch (err) {
-      if (lostRace(err)) return null;
-      throw err;
+      if (!lostRace(err)) throw err;
+      // Someone asked for this change and waits for the answer: tell them it was made if it
+      // was. Automatic transitions need not: the caller reads back what won either way.
+      return transition.event.by === undefined ? null : this.ownEarlierAttempt(clusterId, transition.event);
     }
+  }
+
+  /**
+   * After a conditional write failed: the state, if it failed on its own earlier attempt
+   * (the SDK sent it again after the first answer was lost), else null. A write's event
+   * carries its time, kind, subject and reason, so finding that event in the outbox or the
+   * event log proves the write took effect (or an identical request made at the same
+   * instant did, which made the same change).
+   */
+  private async ownEarlierAttempt(clusterId: string, event: ClusterEvent): Promise<ClusterState | null> {
+    const state = await this.load(clusterId);
+    const found = sameEvent(state.outbox[eventId(event)], event) || (await hasEvent(this.table, event));
+    return found ? state : null;
   }
 
   async clearHold(clusterId: string, expectedEpoch: number): Promise<boolean> {
@@ -339,7 +364,7 @@ export class DynamoStateStore implements StateStore {
         names: { '#event': eventId(event) },
         values: { ':pause': pause, ':event': event },
       }),
-    );
+    ).then(async (done) => done || (await this.ownEarlierAttempt(clusterId, event)) !== null);
   }
 
   /** Resumes automation, unless it was not paused (then false). */
@@ -352,7 +377,7 @@ export class DynamoStateStore implements StateStore {
         names: { '#event': eventId(event) },
         values: { ':event': event },
       }),
-    );
+    ).then(async (done) => done || (await this.ownEarlierAttempt(clusterId, event)) !== null);
   }
 
   /** Starts a collision episode for a node (one event per episode), or ends it. */

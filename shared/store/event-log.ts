@@ -7,6 +7,7 @@
 import {
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
+  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
@@ -94,6 +95,23 @@ export async function pruneEvents(
     }),
   );
   return expired.length - (deleted.UnprocessedItems?.[table.name]?.length ?? 0);
+}
+
+/** Whether the log holds `event` itself (same key and same fields). */
+export async function hasEvent(table: Table, event: ClusterEvent): Promise<boolean> {
+  const out = await table.client.send(
+    new GetItemCommand({
+      TableName: table.name,
+      Key: marshallValues({ pk: clusterPk(event.cluster), sk: eventKey(event) }),
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item !== undefined && sameEvent(decodeEvent(out.Item), event);
+}
+
+export function sameEvent(a: ClusterEvent | undefined, b: ClusterEvent): boolean {
+  const fields = ['cluster', 'kind', 'epoch', 'at', 'active', 'previous', 'reason', 'by', 'subject'] as const;
+  return a !== undefined && fields.every((f) => a[f] === b[f]);
 }
 
 /** Newest first. */

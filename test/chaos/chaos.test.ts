@@ -1,0 +1,131 @@
+/**
+ * Randomized fault histories against safety properties 1–8: the real API handler, control
+ * plane and DynamoDB store (dynalite), simulated agents and time, and the faults of
+ * `faulty-store.ts` and `schedule.ts`. A failure prints the seed and the smallest schedule
+ * fast-check shrank it to; `npm run chaos -- --seed S` replays it. CHAOS_SEED and
+ * CHAOS_RUNS change the seed and the number of histories.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Promotion } from '../../shared/core/promotion.js';
+import type { StateStore } from '../../shared/store/port.js';
+import { check, type Violation } from './checker.js';
+import { type ChaosConfig, ChaosWorld, DEFAULT_CONFIG, runHistory } from './run-history.js';
+import { type Schedule, scheduleArb } from './schedule.js';
+
+const RUNS = Number(process.env.CHAOS_RUNS ?? 1_000);
+const SEED = Number(process.env.CHAOS_SEED ?? 20_261_202);
+/** A budget for the run on a loaded 2-core machine, not a timed assertion. */
+const TIMEOUT_MS = 600_000;
+
+/**
+ * Property 7 is not kept today (README, Reliability): an outage just shorter than a lease,
+ * or a grace hold whose write failed, lets a standby replace an incumbent whose renewals
+ * the outage swallowed. The histories still check it; `known` below pins the finding.
+ */
+const OPEN: ReadonlySet<Violation['property']> = new Set([7]);
+
+let world: ChaosWorld;
+beforeAll(async () => {
+  world = await ChaosWorld.start();
+});
+afterAll(async () => {
+  await world?.close();
+});
+
+/** Runs seeded histories until one breaks a property in `wanted` (at most `runs`); returns all it found. */
+async function runUntil(
+  w: ChaosWorld,
+  config: ChaosConfig,
+  seed: number,
+  runs: number,
+  wanted: ReadonlySet<Violation['property']>,
+): Promise<Violation[]> {
+  const found: Violation[] = [];
+  for (const schedule of fc.sample(scheduleArb(config), { seed, numRuns: runs })) {
+    found.push(...check(await runHistory(w, schedule, config)));
+    if (found.some((v) => wanted.has(v.property))) break;
+  }
+  return found;
+}
+
+describe('randomized fault histories', { timeout: TIMEOUT_MS }, () => {
+  it(`keeps safety properties 1–6 and 8 over ${RUNS} seeded histories with faults (seed ${SEED})`, async () => {
+    await fc.assert(
+      fc.asyncProperty(scheduleArb(DEFAULT_CONFIG), async (schedule) => {
+        const broken = check(await runHistory(world, schedule, DEFAULT_CONFIG)).filter(
+          (v) => !OPEN.has(v.property),
+        );
+        expect(broken).toEqual([]);
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+  });
+
+  // The smallest schedule `npm run chaos -- --seed 3` shrank a failure to: an outage as long
+  // as the lease swallows a's renewals; c, whose first beat ever comes after the return, is
+  // not counted as returning, so no grace holds and c replaces a before a's next beat.
+  it('finds property 7 broken when the first beat after an outage comes from a node never seen before (open)', async () => {
+    const schedule: Schedule = {
+      skews: [0, 0, 0],
+      phases: [0, 0, 250],
+      routing: 0,
+      events: [{ at: 1, kind: 'outage', ms: 2_000 }],
+    };
+    const found = check(await runHistory(world, schedule, DEFAULT_CONFIG));
+    expect(found.map((v) => v.property)).toEqual([7]);
+  });
+
+  // The clock assumption is load-bearing: with one worker's clock 751 ms ahead, more than the
+  // agent's 500 ms margin, a failover is committed while the old active still holds its lease
+  // (what `npm run chaos -- --seed 11 --skew 1500` shrank its first failure to).
+  it('finds two actives when control-plane clocks differ by more than the agents’ margin', async () => {
+    const schedule: Schedule = {
+      skews: [0, 0, 751],
+      phases: [250, 0, 0],
+      routing: 0,
+      events: [
+        // Routing draws from one seeded stream: this request moves b's beats onto worker 2.
+        { at: 0, kind: 'rejected', node: 'a', what: 'bad-token' },
+        { at: 2_001, kind: 'silence', node: 'b', ms: 1_000 },
+      ],
+    };
+    const found = check(await runHistory(world, schedule, { ...DEFAULT_CONFIG, skewBoundMs: 1_500 }));
+    expect(found.map((v) => v.property)).toEqual([5, 5]);
+  });
+
+  // Switchover promotes first and tells the old active at its next beat: issue 11 makes it
+  // demote-first. Until then the checker must find the overlap, and nothing else.
+  it('finds property 8 broken by switchovers that do not wait for the old active to step down (issue 11)', async () => {
+    const planned = { ...DEFAULT_CONFIG, planned: true };
+    const found = await runUntil(world, planned, 8, 50, new Set([8]));
+    expect(found.some((v) => v.property === 8)).toBe(true);
+    expect(found.filter((v) => v.property !== 8 && !OPEN.has(v.property))).toEqual([]);
+  });
+
+  it('fails against a store whose promotion forgets the epoch condition', async () => {
+    const broken = await ChaosWorld.start({ wrap: withoutEpochCondition });
+    try {
+      const found = await runUntil(broken, DEFAULT_CONFIG, 1, 200, new Set([1, 3]));
+      expect(found.map((v) => v.property)).toContain(3);
+    } finally {
+      await broken.close();
+    }
+  });
+});
+
+/** The deliberately broken store: promotions no longer check that the epoch is unchanged. */
+function withoutEpochCondition(store: StateStore): StateStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop !== 'commitPromotion') return typeof value === 'function' ? value.bind(target) : value;
+      return (decision: Promotion, clusterId: string, now: number) =>
+        target.commitPromotion(
+          { ...decision, guards: decision.guards.filter((g) => g.rule !== 'epoch') },
+          clusterId,
+          now,
+        );
+    },
+  });
+}
