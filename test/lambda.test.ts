@@ -260,11 +260,15 @@ describe('metrics: EMF lines in the Lambda logs, for the dashboard', () => {
     const cluster = parseConfig(rawConfig).clusters[0];
     if (cluster === undefined) throw new Error('no cluster');
     const store = new DynamoStateStore(dynamo.client, dynamo.table);
-    // b (active) went silent 10 s ago; a beat on throughout (no gap: no return-from-absence grace).
-    await store.recordHeartbeat(cluster, 'b', {}, Date.now() - 10_000);
-    for (const ago of [9_000, 7_000, 5_000, 3_000, 1_000, 0])
-      await store.recordHeartbeat(cluster, 'a', {}, Date.now() - ago);
-    const metrics = await emf(() => sweep());
+    // a beats on; b, the active, reports failing: the heartbeat that says so replaces it.
+    for (const ago of [3_000, 1_000, 0]) await store.recordHeartbeat(cluster, 'a', {}, Date.now() - ago);
+    const metrics = await emf(async () => {
+      const res = await heartbeat(
+        apiEvent('POST', beatPath('b'), { token: b.token, body: '{"status":"failing"}' }),
+      );
+      expect(res.statusCode, res.body).toBe(200);
+      await sweep();
+    });
     const byName = Object.fromEntries(metrics.map((m) => [m.name, m]));
     // Every name written is one the dashboard draws (its synth test reads the same list).
     expect(Object.values(METRIC)).toEqual(expect.arrayContaining(Object.keys(byName)));
