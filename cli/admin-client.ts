@@ -76,49 +76,73 @@ export class AdminClient {
     if (isLoopback(host) || url.protocol === 'http:') {
       return this.options.adminToken ? { authorization: `Bearer ${this.options.adminToken}` } : {};
     }
-    // An HTTP API's host names execute-api; a Lambda Function URL's (ingress function-url), lambda.
-    const functionUrl = /\.lambda-url\.([a-z0-9-]+)\.on\.aws$/.exec(host);
-    const region =
-      this.options.region ??
-      /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(host)?.[1] ??
-      functionUrl?.[1] ??
-      process.env.AWS_REGION;
-    if (!region)
-      throw new UsageError('cannot tell the AWS region from --url: pass --region or set AWS_REGION');
-    // The SDK's signer and credential chain load only here: a local server never needs them.
-    const [{ defaultProvider }, { Hash }, { SignatureV4 }] = await Promise.all([
-      import('@aws-sdk/credential-provider-node'),
-      import('@smithy/core/serde'),
-      import('@smithy/signature-v4'),
-    ]);
-    const signer = new SignatureV4({
-      service: functionUrl ? 'lambda' : 'execute-api',
-      region,
-      credentials: defaultProvider(),
-      sha256: Hash.bind(null, 'sha256'),
-    });
-    const query: Record<string, string> = {};
-    url.searchParams.forEach((v, k) => {
-      query[k] = v;
-    });
-    const request = {
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      path: url.pathname,
-      query,
-      headers: { host: url.host, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body }),
-    };
-    try {
-      return (await signer.sign(request)).headers as Record<string, string>;
-    } catch (err) {
-      // No credentials anywhere in the chain: one line saying where they come from, no stack.
-      if ((err as Error).name !== 'CredentialsProviderError') throw err;
-      throw new UsageError(
-        `no AWS credentials to sign the request to ${url.host} with: set AWS_PROFILE (or run aws sso login), ` +
-          'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an instance or task role applies',
-      );
-    }
+    return signedHeaders(url, method, body, this.options.region);
+  }
+}
+
+/** Where signing credentials come from: the default AWS chain, or one provider a long-lived caller keeps. */
+export type CredentialSource = () => Promise<{
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}>;
+
+/**
+ * SigV4 headers for an admin request to `url` (host, and content-type when there is a body).
+ * An HTTP API's host names execute-api; a Lambda Function URL's (ingress function-url),
+ * lambda. The region is `region`, else the one in the host name, else AWS_REGION; the
+ * credentials come from `credentials`, else a fresh default chain. Send exactly these
+ * headers with the request.
+ */
+export async function signedHeaders(
+  url: URL,
+  method: string,
+  body: string | undefined,
+  region?: string,
+  credentials?: CredentialSource,
+): Promise<Record<string, string>> {
+  const host = url.hostname;
+  const functionUrl = /\.lambda-url\.([a-z0-9-]+)\.on\.aws$/.exec(host);
+  const signingRegion =
+    region ??
+    /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(host)?.[1] ??
+    functionUrl?.[1] ??
+    process.env.AWS_REGION;
+  if (!signingRegion)
+    throw new UsageError('cannot tell the AWS region from --url: pass --region or set AWS_REGION');
+  // The SDK's signer and credential chain load only here: a local server never needs them.
+  const [{ defaultProvider }, { Hash }, { SignatureV4 }] = await Promise.all([
+    import('@aws-sdk/credential-provider-node'),
+    import('@smithy/core/serde'),
+    import('@smithy/signature-v4'),
+  ]);
+  const signer = new SignatureV4({
+    service: functionUrl ? 'lambda' : 'execute-api',
+    region: signingRegion,
+    credentials: credentials ?? defaultProvider(),
+    sha256: Hash.bind(null, 'sha256'),
+  });
+  const query: Record<string, string> = {};
+  url.searchParams.forEach((v, k) => {
+    query[k] = v;
+  });
+  const request = {
+    method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    path: url.pathname,
+    query,
+    headers: { host: url.host, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body }),
+  };
+  try {
+    return (await signer.sign(request)).headers as Record<string, string>;
+  } catch (err) {
+    // No credentials anywhere in the chain: one line saying where they come from, no stack.
+    if ((err as Error).name !== 'CredentialsProviderError') throw err;
+    throw new UsageError(
+      `no AWS credentials to sign the request to ${url.host} with: set AWS_PROFILE (or run aws sso login), ` +
+        'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an instance or task role applies',
+    );
   }
 }

@@ -3,7 +3,7 @@
  * fetch loads undici on first use, about 200 ms of CPU and 8 MB of memory, which every
  * `run-if-active` from cron and every agent would pay for one small request at a time.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 export interface HttpRequest {
@@ -17,6 +17,7 @@ export interface HttpRequest {
 
 export interface HttpResponse {
   status: number;
+  headers: IncomingHttpHeaders;
   text: string;
 }
 
@@ -49,7 +50,11 @@ export function httpText(url: URL | string, options: HttpRequest): Promise<HttpR
       res.once('error', reject);
       res.once('end', () => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          text: Buffer.concat(chunks).toString('utf8'),
+        });
       });
     });
     req.end(body);

@@ -215,11 +215,6 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   });
 
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/' || req.url === '')) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(rootPointer(config, host, url)));
-      return;
-    }
     readLimited(req, res)
       .then(async (body) => {
         if (body === null) return;
@@ -278,17 +273,6 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
 }
 
 /**
- * `GET /`: where to look, for someone who opens the server's address. On loopback it lists
- * each cluster's status URL; beyond it, cluster ids are not given to unauthenticated callers.
- */
-function rootPointer(config: Config, host: string, url: string): Record<string, unknown> {
-  return {
-    message: "failover control plane: a cluster's status is at GET /v1/clusters/{cluster}",
-    ...(isLoopback(host) ? { clusters: config.clusters.map((c) => `${url}/v1/clusters/${c.id}`) } : {}),
-  };
-}
-
-/**
  * One server per data directory: dynalite's LevelDB cannot be opened twice, and fails deep
  * inside a request when it is. The lock file holds the owner's pid; a lock whose process
  * is gone (a crash, kill -9) is taken over. Returns the release.
@@ -325,7 +309,7 @@ function processExists(pid: number): boolean {
 }
 
 /** Reads the body until it passes MAX_BODY_BYTES; past that, answers 413 itself and returns null. */
-async function readLimited(req: IncomingMessage, res: ServerResponse): Promise<Buffer | null> {
+export async function readLimited(req: IncomingMessage, res: ServerResponse): Promise<Buffer | null> {
   const declared = Number(req.headers['content-length'] ?? 0);
   const chunks: Buffer[] = [];
   let size = 0;
@@ -355,7 +339,7 @@ async function readLimited(req: IncomingMessage, res: ServerResponse): Promise<B
  * segments ('/nodes/a/x/../heartbeat'), read '\' as '/' and '//host/…' as a host, and so
  * route a path that names no route. The handler matches the path as sent.
  */
-function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+export function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
   const target = req.url ?? '/';
   const queryAt = target.indexOf('?');
   const path = queryAt === -1 ? target : target.slice(0, queryAt);

@@ -17,6 +17,7 @@ Commands:
   switchover     move the active role now (to a node, or the best standby)
   pause          pause automatic failover and failback (resume to undo)
   resume         resume automation
+  console        open the operator's console for a deployed control plane (SigV4 proxy on 127.0.0.1)
   run-if-active  run a command only on the active node (for cron), with FAILOVER_EPOCH
   token          mint a node token and print its SHA-256 for the config
 
@@ -38,6 +39,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   switchover: async () => (await import('./operate.js')).switchover,
   pause: async () => (await import('./operate.js')).pause,
   resume: async () => (await import('./operate.js')).resume,
+  console: async () => (await import('./console.js')).consoleCommand,
   'run-if-active': async () => (await import('./run-if-active.js')).runIfActive,
   token: async () => (await import('./token.js')).token,
 };

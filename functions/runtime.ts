@@ -21,6 +21,7 @@ import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { buildTargets } from '../shared/targets/index.js';
+import { FunctionMetrics } from './metrics.js';
 
 /** Expired events one sweep deletes per cluster on a table without TTL (one BatchWriteItem). */
 const EVENTS_PRUNED_PER_SWEEP = 25;
@@ -28,6 +29,7 @@ const EVENTS_PRUNED_PER_SWEEP = 25;
 export interface Runtime {
   controlPlane: ControlPlane;
   logger: Logger;
+  metrics: FunctionMetrics;
 }
 
 export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
@@ -40,19 +42,24 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
     fallback: 4_000,
   });
   const logger = structuredLogger(new PowertoolsLogger({ serviceName: 'failover' }));
+  const metrics = new FunctionMetrics(config);
+  const toBus = env.FAILOVER_EVENT_BUS ? eventBridgePublisher(env.FAILOVER_EVENT_BUS) : undefined;
   const controlPlane = new ControlPlane({
     config,
     store: new DynamoStateStore(new DynamoDBClient({}), table),
-    targets: buildTargets(config, logger, env),
+    targets: metrics.measured(buildTargets(config, logger, env)),
     logger,
     applyBudgetMs,
     // Multi-Region: status shows which Region took each node's last beat.
     ...(config.regions && env.AWS_REGION ? { region: env.AWS_REGION } : {}),
     // A multi-Region strongly consistent table has no TTL: the sweep deletes expired events.
     ...(config.regions ? { pruneEventsPerSweep: EVENTS_PRUNED_PER_SWEEP } : {}),
-    ...(env.FAILOVER_EVENT_BUS ? { publish: eventBridgePublisher(env.FAILOVER_EVENT_BUS) } : {}),
+    publish: async (event) => {
+      metrics.event(event);
+      await toBus?.(event);
+    },
   });
-  return { controlPlane, logger };
+  return { controlPlane, logger, metrics };
 }
 
 /** Detail types of the events put on the bus (documented in the README). */

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   type CfnStage,
@@ -19,7 +19,13 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  type Dashboard,
+  type IMetric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import {
   AttributeType,
@@ -34,20 +40,21 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, FunctionUrlAuthType, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { FilterPattern, LogGroup, MetricFilter, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { METRIC } from '../functions/metric-names.js';
 import { type Config, serializeConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { ROUTES, type RouteGroup } from '../shared/http/routes.js';
 import { reservedConcurrency, type Throttle, throttles } from '../shared/http/throttle.js';
 import { environmentOf } from '../shared/targets/registry.js';
+import { FailoverDashboard, serviceMetric } from './dashboard.js';
 import { targetPolicies } from './target-policies.js';
 import { targetResources } from './target-resources.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CONFIG_FILE_NAME = 'failover.config.json';
-export const METRIC_NAMESPACE = 'Failover';
 
 export interface FailoverControlPlaneProps {
   /** The validated cluster config (`loadConfigFile('failover.config.json')`). */
@@ -98,6 +105,8 @@ export type Ingress = 'http-api' | 'function-url';
 /** Where agents and operators reach the control plane; who may call the admin routes. */
 interface Endpoint {
   api: HttpApi | undefined;
+  /** The HTTP API's access log (its throttled requests are counted from it). */
+  accessLogs: LogGroup | undefined;
   admin: { actions: string[]; resources: string[]; conditions?: Record<string, Record<string, string>> };
 }
 
@@ -111,6 +120,8 @@ export class FailoverControlPlane extends Construct {
   readonly sweepFunction: NodejsFunction;
   readonly adminFunction: NodejsFunction;
   readonly alarms: Alarm[] = [];
+  /** Failovers, holds, targets, sweep, heartbeats per cluster, API and Lambda health. */
+  readonly dashboard: Dashboard;
 
   constructor(scope: Construct, id: string, props: FailoverControlPlaneProps) {
     super(scope, id);
@@ -247,11 +258,11 @@ export class FailoverControlPlane extends Construct {
       targets: [new LambdaFunction(sweep.f, { retryAttempts: 0 })],
     });
 
-    // Metrics from the structured logs (no extra calls on the hot path). Every function
-    // promotes and applies targets: heartbeat and sweep on failover, admin on switchover.
-    const logGroups = [heartbeat.logGroup, sweep.logGroup, admin.logGroup];
-    this.logMetric('Failovers', 'promoted', logGroups);
-    const applyFailures = this.logMetric('TargetApplyFailures', 'target-apply-failed', logGroups);
+    // The functions' EMF metrics (no extra calls on the hot path) and AWS's own, on one page.
+    this.dashboard = new FailoverDashboard(this, 'Monitoring', {
+      ...(endpoint.api && endpoint.accessLogs ? { api: endpoint.api, accessLogs: endpoint.accessLogs } : {}),
+      functions: { heartbeat: heartbeat.f, sweep: sweep.f, admin: admin.f },
+    }).dashboard;
     this.alarm(
       'SweepErrors',
       sweep.f.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
@@ -266,12 +277,20 @@ export class FailoverControlPlane extends Construct {
       ComparisonOperator.LESS_THAN_THRESHOLD,
       TreatMissingData.BREACHING,
     );
-    this.alarm('TargetApplyFailures', applyFailures, 1, props.alarmTopic);
+    this.alarm(
+      'TargetApplyFailures',
+      serviceMetric(METRIC.targetApplyFailures).with({ period: Duration.minutes(5) }),
+      1,
+      props.alarmTopic,
+    );
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
   }
 
-  /** Allows `grantee` to call the admin routes (status, events, switchover, pause, resume) with SigV4. */
+  /**
+   * Allows `grantee` to call the admin routes with SigV4: the console (page, script, styles,
+   * cluster list), status, events, switchover, pause, resume.
+   */
   grantAdmin(grantee: IGrantable): Grant {
     const { actions, resources, conditions } = this.adminAccess;
     return Grant.addToPrincipal({
@@ -354,12 +373,15 @@ export class FailoverControlPlane extends Construct {
     (stage.node.defaultChild as CfnStage).addPropertyOverride('RouteSettings', routeSettings);
 
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL for agents and the CLI' });
-    const adminArn = api.arnForExecuteApi('*', '/v1/clusters/*', '$default');
-    new CfnOutput(this, 'AdminInvokeArn', {
-      value: adminArn,
-      description: `Grant execute-api:Invoke on this ARN to operators (region ${Stack.of(this).region})`,
+    // One ARN per admin route (each path parameter a wildcard): the console's too, no node route.
+    const adminArns = ROUTES.filter((r) => r.group === 'admin').map((r) =>
+      api.arnForExecuteApi(r.method, r.path.replace(/\{\w+\}/g, '*'), '$default'),
+    );
+    new CfnOutput(this, 'AdminInvokeArns', {
+      value: Fn.join(',', adminArns),
+      description: `Grant execute-api:Invoke on these ARNs to operators (region ${Stack.of(this).region})`,
     });
-    return { api, admin: { actions: ['execute-api:Invoke'], resources: [adminArn] } };
+    return { api, accessLogs, admin: { actions: ['execute-api:Invoke'], resources: adminArns } };
   }
 
   /**
@@ -382,6 +404,7 @@ export class FailoverControlPlane extends Construct {
     });
     return {
       api: undefined,
+      accessLogs: undefined,
       admin: {
         actions: ['lambda:InvokeFunctionUrl'],
         resources: [adminFn.functionArn],
@@ -394,27 +417,9 @@ export class FailoverControlPlane extends Construct {
     f.addToRolePolicy(new PolicyStatement({ actions, resources: [this.table.tableArn] }));
   }
 
-  private logMetric(name: string, event: string, groups: LogGroup[]): Metric {
-    groups.forEach((logGroup, i) => {
-      new MetricFilter(this, `${name}Filter${i}`, {
-        logGroup,
-        filterPattern: FilterPattern.stringValue('$.event', '=', event),
-        metricNamespace: METRIC_NAMESPACE,
-        metricName: name,
-        metricValue: '1',
-      });
-    });
-    return new Metric({
-      namespace: METRIC_NAMESPACE,
-      metricName: name,
-      period: Duration.minutes(5),
-      statistic: 'Sum',
-    });
-  }
-
   private alarm(
     name: string,
-    metric: Metric,
+    metric: IMetric,
     threshold: number,
     topic: ITopic | undefined,
     comparisonOperator = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -8,6 +8,7 @@ import { parseConfig } from '../shared/config.js';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import { silentLogger } from '../shared/logger.js';
 import { mintToken } from '../shared/tokens.js';
+import { nodeFixture, statusFixture } from './helpers/status-fixture.js';
 
 const a = mintToken();
 const b = mintToken();
@@ -61,80 +62,40 @@ describe('failover status', () => {
   });
 
   it('shows a node that stopped beating as down, and colours only when asked', () => {
-    const status: ClusterStatus = {
+    const down = { lastSeenAgeMs: 40_000, missedBeats: 8, heartbeats: 9, version: null, eligible: false };
+    const status = statusFixture({
       cluster: 'ops',
       epoch: 4,
-      active: 'b',
       activeSince: null,
       leaseMs: 15_000,
       intervalMs: 5_000,
-      missedBeats: 3,
-      mode: 'active-passive',
-      serving: ['b'],
-      failback: 'sticky',
-      failbackHoldDownSeconds: 60,
-      paused: null,
-      handover: null,
       flapGuard: { limitPerHour: 6, lastHour: 0, holding: false },
-      syncGate: { maxLagSeconds: null, maxPositionLag: null, requireSameVersion: false },
       hold: {
         code: 'no-candidate',
         reason: 'b missed 3 beats; no standby can take over',
         since: '2026-01-01T00:00:00Z',
       },
-      lastTransition: null,
       nodes: [
-        {
-          id: 'a',
-          address: '10.0.0.1',
-          priority: 1,
-          role: 'standby',
-          alive: false,
-          status: 'ok',
-          lastSeen: 1,
-          lastSeenAgeMs: 40_000,
-          missedBeats: 8,
-          heartbeats: 9,
-          region: null,
-          version: null,
-          versionMismatch: false,
-          position: null,
-          lagSeconds: null,
-          eligible: false,
-          ineligibleReason: null,
-          upSince: null,
-          collision: null,
-          previousToken: false,
-        },
-        {
-          id: 'b',
+        nodeFixture('a', { ...down, address: '10.0.0.1', alive: false, lastSeen: 1, upSince: null }),
+        nodeFixture('b', {
+          ...down,
           address: '10.0.0.2',
           priority: 2,
           role: 'active',
-          alive: true,
           status: 'failing',
           lastSeen: 2,
           lastSeenAgeMs: 1_000,
           missedBeats: 0,
-          heartbeats: 9,
-          region: null,
-          version: null,
-          versionMismatch: false,
-          position: null,
-          lagSeconds: null,
-          eligible: false,
-          ineligibleReason: null,
           upSince: null,
-          collision: null,
           previousToken: true,
-        },
+        }),
       ],
       rejectedBeats: [{ node: 'a', count: 7, last: '2026-01-01T00:00:00.000Z' }],
       targets: [
         { id: 'hook', type: 'webhook', epoch: 4, state: 'failed', at: null, error: 'HTTP 503', detail: null },
       ],
       now: '2026-01-01T00:00:01Z',
-    };
+    });
     const plain = renderStatus(status);
     expect(plain).toContain('| a ');
     // Not "standby": a node that is down could not take over.

@@ -15,7 +15,9 @@ beforeAll(async () => {
     req.setEncoding('utf8').on('data', (chunk: string) => {
       body += chunk;
     });
-    req.on('end', () => res.writeHead(201).end(`${req.method} ${req.headers.authorization} ${body}`));
+    req.on('end', () =>
+      res.writeHead(201, { 'x-echo': 'yes' }).end(`${req.method} ${req.headers.authorization} ${body}`),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -27,14 +29,14 @@ afterAll(async () => {
 });
 
 describe('httpText', () => {
-  it('sends the method, headers and body, and gives back the status and the whole body', async () => {
+  it('sends the method, headers and body, and gives back the status, headers and the whole body', async () => {
     const res = await httpText(`${url}/x`, {
       method: 'POST',
       headers: { authorization: 'Bearer t' },
       body: '{"a":1}',
       timeoutMs: 5_000,
     });
-    expect(res).toEqual({ status: 201, text: 'POST Bearer t {"a":1}' });
+    expect(res).toMatchObject({ status: 201, text: 'POST Bearer t {"a":1}', headers: { 'x-echo': 'yes' } });
   });
 
   it('gives up after timeoutMs with a TimeoutError the agent words as a timeout', async () => {

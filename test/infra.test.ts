@@ -13,6 +13,7 @@ import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRIC } from '../functions/metric-names.js';
 import { FailoverControlPlane, type FailoverControlPlaneProps } from '../infra/control-plane.js';
 import { type ConfigInput, loadConfigFile, parseConfig, parseConfigText } from '../shared/config.js';
 import { ROUTES } from '../shared/http/routes.js';
@@ -155,6 +156,10 @@ describe('FailoverControlPlane', () => {
       (r) => [r.Properties.RouteKey, r.Properties.AuthorizationType] as const,
     );
     expect(Object.fromEntries(routes)).toEqual({
+      'GET /': 'AWS_IAM',
+      'GET /console.js': 'AWS_IAM',
+      'GET /console.css': 'AWS_IAM',
+      'GET /v1/clusters': 'AWS_IAM',
       'GET /v1/clusters/{cluster}': 'AWS_IAM',
       'GET /v1/clusters/{cluster}/events': 'AWS_IAM',
       'POST /v1/clusters/{cluster}/switchover': 'AWS_IAM',
@@ -255,39 +260,80 @@ describe('FailoverControlPlane', () => {
     });
   });
 
-  it('alarms on sweep errors, a stopped sweep and target apply failures, and counts failovers from logs', () => {
+  it("alarms on sweep errors, a stopped sweep, and target apply failures over all clusters (the functions' EMF metric)", () => {
     for (const name of ['SweepErrors', 'SweepNotRunning', 'TargetApplyFailures']) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: `failover: ${name}` });
     }
-    template.hasResourceProperties('AWS::Logs::MetricFilter', {
-      FilterPattern: '{ $.event = "promoted" }',
-      MetricTransformations: [Match.objectLike({ MetricName: 'Failovers', MetricNamespace: 'Failover' })],
-    });
-    template.hasResourceProperties('AWS::Logs::MetricFilter', {
-      FilterPattern: '{ $.event = "target-apply-failed" }',
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: 'failover: TargetApplyFailures',
+      Namespace: 'Failover',
+      MetricName: METRIC.targetApplyFailures,
+      Dimensions: [{ Name: 'service', Value: 'failover' }],
+      Statistic: 'Sum',
     });
   });
 
-  it("counts failovers and target apply failures in all three functions' logs (admin switches over too)", () => {
-    const filters = Object.values(template.findResources('AWS::Logs::MetricFilter'));
-    for (const [metric, event] of [
-      ['Failovers', 'promoted'],
-      ['TargetApplyFailures', 'target-apply-failed'],
-    ]) {
-      const logGroups = filters
-        .filter(
-          (f) =>
-            f.Properties.FilterPattern === `{ $.event = "${event}" }` &&
-            f.Properties.MetricTransformations[0].MetricName === metric,
-        )
-        .map((f) => String(f.Properties.LogGroupName.Ref).replace(/[0-9A-F]{8}$/, ''))
-        .sort();
-      expect(logGroups, metric).toEqual([
-        'ControlPlaneAdminLogs',
-        'ControlPlaneHeartbeatLogs',
-        'ControlPlaneSweepLogs',
-      ]);
+  describe('the dashboard', () => {
+    /** The dashboard's widgets, its body's CloudFormation references read as 'REF'. */
+    function widgets(): Array<{ properties: { title?: string; metrics?: unknown[][] } }> {
+      const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+      const parts = dashboard?.Properties.DashboardBody['Fn::Join'][1] as unknown[];
+      return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'REF')).join('')).widgets;
     }
+    const metricsOf = (title: RegExp) =>
+      widgets()
+        .filter((w) => title.test(w.properties.title ?? ''))
+        .flatMap((w) => w.properties.metrics ?? []);
+
+    it('exists once', () => {
+      template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    });
+
+    it('draws every metric the functions emit, and no other name in their namespace', () => {
+      const text = JSON.stringify(widgets());
+      const searched = [...text.matchAll(/MetricName=\\"(\w+)\\"/g)].map((m) => m[1]);
+      const direct = widgets()
+        .flatMap((w) => w.properties.metrics ?? [])
+        .filter((m) => m[0] === 'Failover' && m[1] !== 'ApiThrottled')
+        .map((m) => m[1]);
+      expect(new Set([...searched, ...direct])).toEqual(new Set(Object.values(METRIC)));
+    });
+
+    it('draws the per-cluster metrics one line per cluster, by a search over the Cluster dimension', () => {
+      const text = JSON.stringify(widgets());
+      for (const name of [
+        METRIC.failovers,
+        METRIC.holds,
+        METRIC.heartbeatsAccepted,
+        METRIC.heartbeatsRejected,
+      ]) {
+        expect(text).toContain(`SEARCH('{Failover,Cluster,service} MetricName=\\"${name}\\"', 'Sum', 60)`);
+      }
+    });
+
+    it("draws the API's requests, 4xx, 5xx and throttled requests (429s, counted from the access log)", () => {
+      const api = metricsOf(/^API/).map((m) => `${m[0]} ${m[1]}`);
+      expect(api).toEqual([
+        'AWS/ApiGateway Count',
+        'AWS/ApiGateway 4xx',
+        'AWS/ApiGateway 5xx',
+        'Failover ApiThrottled',
+      ]);
+      template.hasResourceProperties('AWS::Logs::MetricFilter', {
+        FilterPattern: '{ $.status = "429" }',
+        LogGroupName: { Ref: Match.stringLikeRegexp('^ControlPlaneApiAccessLogs') },
+        MetricTransformations: [
+          Match.objectLike({ MetricName: 'ApiThrottled', MetricNamespace: 'Failover' }),
+        ],
+      });
+    });
+
+    it("draws each function's errors, throttles and duration", () => {
+      const lambda = metricsOf(/^Lambda/).map((m) => m[1]);
+      expect(lambda.filter((name) => name === 'Errors')).toHaveLength(3);
+      expect(lambda.filter((name) => name === 'Throttles')).toHaveLength(3);
+      expect(lambda.filter((name) => name === 'Duration')).toHaveLength(3);
+    });
   });
 
   it('publishes transitions to EventBridge with permission on that bus only', () => {
@@ -311,7 +357,32 @@ describe('FailoverControlPlane', () => {
     const outputs = Object.keys(template.findOutputs('*'));
     expect(outputs.some((o) => o.includes('ApiUrl'))).toBe(true);
     expect(outputs.some((o) => o.includes('TableName'))).toBe(true);
-    expect(outputs.some((o) => o.includes('AdminInvokeArn'))).toBe(true);
+    expect(outputs.some((o) => o.includes('AdminInvokeArns'))).toBe(true);
+  });
+
+  it('grants operators exactly the admin routes, the console included, and no node route', () => {
+    const own = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const stack = new Stack(own, 'Grant', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const plane = new FailoverControlPlane(stack, 'ControlPlane', { config: parseConfig(rawConfig) });
+    const role = new Role(stack, 'Operators', { assumedBy: new AccountRootPrincipal() });
+    plane.grantAdmin(role);
+    const [policy] = Object.entries(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('Operators'))
+      .map(([, resource]) => resource);
+    // Each ARN is a join ending in '/$default/METHOD/path': the method and path it allows.
+    const resources = (
+      (policy?.Properties.PolicyDocument.Statement[0].Resource ?? []) as Array<{
+        'Fn::Join': [string, unknown[]];
+      }>
+    ).map((arn) => String(arn['Fn::Join'][1].at(-1)).replace(/^\/\$default\//, ''));
+    expect(resources).toEqual(
+      ROUTES.filter((r) => r.group === 'admin').map((r) => `${r.method}${r.path.replace(/\{\w+\}/g, '*')}`),
+    );
+    expect(resources).toContain('GET/');
+    expect(resources).not.toContain('POST/v1/clusters/*/nodes/*/heartbeat');
   });
 
   it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
@@ -375,6 +446,16 @@ describe('FailoverControlPlane with ingress function-url', () => {
     // No API Gateway at all: nothing is charged per request but Lambda's own.
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
     expect(plane.api).toBeUndefined();
+  });
+
+  it("draws the dashboard without an API row: the functions' own metrics stand for the URLs", () => {
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    expect(body).not.toContain('AWS/ApiGateway');
+    expect(body).toContain('AWS/Lambda');
+    expect(body).toContain("SEARCH('{Failover,Cluster,service} MetricName=");
+    expect(body).toContain(METRIC.heartbeatsAccepted);
+    template.resourceCountIs('AWS::Logs::MetricFilter', 0);
   });
 
   it("throttles the node URL by the heartbeat function's reserved concurrency, sized from the config", () => {

@@ -9,8 +9,9 @@ import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
+import { METRIC } from '../functions/metric-names.js';
 import { createRuntime } from '../functions/runtime.js';
 import { parseConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
@@ -127,6 +128,17 @@ describe('Lambda handlers', () => {
     expect(beat.statusCode).toBe(404);
   });
 
+  it.each(['/', '/console.js', '/console.css', '/v1/clusters'])(
+    'admin handler serves the console (%s) only to IAM-authorised callers: it shows nothing to others',
+    async (path) => {
+      const anonymous = await admin(apiEvent('GET', path));
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.headers?.['content-type']).toBe('application/json');
+      expect(anonymous.body).not.toContain('lambda');
+      const res = await admin(apiEvent('GET', path, { iamUser: 'arn:aws:iam::123456789012:user/ops' }));
+      expect(res.statusCode).toBe(200);
+    },
+  );
   it("refuses a node's token on every admin action (pause, resume, switchover) with 401, changing nothing", async () => {
     const ops = { iamUser: 'arn:aws:iam::123456789012:user/ops' };
     const before = body(await admin(apiEvent('GET', '/v1/clusters/lambda', ops)));
@@ -173,6 +185,104 @@ describe('Lambda handlers', () => {
     );
     expect(body(res)).toMatchObject({ active: 'b', epoch: 2 });
     expect(body(res).targets).toEqual([expect.objectContaining({ id: 'log', epoch: 2, state: 'applied' })]);
+  });
+});
+
+/** The EMF lines (CloudWatch embedded metric format) the functions write to stdout while `run` runs. */
+async function emf(run: () => Promise<unknown>) {
+  const written: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    written.push(String(chunk));
+    return true;
+  });
+  try {
+    await run();
+  } finally {
+    spy.mockRestore();
+  }
+  type Line = Record<string, unknown> & {
+    _aws: {
+      CloudWatchMetrics: Array<{
+        Namespace: string;
+        Dimensions: string[][];
+        Metrics: Array<{ Name: string; Unit: string }>;
+      }>;
+    };
+  };
+  const lines = written
+    .flatMap((chunk) => chunk.split('\n'))
+    .filter((line) => line.includes('"_aws"'))
+    .map((line) => JSON.parse(line) as Line);
+  /** Each metric written, with its namespace, dimension names and values, unit and value. */
+  return lines.flatMap((line) =>
+    line._aws.CloudWatchMetrics.flatMap((set) =>
+      set.Metrics.map((m) => ({
+        namespace: set.Namespace,
+        name: m.Name,
+        unit: m.Unit,
+        value: line[m.Name],
+        dimensions: Object.fromEntries((set.Dimensions[0] ?? []).map((d) => [d, line[d]])),
+      })),
+    ),
+  );
+}
+
+describe('metrics: EMF lines in the Lambda logs, for the dashboard', () => {
+  it('counts heartbeats accepted and rejected per cluster, and a cluster not in the config as (unknown)', async () => {
+    const metrics = await emf(async () => {
+      await heartbeat(apiEvent('POST', beatPath('b'), { token: b.token, body: '{}' }));
+      await heartbeat(apiEvent('POST', beatPath('a'), { token: b.token, body: '{}' }));
+      await heartbeat(
+        apiEvent('POST', '/v1/clusters/made-up/nodes/a/heartbeat', { token: a.token, body: '{}' }),
+      );
+      await heartbeat(apiEvent('GET', '/v1/clusters/lambda/nodes/b', { token: b.token }));
+    });
+    expect(metrics).toEqual([
+      {
+        namespace: 'Failover',
+        name: 'HeartbeatsAccepted',
+        unit: 'Count',
+        value: 1,
+        dimensions: { service: 'failover', Cluster: 'lambda' },
+      },
+      expect.objectContaining({
+        name: 'HeartbeatsRejected',
+        dimensions: { service: 'failover', Cluster: 'lambda' },
+      }),
+      expect.objectContaining({
+        name: 'HeartbeatsRejected',
+        dimensions: { service: 'failover', Cluster: '(unknown)' },
+      }),
+    ]);
+  });
+
+  it('counts a failover and times the target apply per cluster, and times the sweep for all clusters', async () => {
+    const cluster = parseConfig(rawConfig).clusters[0];
+    if (cluster === undefined) throw new Error('no cluster');
+    const store = new DynamoStateStore(dynamo.client, dynamo.table);
+    // a beats on; b, the active, reports failing: the heartbeat that says so replaces it.
+    for (const ago of [3_000, 1_000, 0]) await store.recordHeartbeat(cluster, 'a', {}, Date.now() - ago);
+    const metrics = await emf(async () => {
+      const res = await heartbeat(
+        apiEvent('POST', beatPath('b'), { token: b.token, body: '{"status":"failing"}' }),
+      );
+      expect(res.statusCode, res.body).toBe(200);
+      await sweep();
+    });
+    const byName = Object.fromEntries(metrics.map((m) => [m.name, m]));
+    // Every name written is one the dashboard draws (its synth test reads the same list).
+    expect(Object.values(METRIC)).toEqual(expect.arrayContaining(Object.keys(byName)));
+    expect(byName.Failovers).toMatchObject({
+      value: 1,
+      dimensions: { service: 'failover', Cluster: 'lambda' },
+    });
+    expect(byName.TargetApplyLatency).toMatchObject({
+      unit: 'Milliseconds',
+      dimensions: { Cluster: 'lambda' },
+    });
+    expect(byName.TargetApplyFailures).toBeUndefined();
+    expect(byName.SweepDuration).toMatchObject({ unit: 'Milliseconds', dimensions: { service: 'failover' } });
+    expect(byName.SweepErrors).toMatchObject({ value: 0, dimensions: { service: 'failover' } });
   });
 });
 

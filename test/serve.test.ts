@@ -94,14 +94,13 @@ describe('failover serve', () => {
     expect(installed.output()).not.toContain('npx');
   });
 
-  it('answers GET / with where the status of each cluster is', async () => {
+  it("answers GET / with the operator's console, and /v1/clusters with the clusters it shows", async () => {
     const server = procs.start('server', ['serve', '--memory', '--port', '0'], {}, { cwd: dir });
     const url = (await procs.waitForLine(server, /listening on (http:\/\/\S+)/, 20_000))[1] as string;
     const res = await fetch(`${url}/`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({
-      message: "failover control plane: a cluster's status is at GET /v1/clusters/{cluster}",
-      clusters: [`${url}/v1/clusters/demo`],
-    });
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await res.text()).toContain('<title>failover console</title>');
+    expect(await (await fetch(`${url}/v1/clusters`)).json()).toEqual({ clusters: ['demo'] });
   });
 });

@@ -251,6 +251,11 @@ export class ControlPlane {
     return this.status(cluster.id);
   }
 
+  /** The configured clusters' ids, in config order. */
+  clusterIds(): string[] {
+    return this.options.config.clusters.map((c) => c.id);
+  }
+
   async status(clusterId: string): Promise<ClusterStatus> {
     const cluster = this.clusterOr404(clusterId);
     const state = await this.store.load(cluster.id);

@@ -6,6 +6,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
 import type { ClusterConfig, NodeConfig } from '../config.js';
+import { Asset, CONSOLE_ASSETS } from '../console/assets.js';
 import type { ControlPlane } from '../control-plane/control-plane.js';
 import {
   AuthError,
@@ -145,6 +146,10 @@ export function createApiHandler(options: ApiOptions) {
       return controlPlane.release(caller.cluster, caller.node);
     },
     nodeRole: async ({ caller }) => controlPlane.nodeRole(caller.cluster, caller.node),
+    console: async () => CONSOLE_ASSETS.page,
+    consoleScript: async () => CONSOLE_ASSETS.script,
+    consoleStyles: async () => CONSOLE_ASSETS.styles,
+    clusters: async () => ({ clusters: controlPlane.clusterIds() }),
     status: async ({ params }) => controlPlane.status(params.cluster),
     events: async ({ event, params }) => {
       const limit = parseLimit(event.queryStringParameters?.limit);
@@ -215,6 +220,7 @@ export function createApiHandler(options: ApiOptions) {
       // The route's template gave exactly its params; TypeScript cannot follow a route chosen at run time.
       const handler = handlers[route.name] as (request: Request<Route>) => Promise<unknown>;
       const result = await handler({ event, params: params as Request<Route>['params'], body, caller });
+      if (result instanceof Asset) return { statusCode: 200, headers: result.headers(), body: result.body };
       return result instanceof Reply ? json(result.status, result.body) : json(200, result);
     } catch (err) {
       return errorResponse(err, logger, { method, path });
@@ -377,7 +383,7 @@ function decodeSegment(segment: string): string {
  * Compiles an API Gateway path template (literal segments and whole-segment `{param}`s) into
  * a matcher that returns the still-encoded params, or null.
  */
-function compileTemplate(template: string): (path: string) => Record<string, string> | null {
+export function compileTemplate(template: string): (path: string) => Record<string, string> | null {
   const segments = template.split('/').map((segment) => ({
     literal: segment,
     param: /^\{(\w+)\}$/.exec(segment)?.[1],

@@ -6,7 +6,8 @@
  * `path` is an API Gateway route template: literal segments and whole-segment `{param}`s.
  * `group` decides who may call the route: `node` routes carry the node's bearer token and
  * are served by the heartbeat function; `admin` routes are authorised by IAM in AWS and
- * served by the admin function.
+ * served by the admin function. The operator's console (page, script, styles) is admin
+ * routes too: it shows nothing to a caller the other admin routes would refuse.
  */
 export type RouteGroup = 'node' | 'admin';
 
@@ -21,6 +22,10 @@ export const ROUTES = [
   { name: 'heartbeat', group: 'node', method: 'POST', path: '/v1/clusters/{cluster}/nodes/{node}/heartbeat' },
   { name: 'release', group: 'node', method: 'POST', path: '/v1/clusters/{cluster}/nodes/{node}/release' },
   { name: 'nodeRole', group: 'node', method: 'GET', path: '/v1/clusters/{cluster}/nodes/{node}' },
+  { name: 'console', group: 'admin', method: 'GET', path: '/' },
+  { name: 'consoleScript', group: 'admin', method: 'GET', path: '/console.js' },
+  { name: 'consoleStyles', group: 'admin', method: 'GET', path: '/console.css' },
+  { name: 'clusters', group: 'admin', method: 'GET', path: '/v1/clusters' },
   { name: 'status', group: 'admin', method: 'GET', path: '/v1/clusters/{cluster}' },
   { name: 'events', group: 'admin', method: 'GET', path: '/v1/clusters/{cluster}/events' },
   { name: 'switchover', group: 'admin', method: 'POST', path: '/v1/clusters/{cluster}/switchover' },
