@@ -21,7 +21,7 @@ import { compileTemplate, header } from '../shared/http/api.js';
 import { ROUTES } from '../shared/http/routes.js';
 import { signedHeaders } from './admin-client.js';
 import { httpText } from './http.js';
-import { allowedHosts, localRequestCheck, readLimited, toEvent } from './local-server.js';
+import { allowedHosts, localRequestCheck, readLimited, toEvent } from './http-edge.js';
 import { parseOptions, requireOptions } from './options.js';
 import { UsageError } from './usage.js';
 

@@ -8,7 +8,8 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allowedHosts, type LocalServer, startLocalServer } from '../cli/local-server.js';
+import { allowedHosts } from '../cli/http-edge.js';
+import { type LocalServer, startLocalServer } from '../cli/local-server.js';
 import { ConfigError } from '../shared/errors.js';
 import { silentLogger } from '../shared/logger.js';
 import { type RawRequest, type RawResponse, rawRequest } from './helpers/raw-http.js';
