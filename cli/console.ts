@@ -22,7 +22,7 @@ import { ROUTES } from '../shared/http/routes.js';
 import { signedHeaders } from './admin-client.js';
 import { httpText } from './http.js';
 import { allowedHosts, localRequestCheck, readLimited, toEvent } from './http-edge.js';
-import { parseOptions, requireOptions } from './options.js';
+import { parseOptions, portOption, requireOptions } from './options.js';
 import { UsageError } from './usage.js';
 
 export const CONSOLE_HELP = `Usage: failover console --url URL [--port N] [--region R]
@@ -154,10 +154,7 @@ export async function consoleCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const { url } = requireOptions({ url: values.url ?? process.env.FAILOVER_URL }, { url: 'FAILOVER_URL' });
-  const port = Number(values.port);
-  if (!/^\d{1,5}$/.test(values.port) || port > 65_535) {
-    throw new UsageError(`--port must be a port number from 0 to 65535, not '${values.port}'`);
-  }
+  const port = portOption(values.port);
   const proxy = await startConsoleProxy({
     upstream: url,
     port,

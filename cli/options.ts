@@ -70,3 +70,12 @@ export function requireOptions<const K extends string>(
   }
   return values as Record<K, string>;
 }
+
+/** `--port`: a whole number from 0 (any free port) to 65535. */
+export function portOption(raw: string): number {
+  const port = Number(raw);
+  if (!/^\d{1,5}$/.test(raw.trim()) || port > 65_535) {
+    throw new UsageError(`--port must be 0-65535 (0 = any free port), got '${raw}'`);
+  }
+  return port;
+}

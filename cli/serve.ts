@@ -4,7 +4,7 @@ import { type Config, loadConfigFile, parseConfig } from '../shared/config.js';
 import { consoleLogger } from '../shared/logger.js';
 import { mintToken, sha256Hex } from '../shared/tokens.js';
 import { startLocalServer } from './local-server.js';
-import { parseOptions } from './options.js';
+import { parseOptions, portOption } from './options.js';
 import { UsageError } from './usage.js';
 
 export const SERVE_HELP = `Usage: failover serve [options]     (npm start -- [options])
@@ -52,9 +52,7 @@ export async function serve(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_HELP);
     return 0;
   }
-  const port = Number(values.port);
-  if (values.port.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UsageError(`--port must be 0-65535, got '${values.port}'`);
+  const port = portOption(values.port);
   const sweepSeconds = Number(values['sweep-interval']);
   if (!(sweepSeconds >= 0.1 && sweepSeconds <= 3600)) {
     throw new UsageError(`--sweep-interval must be 0.1-3600 seconds, got '${values['sweep-interval']}'`);

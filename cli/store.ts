@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { startLocalDynamo } from './local-dynamo.js';
-import { parseOptions } from './options.js';
+import { parseOptions, portOption } from './options.js';
 import { UsageError } from './usage.js';
 
 export const STORE_HELP = `Usage: failover store [--port PORT] [--host HOST] [--memory | --data-dir DIR]
@@ -32,9 +32,7 @@ export async function store(argv: string[]): Promise<number> {
     process.stdout.write(STORE_HELP);
     return 0;
   }
-  const port = Number(values.port);
-  if (values.port.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UsageError(`--port must be 0-65535, got '${values.port}'`);
+  const port = portOption(values.port);
   if (values.memory && values['data-dir'] !== undefined)
     throw new UsageError('--memory and --data-dir exclude each other');
   const path = values.memory ? undefined : resolve(values['data-dir'] ?? '.failover-store');
