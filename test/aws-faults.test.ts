@@ -52,7 +52,7 @@ import { buildTargets } from '../shared/targets/index.js';
 import { Route53Target } from '../shared/targets/route53.js';
 import type { TargetChange } from '../shared/targets/target.js';
 import { mintToken } from '../shared/tokens.js';
-import { FakeClock, freshId } from './helpers/store-fixtures.js';
+import { FakeClock, freshId, passWhileBeating } from './helpers/store-fixtures.js';
 
 // ---- fixtures -------------------------------------------------------------------------
 
@@ -854,7 +854,7 @@ describe('AWS faults through the control plane (dynalite, fake clock)', () => {
     await slowCallReached;
 
     // Epoch 2: a's lease runs out; b's beat promotes b and applies at once.
-    env.clock.advance(LEASE_MS + 1_000);
+    await passWhileBeating(env.clock, LEASE_MS + 1_000, 1_000, () => env.beat('b'));
     expect(await env.beat('b')).toMatchObject({ role: 'active', epoch: 2 });
     expect(await env.target('route53')).toMatchObject({ epoch: 2, state: 'applied' });
     expect(record).toBe(addressOf('b'));
@@ -948,7 +948,10 @@ describe('AWS faults through the control plane (dynalite, fake clock)', () => {
       clock.advance(1_000);
       await writer.heartbeat(cluster, node('b'), {});
     }
-    clock.advance(LEASE_MS); // a has expired in both clusters; b is alive in both
+    // a has expired in both clusters; b, beating every interval, is alive in both
+    await passWhileBeating(clock, LEASE_MS, 1_000, async () => {
+      for (const cluster of [throttled, readable]) await writer.heartbeat(cluster, node('b'), {});
+    });
     const { client, calls } = throttlingClient(`CLUSTER#${throttled.id}`);
     const logger = recordingLogger();
     const sweeper = new ControlPlane({

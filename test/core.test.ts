@@ -9,6 +9,7 @@ import { holds } from '../shared/core/condition.js';
 import { type Decision, decide } from '../shared/core/decide.js';
 import { isAlive, isHealthy } from '../shared/core/eligibility.js';
 import { eventId } from '../shared/core/events.js';
+import { heardRecently, lateEverywhere } from '../shared/core/grace.js';
 import { guardsCondition } from '../shared/core/guards.js';
 import { targetsDue } from '../shared/core/serving.js';
 import {
@@ -226,8 +227,10 @@ describe('decide: promotion order', () => {
   });
 
   it('makes the write require the promoted node to have beaten within the lease of the write itself', () => {
-    const g = given({ active: 'a', nodes: { a: beat(LEASE + 1), b: beat(LEASE) } });
+    // (c beating keeps the control plane hearing the cluster: no grace.)
+    const g = given({ active: 'a', nodes: { a: beat(LEASE + 1), b: beat(LEASE), c: beat(0) } });
     const promotion = asPromotion(g.at(NOW).decide());
+    expect(promotion.to).toBe('b');
 
     // b beat exactly one lease before NOW: alive at NOW, not one millisecond later.
     expect(holds(guardsCondition(promotion.guards, NOW), g.state)).toBe(true);
@@ -657,9 +660,15 @@ describe('decide: properties over arbitrary node states and times', () => {
           expect(decision.to).toBe(first?.id);
         }
         if (decision.type === 'hold') {
-          // Never zero actives when a healthy candidate exists.
-          expect(db.nodes.filter((n) => n.id !== state.active && healthy(n.id))).toEqual([]);
           expect(decision.active).toBe(state.active);
+          // Never zero actives when a healthy candidate exists, but in the grace after the
+          // control plane's own absence: it heard no node lately, or every node's beats came late.
+          if (decision.hold.code === 'grace') {
+            const away = !holds(heardRecently(db, s.now), state) || lateEverywhere(state, db, s.now) !== null;
+            expect(away).toBe(true);
+          } else {
+            expect(db.nodes.filter((n) => n.id !== state.active && healthy(n.id))).toEqual([]);
+          }
         }
       }),
       { numRuns: 2_000 },

@@ -648,12 +648,12 @@ describe('GET /v1/clusters/{c}/nodes/{n}', () => {
 
 describe('pause with an expired active (fake clock)', () => {
   it('does not replace an expired active while paused, holds once with who and why, and promotes on the first sweep after resume', async () => {
-    const { cp, id, clock, beat, status, events, node } = plane();
+    const { cp, id, beat, status, events, node, pass } = plane();
     await beat('a');
     await beat('b');
     await cp.pause(id, 'maintenance window', 'arn:aws:iam::123456789012:user/alice');
 
-    clock.advance(LEASE_MS + 1);
+    await pass(LEASE_MS + 1, ['b']);
     expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 1, active: 'a' });
     expect(await cp.sweep()).toMatchObject({ promoted: 0, errors: 0 });
     expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 1 });
@@ -664,7 +664,7 @@ describe('pause with an expired active (fake clock)', () => {
       'a missed 3 beats (last seen 3 s ago, lease 3 s); automation is paused ' +
         '(by arn:aws:iam::123456789012:user/alice: maintenance window)',
     );
-    expect((await node('b')).heartbeats).toBe(3);
+    expect((await node('b')).heartbeats).toBe(6);
     expect(ofKind(await events(), 'held')).toHaveLength(1);
 
     await cp.resume(id, undefined, 'arn:aws:iam::123456789012:user/alice');

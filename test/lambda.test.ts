@@ -167,15 +167,26 @@ describe('Lambda handlers', () => {
     const cluster = parseConfig(rawConfig).clusters[0];
     if (cluster === undefined) throw new Error('no cluster');
     const store = new DynamoStateStore(dynamo.client, dynamo.table);
-    // (A late beat cannot set lastSeen back, so the record is aged directly.)
+    // (A late beat cannot set lastSeen back, so the record is aged directly: as it would be
+    // had a died 10 s ago while b kept beating, with no return of the control plane since.)
     await store.recordHeartbeat(cluster, 'a', {}, Date.now());
+    await store.recordHeartbeat(cluster, 'b', {}, Date.now());
     await dynamo.client.send(
       new UpdateItemCommand({
         TableName: dynamo.table,
         Key: { pk: { S: 'CLUSTER#lambda' }, sk: { S: 'STATE' } },
-        UpdateExpression: 'SET #nodes.#a.#lastSeen = :old',
-        ExpressionAttributeNames: { '#nodes': 'nodes', '#a': 'a', '#lastSeen': 'lastSeen' },
-        ExpressionAttributeValues: { ':old': { N: String(Date.now() - 10_000) } },
+        UpdateExpression: 'SET #nodes.#a.#lastSeen = :old, #nodes.#b.#lastSeen = :recent REMOVE #returnedAt',
+        ExpressionAttributeNames: {
+          '#nodes': 'nodes',
+          '#a': 'a',
+          '#b': 'b',
+          '#lastSeen': 'lastSeen',
+          '#returnedAt': 'returnedAt',
+        },
+        ExpressionAttributeValues: {
+          ':old': { N: String(Date.now() - 10_000) },
+          ':recent': { N: String(Date.now() - 1_000) },
+        },
       }),
     );
     await store.recordHeartbeat(cluster, 'b', {}, Date.now());

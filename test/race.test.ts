@@ -302,7 +302,8 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
     const tc = makeCluster({ nodeIds: ['a', 'b', 'c'] });
     const cp = makeControlPlane(tc, store, clock);
     await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'a'), {});
-    clock.advance(2_000);
+    // b beats every interval, so the control plane plainly hears the cluster while a expires.
+    await passWhileBeating(clock, 2_000, 1_000, () => cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'b'), {}));
     await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'b'), {});
     clock.advance(LEASE_MS + 1 - 2_000);
     const before = await store.load(tc.cluster.id);
@@ -438,7 +439,9 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
     const beat = (node: string, position: string) =>
       cp.heartbeat(tc.cluster, nodeOf(tc.cluster, node), { position });
     await beat('a', '0/3E8'); // a active at epoch 1, position 1000
-    clock.advance(2_000);
+    clock.advance(1_000);
+    await beat('b', '0/3E8');
+    clock.advance(1_000);
     await beat('b', '0/3E8');
     clock.advance(LEASE_MS + 1 - 2_000); // a has expired; b is alive and level with a
     expect(decide(await store.load(id), tc.cluster, clock.t)).toMatchObject({ type: 'promote', to: 'b' });
@@ -481,7 +484,10 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
     clock.advance(1_000);
     await beat('b', { position: '0/3E8' });
     await beat('c', { position: '0/3E8' });
-    clock.advance(LEASE_MS + 1 - 1_000); // a has expired; b and c are alive, level
+    clock.advance(1_000);
+    await beat('b', { position: '0/3E8' });
+    await beat('c', { position: '0/3E8' });
+    clock.advance(LEASE_MS + 1 - 2_000); // a has expired; b and c are alive, level
     const decision = decide(await store.load(id), tc.cluster, clock.t);
     expect(decision).toMatchObject({ type: 'promote', to: 'b', expectedEpoch: 1 });
 
@@ -582,7 +588,9 @@ describe('a promotion re-checks eligibility at write time (safety property 2)', 
         role: 'active',
         epoch: 1,
       });
-      clock.advance(2_000);
+      clock.advance(1_000);
+      await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'b'), b);
+      clock.advance(1_000);
       await cp.heartbeat(tc.cluster, nodeOf(tc.cluster, 'b'), b);
       clock.advance(LEASE_MS + 1 - 2_000);
       const decision = decide(await store.load(id), tc.cluster, clock.t);

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type ClusterConfig, parseConfig } from '../shared/config.js';
+import { holds } from '../shared/core/condition.js';
 import { decide } from '../shared/core/decide.js';
 import { eligibility } from '../shared/core/eligibility.js';
 import {
@@ -16,7 +17,7 @@ import {
   keepUntil,
   type PeerKnowledge,
 } from '../shared/core/failsafe.js';
-import { absenceSince, lateEverywhere } from '../shared/core/grace.js';
+import { heardRecently, lateEverywhere } from '../shared/core/grace.js';
 import { firstFailing } from '../shared/core/guards.js';
 import { type ClusterState, emptyState, type NodeState } from '../shared/core/state.js';
 
@@ -51,9 +52,9 @@ function state(nodes: Record<string, NodeState>, extra: Partial<ClusterState> = 
 }
 
 describe('grace after the control plane was away', () => {
-  it('holds for one lease when the first beat after a 14 s silence is a standby, naming the incumbent', () => {
-    // given: nobody beat for 14 s; b's beat just arrived
-    const s = state({ a: seen(14_000), b: seen(0, 14_000), c: seen(14_000) });
+  it('holds for one lease from the return the ending beat recorded, naming the incumbent', () => {
+    // given: nobody beat for 14 s; b's beat just arrived and recorded the return
+    const s = state({ a: seen(14_000), b: seen(0, 14_000), c: seen(14_000) }, { returnedAt: NOW });
     // when
     const decision = decide(s, db, NOW);
     // then
@@ -63,51 +64,70 @@ describe('grace after the control plane was away', () => {
       hold: { code: 'grace', since: NOW, until: NOW + LEASE },
     });
     expect(decision.type === 'hold' && decision.hold.reason).toBe(
-      'the control plane was away: no beat recorded from any node for 14 s (lease 3 s); no automatic failover ' +
-        `until ${new Date(NOW + LEASE).toISOString()}, so that a can renew its lease first`,
+      'the control plane was away: no beat from any node for more than 1.5 s (interval 1 s) before ' +
+        `${new Date(NOW).toISOString()}; no automatic failover until ${new Date(NOW + LEASE).toISOString()}, ` +
+        'so that a can renew its lease first',
     );
   });
 
-  it('keeps holding until the grace ends, and promotes from that millisecond if the incumbent never renewed', () => {
-    const hold = { code: 'grace' as const, reason: 'r', since: NOW - 2_000, until: NOW + 1_000 };
-    const s = state({ a: seen(16_000), b: seen(0), c: seen(0) }, { hold });
-    expect(decide(s, db, NOW)).toMatchObject({ type: 'hold', hold });
+  it('keeps holding until a lease after the return, and promotes from that millisecond if the incumbent never renewed', () => {
+    const returned = { returnedAt: NOW - 2_000 };
+    const s = state({ a: seen(16_000), b: seen(0), c: seen(0) }, returned);
+    expect(decide(s, db, NOW)).toMatchObject({ type: 'hold', hold: { code: 'grace', until: NOW + 1_000 } });
     expect(decide(s, db, NOW + 999)).toMatchObject({ type: 'hold', hold: { code: 'grace' } });
-    const after = decide(state({ a: seen(17_000), b: seen(0), c: seen(0) }, { hold }), db, NOW + 1_000);
+    const after = decide(state({ a: seen(17_000), b: seen(0), c: seen(0) }, returned), db, NOW + 1_000);
     expect(after).toMatchObject({ type: 'promote', to: 'b', cause: 'lease-expired' });
-    // The promoting write re-checks the grace: it fails while a grace is recorded in the future.
-    expect(after.type === 'promote' && after.guards).toContainEqual({ rule: 'no-grace' });
+    // The promoting write re-checks the grace on the record it finds: a later return fails it.
     const guards = after.type === 'promote' ? after.guards : [];
-    const later = { ...hold, until: NOW + 5_000 };
+    const noGrace = { rule: 'no-grace', leaseMs: LEASE, silenceMs: 1_500, nodes: ['a', 'b', 'c'] };
+    expect(guards).toContainEqual(noGrace);
+    const later = state({ a: seen(17_000), b: seen(0), c: seen(0) }, { returnedAt: NOW - 500 });
+    expect(firstFailing(guards, later, NOW + 1_000)).toEqual(noGrace);
+  });
+
+  it('holds while no node has been heard for more than 1.5 intervals, before any beat records a return', () => {
+    // given: a's lease ran out, and the last beat from anyone was 1.501 s ago (a sweep right after the return)
+    const s = state({ a: seen(LEASE + 1), b: seen(1_501), c: seen(1_600) });
+    const decision = decide(s, db, NOW);
+    expect(decision).toMatchObject({ type: 'hold', hold: { code: 'grace', since: NOW } });
+    expect(decision.type === 'hold' && decision.hold.until).toBeUndefined();
+    expect(decision.type === 'hold' && decision.hold.reason).toBe(
+      'no beat from any node for more than 1.5 s (interval 1 s): the control plane may be away; ' +
+        'no automatic failover until a node beats again, so that a can renew its lease first',
+    );
+    // at exactly 1.5 intervals the control plane still counts as hearing the cluster
+    expect(decide(state({ a: seen(LEASE + 1), b: seen(1_500) }), db, NOW)).toMatchObject({ type: 'promote' });
+  });
+
+  it('has the promoting write re-check that some node was heard: a write right after a return fails', () => {
+    const decision = decide(state({ a: seen(LEASE + 1), b: seen(0), c: seen(0) }), db, NOW);
+    expect(decision).toMatchObject({ type: 'promote', to: 'b' });
+    const guards = decision.type === 'promote' ? decision.guards : [];
+    // the same record, written 1.6 s later (a paused worker): nobody heard since
     expect(
-      firstFailing(guards, state({ a: seen(17_000), b: seen(0), c: seen(0) }, { hold: later }), NOW + 1_000),
-    ).toEqual({ rule: 'no-grace' });
+      firstFailing(guards, state({ a: seen(LEASE + 1), b: seen(0), c: seen(0) }), NOW + 1_501),
+    ).toMatchObject({
+      rule: 'no-grace',
+    });
   });
 
   it('lets the returning incumbent simply renew: steady, no grace', () => {
-    const s = state({ a: seen(0, 14_000), b: seen(14_000), c: seen(14_000) });
+    const s = state({ a: seen(0, 14_000), b: seen(14_000), c: seen(14_000) }, { returnedAt: NOW });
     expect(decide(s, db, NOW)).toEqual({ type: 'steady' });
   });
 
   it('fails over at once when a standby returns while another node kept beating (the control plane was up)', () => {
-    // c beat a second ago: somebody was recorded within the lease, so a really missed its lease.
+    // c beat a second ago: the control plane heard the cluster, so a really missed its lease.
     const s = state({ a: seen(14_000), b: seen(0, 14_000), c: seen(1_000) });
-    expect(absenceSince(s, db, NOW)).toBeNull();
+    expect(holds(heardRecently(db, NOW), s)).toBe(true);
     expect(decide(s, db, NOW)).toMatchObject({ type: 'promote', cause: 'lease-expired' });
   });
 
-  it('is no absence at exactly one lease of silence, and is one a millisecond later', () => {
-    expect(absenceSince(state({ a: seen(LEASE), b: seen(0, LEASE) }), db, NOW)).toBeNull();
-    expect(absenceSince(state({ a: seen(LEASE + 1), b: seen(0, LEASE + 1) }), db, NOW)).toBe(NOW - LEASE - 1);
-  });
-
-  it('needs a returned node and an incumbent: all silent, or no active yet, is no absence', () => {
-    expect(absenceSince(state({ a: seen(14_000), b: seen(14_000) }), db, NOW)).toBeNull();
-    expect(absenceSince(state({ b: seen(0, 14_000) }, { active: null }), db, NOW)).toBeNull();
-  });
-
   it('does not hold a failing incumbent that did renew: its failure is reported, not assumed', () => {
-    const s = state({ a: { ...seen(0, 14_000), status: 'failing' }, b: seen(0, 14_000), c: seen(14_000) });
+    const s = state(
+      { a: { ...seen(0, 14_000), status: 'failing' }, b: seen(0, 14_000), c: seen(14_000) },
+      { returnedAt: NOW },
+    );
     expect(decide(s, db, NOW)).toMatchObject({ type: 'promote', cause: 'failing', to: 'b' });
   });
 });

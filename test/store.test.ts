@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
+import { decide } from '../shared/core/decide.js';
+import type { Promotion } from '../shared/core/promotion.js';
 import { targetsDue } from '../shared/core/serving.js';
 import type { Beat, ClusterEvent } from '../shared/core/state.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
@@ -148,7 +150,9 @@ describe('failover', () => {
     await beat('a');
     await beat('b');
 
-    clock.advance(LEASE_MS); // now − lastSeen(a) == lease: a is still alive
+    // b beats every interval: the control plane plainly hears the cluster while a ages.
+    await passWhileBeating(clock, LEASE_MS, 1_000, () => beat('b'));
+    // now − lastSeen(a) == lease: a is still alive
     expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 1, active: 'a' });
     expect((await status()).epoch).toBe(1);
 
@@ -277,12 +281,71 @@ describe('failover', () => {
     expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 1 });
     const grace = (await status()).hold;
     expect(grace).toMatchObject({ code: 'grace', until: new Date(clock.t + LEASE_MS).toISOString() });
-    expect(grace?.reason).toMatch(/^the control plane was away: no beat recorded from any node for 5\.1 s/);
+    expect(grace?.reason).toMatch(
+      /^the control plane was away: no beat from any node for more than 1\.5 s \(interval 1 s\) before /,
+    );
     await passWhileBeating(clock, LEASE_MS - 1, 1_000, () => beat('b'));
     expect(await beat('b')).toMatchObject({ role: 'standby', epoch: 1 });
     clock.advance(1);
     expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
     expect(await status()).toMatchObject({ epoch: 2, active: 'b', hold: null });
+  });
+});
+
+// Property 7's evidence (found by the chaos run, seed 3): the return must be recorded by the
+// beat that ends the silence, in its own write, so that nothing later can erase it.
+describe("the control plane's return, recorded by the beat that ends a silence", () => {
+  it('records the return only after more than 1.5 intervals with no beat from any node', async () => {
+    const { tc, id, clock, t0 } = setup({ nodeIds: ['a', 'b', 'c'] });
+    const record = (node: string) => store.recordHeartbeat(tc.cluster, node, {}, clock.t);
+    expect((await record('a')).returnedAt).toBe(t0); // the first beat ever ends a silence too
+    clock.advance(1_500);
+    expect((await record('b')).returnedAt).toBe(t0); // exactly 1.5 intervals: still heard
+    clock.advance(1_501);
+    const returned = clock.t;
+    expect((await record('c')).returnedAt).toBe(returned); // c's first beat, after 1.501 s of silence
+    clock.advance(100);
+    expect((await record('a')).returnedAt).toBe(returned);
+    expect((await store.load(id)).returnedAt).toBe(returned);
+  });
+
+  it('holds the grace when the return was recorded but no hold ever was (a worker lost after its beat)', async () => {
+    const { tc, clock, beat, status } = setup({ nodeIds: ['a', 'b', 'c'] });
+    await beat('a');
+    await beat('b');
+    // The control plane is away for 5 s. b's beat that ends it reaches the store, but the
+    // worker is lost before it decides: no hold, no answer. c beats through another worker.
+    clock.advance(5_000);
+    await store.recordHeartbeat(tc.cluster, 'b', {}, clock.t);
+    clock.advance(300);
+    expect(await beat('c')).toMatchObject({ role: 'standby', epoch: 1, active: 'a' });
+    expect((await status()).hold).toMatchObject({
+      code: 'grace',
+      until: new Date(clock.t - 300 + LEASE_MS).toISOString(),
+    });
+    // ... and so does every beat until the grace ends, however many beats have come since.
+    await passWhileBeating(clock, LEASE_MS - 301, 100, async () => {
+      await beat('b');
+      await beat('c');
+    });
+    expect(await beat('c')).toMatchObject({ role: 'standby', epoch: 1 });
+    clock.advance(1);
+    expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
+  });
+
+  it('fails a promoting write decided before the return, when it lands after it', async () => {
+    const { tc, id, clock, beat } = setup({ nodeIds: ['a', 'b'] });
+    await beat('a');
+    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b'));
+    const decision = decide(await store.load(id), tc.cluster, clock.t);
+    expect(decision).toMatchObject({ type: 'promote', to: 'b' });
+    // The sweep that decided stalls for 2 s; meanwhile the control plane is away, and b's
+    // beat after it records the return. The write then finds the grace and changes nothing.
+    clock.advance(2_000);
+    await store.recordHeartbeat(tc.cluster, 'b', {}, clock.t);
+    const before = await store.load(id);
+    expect(await store.commitPromotion(decision as Promotion, id, clock.t)).toBeNull();
+    expect(await store.load(id)).toEqual(before);
   });
 });
 
@@ -362,7 +425,7 @@ describe('events', () => {
     const { beat, events, clock, cp, id, t0 } = setup();
     await beat('a'); // epoch 1: a
     await beat('b');
-    clock.advance(2_000);
+    await passWhileBeating(clock, 2_000, 1_000, () => beat('b'));
     await beat('b');
     clock.advance(1_001);
     expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 }); // epoch 2: b
@@ -370,7 +433,7 @@ describe('events', () => {
     clock.advance(500);
     await beat('a'); // a is back; sticky: b stays
     await cp.sweep();
-    clock.advance(2_500); // b last beat exactly LEASE_MS ago: still alive
+    await passWhileBeating(clock, 2_500, 1_000, () => beat('a')); // b last beat exactly LEASE_MS ago: still alive
     expect(await beat('a')).toMatchObject({ role: 'standby', epoch: 2 });
     clock.advance(1);
     expect(await beat('a')).toMatchObject({ role: 'active', epoch: 3 }); // epoch 3: a

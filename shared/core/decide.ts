@@ -13,7 +13,7 @@ import {
   isHealthy,
   isInMaintenance,
 } from './eligibility.js';
-import { graceHold } from './grace.js';
+import { graceHold, noGraceGuard } from './grace.js';
 import type { Guard } from './guards.js';
 import { decideHandover, type HandoverChange, type HandoverStart, startHandover } from './handover.js';
 import {
@@ -43,7 +43,8 @@ export type Decision =
  *    eligible standby is promoted: most up to date first, then priority.
  * 4. With no eligible standby, or past the flap guard, the cluster holds and says why;
  *    the current active (if any) keeps the role. So it does for one lease after the
- *    control plane returns from an absence (`grace.ts`), when a lease ran out unrecorded.
+ *    control plane returns from an absence (`grace.ts`), when a lease ran out unrecorded,
+ *    and while it hears no node at all.
  *
  * A demote-first handover in progress (`handover.ts`) comes first: it was planned, so it
  * completes while paused; a failback starts one instead of promoting at once.
@@ -79,15 +80,15 @@ export function decide(state: ClusterState, cluster: ClusterConfig, now: number)
   }
 
   const cause = promotionCause(state, active, cluster, now);
-  // A lease that expired only because the control plane was away is no failure (see grace.ts).
-  const grace = cause === 'lease-expired' ? graceHold(state, cluster, now) : null;
-  if (grace !== null) return { type: 'hold', expectedEpoch: state.epoch, active: state.active, hold: grace };
   const { candidate, refusals } = bestCandidate(state, cluster, now, state.active);
   const why = describeCause(cause, state, cluster, now);
   if (candidate === undefined) {
     const detail = refusals.length === 0 ? 'the cluster has no other node' : refusals.join('; ');
     return hold(state, 'no-candidate', `${why}; no standby can take over (${detail})`, now);
   }
+  // A lease that expired only because the control plane was away is no failure (see grace.ts).
+  const grace = cause === 'lease-expired' ? graceHold(state, cluster, now) : null;
+  if (grace !== null) return { type: 'hold', expectedEpoch: state.epoch, active: state.active, hold: grace };
   if (isAutomatic(cause) && recent.length >= cluster.maxAutoFailoversPerHour) {
     return flapHold(state, cluster, recent, why, now);
   }
@@ -104,7 +105,7 @@ export function decide(state: ClusterState, cluster: ClusterConfig, now: number)
             leaseMs: cluster.leaseMs,
             ...(plannedOnly ? { plannedOnly: true as const } : {}),
           },
-          ...(cause === 'lease-expired' ? [{ rule: 'no-grace' } as const] : []),
+          ...(cause === 'lease-expired' ? [noGraceGuard(cluster)] : []),
         ];
   return promotion(state, now, {
     cause,

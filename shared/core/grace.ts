@@ -3,46 +3,53 @@
  * plane itself was away, every lease looks expired on its clock although no node failed:
  * nothing was recorded. Promoting the first node to beat again would depose a healthy
  * incumbent that simply has not beaten yet, so automatic failover waits one lease.
+ *
+ * The return is recorded by the beat that ends the silence, in that beat's own write
+ * (`returnedAt`): a failed hold write, a duplicate delivery or the next beat cannot erase
+ * the evidence, and every promoting write re-checks it (`noGraceGuard`).
  */
 import type { ClusterConfig } from '../config.js';
 import { formatSeconds } from '../time.js';
-import type { ClusterState, Hold, NodeState } from './state.js';
+import { type Condition, holds } from './condition.js';
+import { type Guard, heardWithin } from './guards.js';
+import type { ClusterState, Hold } from './state.js';
 
-/**
- * The last contact with a node before any return: for a node whose latest beat followed a
- * gap longer than the lease, the beat before the gap; otherwise its latest beat.
- */
-function contactBeforeReturn(node: NodeState | undefined, leaseMs: number): number | undefined {
-  if (node?.lastSeen === undefined) return undefined;
-  const { lastSeen, prevSeen } = node;
-  return prevSeen !== undefined && lastSeen - prevSeen > leaseMs ? prevSeen : lastSeen;
-}
-
-/**
- * When the cluster last heard from any node before the control plane's return, if that was
- * more than a lease before `now`, some node is back, and the cluster has an incumbent;
- * otherwise null. Seen
- * from inside, a control-plane outage and every node being away look the same: both end
- * with beats arriving after a gap longer than the lease on every node.
- */
-export function absenceSince(state: ClusterState, cluster: ClusterConfig, now: number): number | null {
-  if (state.active === null) return null;
-  let latest: number | undefined;
-  let returned = false;
-  for (const { id } of cluster.nodes) {
-    const node = state.nodes[id];
-    const contact = contactBeforeReturn(node, cluster.leaseMs);
-    if (contact === undefined) continue;
-    if (contact !== node?.lastSeen) returned = true;
-    if (latest === undefined || contact > latest) latest = contact;
-  }
-  // Nobody back yet: nothing to promote, and nothing to protect the incumbent from.
-  if (!returned || latest === undefined || now - latest <= cluster.leaseMs) return null;
-  return latest;
-}
-
-/** A beat this much later than the interval after the one before it was late (one or more were lost). */
+/** Beats further apart than this many intervals were late: one or more were lost. */
 const LATE_AFTER_INTERVALS = 1.5;
+
+/**
+ * How long the control plane may hear from no node of the cluster before it counts itself
+ * away: 1.5 intervals. Every node beats once per interval, so a silence that long means
+ * every node lost a beat at once, and the one loss they share is the control plane (or
+ * its ingress). Agents retry a failed beat until their next slot, so a shorter outage
+ * costs no node more than one beat, which a lease of three or more beats absorbs.
+ */
+export function silenceMs(cluster: ClusterConfig): number {
+  return cluster.intervalMs * LATE_AFTER_INTERVALS;
+}
+
+/**
+ * The control plane heard some node within `silenceMs` before `now`. The heartbeat's write
+ * evaluates the same condition: a beat that finds it false records its arrival as the
+ * control plane's return (`returnedAt`), atomically with the beat itself.
+ */
+export function heardRecently(cluster: ClusterConfig, now: number): Condition {
+  return heardWithin(
+    cluster.nodes.map((n) => n.id),
+    silenceMs(cluster),
+    now,
+  );
+}
+
+/** The promoting write's re-check of everything below: no grace holds at the write's own clock. */
+export function noGraceGuard(cluster: ClusterConfig): Guard {
+  return {
+    rule: 'no-grace',
+    leaseMs: cluster.leaseMs,
+    silenceMs: silenceMs(cluster),
+    nodes: cluster.nodes.map((n) => n.id),
+  };
+}
 
 /**
  * The partial form of an absence: the control plane's ingress is dropping beats (a stage
@@ -72,36 +79,44 @@ export function lateEverywhere(state: ClusterState, cluster: ClusterConfig, now:
 }
 
 /**
- * The grace that holds automatic failover now: the recorded one while it lasts, or a new
- * one (one lease from now) when the control plane has just returned, or when beats arrive
- * late for every node at once (`lateEverywhere`); null otherwise.
+ * The grace that holds automatic failover now (the active's lease ran out), or null:
+ * - the recorded one while it lasts;
+ * - one lease from the control plane's last return (`returnedAt`);
+ * - while no node has been heard for `silenceMs` (no beat has recorded a return yet);
+ * - one lease from now when beats arrive late for every node at once (`lateEverywhere`).
  */
 export function graceHold(state: ClusterState, cluster: ClusterConfig, now: number): Hold | null {
   const current = state.hold;
   if (current?.code === 'grace' && current.until !== undefined && now < current.until) return current;
-  const until = now + cluster.leaseMs;
-  const wait =
-    `no automatic failover until ${new Date(until).toISOString()}, ` +
-    `so that ${state.active} can renew its lease first`;
-  const since = absenceSince(state, cluster, now);
-  if (since !== null) {
+  const incumbent = `so that ${state.active} can renew its lease first`;
+  const wait = (until: number) =>
+    `no automatic failover until ${new Date(until).toISOString()}, ${incumbent}`;
+  const silence = `no beat from any node for more than ${formatSeconds(silenceMs(cluster))} (interval ${formatSeconds(cluster.intervalMs)})`;
+  if (state.returnedAt !== null && now < state.returnedAt + cluster.leaseMs) {
+    const until = state.returnedAt + cluster.leaseMs;
+    return {
+      code: 'grace',
+      since: state.returnedAt,
+      until,
+      reason: `the control plane was away: ${silence} before ${new Date(state.returnedAt).toISOString()}; ${wait(until)}`,
+    };
+  }
+  if (!holds(heardRecently(cluster, now), state)) {
     return {
       code: 'grace',
       since: now,
-      until,
-      reason:
-        `the control plane was away: no beat recorded from any node for ${formatSeconds(now - since)} ` +
-        `(lease ${formatSeconds(cluster.leaseMs)}); ${wait}`,
+      reason: `${silence}: the control plane may be away; no automatic failover until a node beats again, ${incumbent}`,
     };
   }
-  const late = state.active === null ? null : lateEverywhere(state, cluster, now);
+  const late = lateEverywhere(state, cluster, now);
   if (late === null) return null;
+  const until = now + cluster.leaseMs;
   return {
     code: 'grace',
     since: now,
     until,
     reason:
       `beats arrive late from every node at once (${late}; interval ${formatSeconds(cluster.intervalMs)}): ` +
-      `the control plane's ingress may be throttled or flooded, rather than ${state.active} down; ${wait}`,
+      `the control plane's ingress may be throttled or flooded, rather than ${state.active} down; ${wait(until)}`,
   };
 }

@@ -51,8 +51,12 @@ export type Guard =
   | { rule: 'up-for'; node: string; ms: number }
   /** Automation is not paused. */
   | { rule: 'not-paused' }
-  /** No hold forbids automatic promotions until a later time (the return-from-absence grace). */
-  | { rule: 'no-grace' }
+  /**
+   * The return-from-absence grace is over: no hold forbids automatic promotions until a
+   * later time, the last return (`returnedAt`) is a lease ago, and some node beat within
+   * `silenceMs` (a write right after a return that no beat has recorded yet must not promote).
+   */
+  | { rule: 'no-grace'; leaseMs: number; silenceMs: number; nodes: readonly string[] }
   /** Failsafe: the node has no outstanding promise to a peer not to act as active. */
   | { rule: 'no-promise'; node: string }
   /** Demote-first: no handover is in progress. */
@@ -71,6 +75,11 @@ const nodePath = (id: string, field: string): Path => ['nodes', id, field];
 /** Alive: now − lastSeen ≤ lease, i.e. lastSeen ≥ now − lease (inclusive at exactly the lease). */
 export function alive(node: string, leaseMs: number, now: number): Condition {
   return compare(nodePath(node, 'lastSeen'), '>=', now - leaseMs);
+}
+
+/** Some node of `nodes` beat within `ms` before `now`: the control plane was hearing the cluster. */
+export function heardWithin(nodes: readonly string[], ms: number, now: number): Condition {
+  return or(...nodes.map((id) => compare(nodePath(id, 'lastSeen'), '>=', now - ms)));
 }
 
 export function reportsStatus(node: string, status: string): Condition {
@@ -159,7 +168,12 @@ const GUARDS: Table = {
   'up-for': { condition: (g, now) => compare(nodePath(g.node, 'upSince'), '<=', now - g.ms) },
   'not-paused': { condition: () => notPaused },
   'no-grace': {
-    condition: (_g, now) => or(missing(['hold', 'until']), compare(['hold', 'until'], '<=', now)),
+    condition: (g, now) =>
+      and(
+        or(missing(['hold', 'until']), compare(['hold', 'until'], '<=', now)),
+        or(missing(['returnedAt']), compare(['returnedAt'], '<=', now - g.leaseMs)),
+        heardWithin(g.nodes, g.silenceMs, now),
+      ),
   },
   'no-promise': {
     condition: (g, now) =>

@@ -167,6 +167,12 @@ export interface ClusterState {
   nodes: Record<string, NodeState>;
   targets: Record<string, TargetState>;
   hold: Hold | null;
+  /**
+   * When a beat arrived after the control plane had heard no node for more than 1.5
+   * intervals (its own absence, as far as it can tell): the return-from-absence grace runs
+   * from here (`grace.ts`). Written by that beat's own write, so no later beat erases it.
+   */
+  returnedAt: number | null;
   /** Automation paused by an operator: no automatic failover or failback. */
   paused: Pause | null;
   /** A demote-first handover waiting for the active to step down. */
@@ -195,6 +201,7 @@ export function emptyState(cluster: string): ClusterState {
     nodes: {},
     targets: {},
     hold: null,
+    returnedAt: null,
     paused: null,
     handover: null,
     recentAutomatic: [],

@@ -80,6 +80,7 @@ const StateItemSchema = z.looseObject({
       until: z.optional(number),
     }),
   ),
+  returnedAt: z.optional(number),
   paused: z.optional(z.looseObject({ since: number, by: string, reason: string })),
   handover: z.optional(
     z.looseObject({

@@ -18,6 +18,7 @@ import {
 import type { ClusterConfig } from '../config.js';
 import type { HoldDecision } from '../core/decide.js';
 import { eventId } from '../core/events.js';
+import { heardRecently } from '../core/grace.js';
 import type { HandoverChange } from '../core/handover.js';
 import { positionKey } from '../core/positions.js';
 import type { Promotion } from '../core/promotion.js';
@@ -26,7 +27,15 @@ import * as transitions from '../core/transitions.js';
 import { sleep } from '../time.js';
 import { decodeState } from './codec.js';
 import { flushOutbox, hasEvent, listEvents, pruneEvents, sameEvent } from './event-log.js';
-import { conditional, lostRace, stateKey, stateUpdate, type Table, transitionInput } from './expressions.js';
+import {
+  conditional,
+  conditionFragment,
+  lostRace,
+  stateKey,
+  stateUpdate,
+  type Table,
+  transitionInput,
+} from './expressions.js';
 import type { StateStore } from './port.js';
 import * as records from './target-records.js';
 
@@ -50,7 +59,9 @@ export class DynamoStateStore implements StateStore {
    * node, create the maps first). A beat that is not `ok` clears `upSince` in one write.
    * Every write requires `lastSeen <= now`: a beat that reaches the store after a newer one
    * (a paused worker, SDK retries) is dropped, for setting lastSeen back would make a live
-   * node look expired.
+   * node look expired. Every write also tells whether the control plane heard any node in
+   * the last 1.5 intervals: a beat that ends a longer silence records its arrival as the
+   * return (`returnedAt`), in the same write (a further write only on that rare path).
    */
   async recordHeartbeat(
     cluster: ClusterConfig,
@@ -92,14 +103,17 @@ export class DynamoStateStore implements StateStore {
       ...(beat.steppedDown === undefined ? ['#nodes.#n.#steppedDown'] : []),
       ...(beat.previousToken ? [] : ['#nodes.#n.#previousToken']),
     ];
-    const write = (extraSet: string[], extraRemove: string[], condition: string) =>
+    // Whether the control plane heard any node lately decides, inside the write, whether this
+    // beat ends a silence: then it records the return (`returnedAt`, see grace.ts) itself.
+    const heard = conditionFragment(heardRecently(cluster, now));
+    const write = (extraSet: string[], extraRemove: string[], condition: string, returning: boolean) =>
       stateUpdate(this.table, cluster.id, {
         UpdateExpression: [
-          `SET ${[...set, ...extraSet].join(', ')}`,
+          `SET ${[...set, ...extraSet, ...(returning ? ['#returnedAt = :now'] : [])].join(', ')}`,
           ...([...remove, ...extraRemove].length ? [`REMOVE ${[...remove, ...extraRemove].join(', ')}`] : []),
         ].join(' '),
-        ConditionExpression: condition,
-        names: { '#n': node },
+        ConditionExpression: `${condition} AND ${returning ? `(NOT ${heard.expression})` : heard.expression}`,
+        names: { '#n': node, ...heard.names },
         values: {
           ':now': now,
           ':status': status,
@@ -114,6 +128,7 @@ export class DynamoStateStore implements StateStore {
           ':steppedDown': beat.steppedDown,
           ':region': region,
           ...(condition.includes(':aliveSince') ? { ':aliveSince': now - cluster.leaseMs, ':ok': 'ok' } : {}),
+          ...heard.values,
         },
         ReturnValues: 'ALL_NEW',
       });
@@ -122,37 +137,37 @@ export class DynamoStateStore implements StateStore {
     // The item and this node's map exist once the cluster has been initialised.
     const notNewer = '(attribute_not_exists(#nodes.#n.#lastSeen) OR #nodes.#n.#lastSeen <= :now)';
     const exists = `attribute_exists(#nodes.#n) AND ${notNewer}`;
-    const fallback =
+    const steady =
+      'attribute_exists(#nodes.#n.#upSince) AND #nodes.#n.#lastSeen >= :aliveSince AND #nodes.#n.#status = :ok AND #nodes.#n.#lastSeen <= :now';
+    const fallback = (returning: boolean) =>
       status === 'ok'
-        ? write(['#nodes.#n.#upSince = :now'], [], exists)
-        : write([], ['#nodes.#n.#upSince'], exists);
-    const attempts =
-      status === 'ok'
-        ? [
-            write(
-              [],
-              [],
-              'attribute_exists(#nodes.#n.#upSince) AND #nodes.#n.#lastSeen >= :aliveSince AND #nodes.#n.#status = :ok AND #nodes.#n.#lastSeen <= :now',
-            ),
-            fallback,
-          ]
-        : [fallback];
-    for (const input of attempts) {
-      try {
-        return await send(input);
-      } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        ? write(['#nodes.#n.#upSince = :now'], [], exists, returning)
+        : write([], ['#nodes.#n.#upSince'], exists, returning);
+    // Most likely first: a node already up, in a cluster the control plane has been hearing.
+    // "Heard lately" can only turn true meanwhile (another node's beat landing between two
+    // tries), so the heard variants are tried once more after the returning ones.
+    const inOrder = (variants: ((returning: boolean) => UpdateItemCommandInput)[]) => [
+      ...variants.map((v) => v(false)),
+      ...variants.map((v) => v(true)),
+      ...variants.map((v) => v(false)),
+    ];
+    const sendFirstThatHolds = async (inputs: UpdateItemCommandInput[]) => {
+      for (const input of inputs) {
+        try {
+          return await send(input);
+        } catch (err) {
+          if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        }
       }
-    }
+      return undefined;
+    };
+    const upAlready = (returning: boolean) => write([], [], steady, returning);
+    const recorded = await sendFirstThatHolds(inOrder(status === 'ok' ? [upAlready, fallback] : [fallback]));
+    if (recorded !== undefined) return recorded;
     // First beat of this cluster or node: create the missing maps, then beat again.
     await this.initialise(cluster.id, node);
-    try {
-      return await send(fallback);
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
-    // A newer beat is recorded already: this one arrived late and changes nothing.
-    return this.load(cluster.id);
+    // Otherwise a newer beat is recorded already: this one arrived late and changes nothing.
+    return (await sendFirstThatHolds(inOrder([fallback]))) ?? this.load(cluster.id);
   }
 
   /**

@@ -22,18 +22,20 @@ export const clusterPk = (clusterId: string) => `CLUSTER#${clusterId}`;
 export const stateKey = (clusterId: string) => marshall({ pk: clusterPk(clusterId), sk: STATE_SK });
 export const marshallValues = (v: Record<string, unknown>) => marshall(v, { removeUndefinedValues: true });
 
-/** Placeholders for one expression: `#n0` for attribute names, `:v0` for values. */
+/** Placeholders for one expression: `#n0` for attribute names, `:v0` for values (another prefix on request). */
 class Placeholders {
   readonly names: Record<string, string> = {};
   readonly values: Record<string, unknown> = {};
   private readonly byName = new Map<string, string>();
+
+  constructor(private readonly prefix = { name: 'n', value: 'v' }) {}
 
   path(path: Path): string {
     return path.map((segment) => this.name(segment)).join('.');
   }
 
   value(value: unknown): string {
-    const key = `:v${Object.keys(this.values).length}`;
+    const key = `:${this.prefix.value}${Object.keys(this.values).length}`;
     this.values[key] = value;
     return key;
   }
@@ -41,7 +43,7 @@ class Placeholders {
   private name(segment: string): string {
     let key = this.byName.get(segment);
     if (key === undefined) {
-      key = `#n${this.byName.size}`;
+      key = `#${this.prefix.name}${this.byName.size}`;
       this.byName.set(segment, key);
       this.names[key] = segment;
     }
@@ -68,6 +70,20 @@ function renderCondition(condition: Condition, p: Placeholders): string {
     default:
       return assertNever(condition);
   }
+}
+
+/**
+ * A core Condition as part of a hand-written expression (`stateUpdate`): its placeholders
+ * (`#c0`, `:c0`) cannot collide with the writer's own `#name`s and `:value`s.
+ */
+export function conditionFragment(condition: Condition): {
+  expression: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+} {
+  const p = new Placeholders({ name: 'c', value: 'c' });
+  const expression = renderCondition(condition, p);
+  return { expression, names: p.names, values: p.values };
 }
 
 /** A conditional UpdateItem on a cluster's state item, from the core's Update and Condition. */
