@@ -1,5 +1,5 @@
 /**
- * Long chaos runs: `npm run chaos -- --runs N --seed S [--skip 7] [--planned] [--skew MS]`.
+ * Long chaos runs: `npm run chaos -- --runs N --seed S [--skip 7] [--planned] [--skew MS] [--missed-beats N]`.
  * Runs N seeded fault histories (test/chaos/) and checks each against safety properties
  * 1–8. On the first failing history it prints the seed, the violations, and the smallest
  * fault schedule fast-check shrank it to, with the command that replays it (`--path`).
@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { check } from '../test/chaos/checker.js';
-import { ChaosWorld, DEFAULT_CONFIG, runHistory } from '../test/chaos/run-history.js';
+import { ChaosWorld, DEFAULT_CONFIG, runHistory, withMissedBeats } from '../test/chaos/run-history.js';
 import { type Schedule, scheduleArb } from '../test/chaos/schedule.js';
 
 const { values } = parseArgs({
@@ -18,15 +18,21 @@ const { values } = parseArgs({
     skip: { type: 'string', default: '' },
     planned: { type: 'boolean', default: false },
     skew: { type: 'string', default: String(DEFAULT_CONFIG.skewBoundMs) },
+    'missed-beats': { type: 'string', default: String(DEFAULT_CONFIG.missedBeats) },
   },
 });
 const runs = Number(values.runs);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 const skip = new Set(values.skip.split(',').filter(Boolean).map(Number));
-const config = { ...DEFAULT_CONFIG, planned: values.planned, skewBoundMs: Number(values.skew) };
-if (!(runs > 0) || !Number.isInteger(seed) || !(config.skewBoundMs >= 0)) {
+const missedBeats = Number(values['missed-beats']);
+const config = {
+  ...withMissedBeats(DEFAULT_CONFIG, missedBeats),
+  planned: values.planned,
+  skewBoundMs: Number(values.skew),
+};
+if (!(runs > 0) || !Number.isInteger(seed) || !(config.skewBoundMs >= 0) || !(missedBeats >= 2)) {
   console.error(
-    'usage: npm run chaos -- --runs N [--seed S] [--path P] [--skip 7,8] [--planned] [--skew MS]',
+    'usage: npm run chaos -- --runs N [--seed S] [--path P] [--skip 7,8] [--planned] [--skew MS] [--missed-beats N ≥ 2]',
   );
   process.exit(2);
 }
@@ -75,7 +81,7 @@ if (details.failed) {
   for (const v of shrunkViolations.filter((x) => !skip.has(x.property))) {
     console.log(`  property ${v.property}: ${v.message}`);
   }
-  const flags = `${values.planned ? ' --planned' : ''}${values.skip ? ` --skip ${values.skip}` : ''}`;
+  const flags = `${values.planned ? ' --planned' : ''}${values.skip ? ` --skip ${values.skip}` : ''} --missed-beats ${missedBeats}`;
   console.log(
     `replay: npm run chaos -- --runs 1 --seed ${seed} --path ${details.counterexamplePath}${flags} --skew ${config.skewBoundMs}`,
   );

@@ -9,7 +9,7 @@ import type { History } from './history.js';
 /** a is first active at epoch 1, stops beating after 1100; b takes over at 5000 (epoch 2). */
 function goodHistory(): History {
   return {
-    rules: { nodes: ['a', 'b', 'c'], leaseMs: 3_000, maxLagSeconds: 5, skewBoundMs: 200 },
+    rules: { nodes: ['a', 'b', 'c'], intervalMs: 1_000, leaseMs: 3_000, maxLagSeconds: 5, skewBoundMs: 200 },
     ops: [
       {
         id: 0,
@@ -216,6 +216,26 @@ describe('the chaos checker', () => {
     // Not when the incumbent was down anyway: then the outage changed nothing.
     h.agentDown.push({ agent: 'a', from: 1_200, to: 9_000 });
     expect(check(h)).toEqual([]);
+  });
+
+  it('property 7: counts any outage with a lease of three beats, only a visible one with two', () => {
+    // A 1.4 s outage (no longer than 1.5 intervals) that swallowed one of a's beats.
+    const short = () => {
+      const h = goodHistory();
+      h.outages.push({ from: 2_600, to: 4_000 });
+      h.lostBeats.push({ agent: 'a', at: 3_100 });
+      return h;
+    };
+    expect(properties(short())).toEqual([7]);
+    // With a lease of two beats one lost beat is a failover by definition, outage or not.
+    const twoBeats = short();
+    twoBeats.rules = { ...twoBeats.rules, leaseMs: 2_000 };
+    expect(properties(twoBeats).filter((p) => p === 7)).toEqual([]);
+    // ... but an outage longer than 1.5 intervals the control plane sees, and must ride out.
+    const visible = short();
+    visible.rules = { ...visible.rules, leaseMs: 2_000 };
+    visible.outages[0] = { from: 2_499, to: 4_000 };
+    expect(properties(visible).filter((p) => p === 7)).toEqual([7]);
   });
 
   it('property 8: finds a switchover committed while the old active still believed it was active', () => {

@@ -10,6 +10,7 @@ import type { NodeStatus } from '../../shared/core/state.js';
 export interface History {
   rules: {
     nodes: readonly string[];
+    intervalMs: number;
     leaseMs: number;
     /** The sync gate, when the cluster has one. */
     maxLagSeconds?: number;

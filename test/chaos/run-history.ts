@@ -10,6 +10,7 @@
  * 3. Once all is quiet and every target claim has expired, one sweep runs, and the final
  *    record, event log and traffic are read.
  */
+import { isRetryable, MIN_ATTEMPT_MS, retryWaitMs } from '../../cli/agent/beat-retry.js';
 import { type LocalDynamo, startLocalDynamo } from '../../cli/local-dynamo.js';
 import { ControlPlane, type HeartbeatResult } from '../../shared/control-plane/control-plane.js';
 import type { ClusterState } from '../../shared/core/state.js';
@@ -42,6 +43,16 @@ export const DEFAULT_CONFIG: ChaosConfig = {
   maxLagSeconds: 5,
   planned: false,
 };
+
+/**
+ * The same histories with another lease: `missedBeats` intervals, faults for two leases.
+ * The default above keeps a lease of two beats (the tightest, and quick to run); the
+ * product's default is three, under which property 7 holds for outages of any length.
+ */
+export function withMissedBeats(config: ChaosConfig, missedBeats: number): ChaosConfig {
+  const leaseMs = config.intervalMs * missedBeats;
+  return { ...config, missedBeats, leaseMs, faultMs: 2 * leaseMs };
+}
 
 const START = Date.UTC(2030, 0, 1);
 /** A history that has not settled this long after its faults has a bug in the harness. */
@@ -93,6 +104,8 @@ export async function runHistory(
   const agentDown: History['agentDown'] = [];
   const agents = config.nodes.map((n) => new SimAgent(n, sim));
   const route = seededRandom(schedule.routing);
+  // A stream of its own, so that retries do not move other requests to other workers.
+  const retryRandom = seededRandom(schedule.routing ^ 0x5eed);
   const pickWorker = () => Math.floor(route() * config.workers);
   const faultsEnd = START + config.faultMs;
   let faultsOn = true;
@@ -186,7 +199,23 @@ export async function runHistory(
     };
   const nodePath = (node: string, cluster = id) => `/v1/clusters/${cluster}/nodes/${node}/heartbeat`;
 
-  const beat = (agent: SimAgent, event: Extract<ScheduleEvent, { kind: 'beat' }> | undefined) => {
+  /**
+   * One attempt of the beat due at `slot`. Like the real agent (cli/agent/beat-retry.ts), an
+   * attempt with no answer (an outage, a dropped request), a 429 or a 5xx is sent again
+   * after a jittered wait, as long as it ends before the next slot.
+   */
+  const attemptBeat = (
+    agent: SimAgent,
+    slot: number,
+    attempt: number,
+    event: Extract<ScheduleEvent, { kind: 'beat' }> | undefined,
+  ) => {
+    if (!agent.canBeat()) return;
+    if (sim.t < outageUntil) {
+      lostBeats.push({ agent: agent.id, at: sim.t });
+      retryLater(agent, slot, attempt);
+      return;
+    }
     const sentAt = sim.t;
     const body = JSON.stringify(agent.beat());
     const worker = event?.worker ?? pickWorker();
@@ -197,6 +226,8 @@ export async function runHistory(
       api('POST', nodePath(agent.id), tc.tokens[agent.id], body),
       ({ op, body }, original) => {
         op.node = agent.id;
+        const inTime = sim.t - sentAt < config.intervalMs;
+        if (original && inTime && isRetryable(op.status)) retryLater(agent, slot, attempt);
         if (op.status !== 200) return;
         const result = JSON.parse(body) as HeartbeatResult;
         answers.push({
@@ -210,6 +241,14 @@ export async function runHistory(
         if (original) agent.answer(result, sentAt, config.intervalMs);
       },
     );
+  };
+  const retryLater = (agent: SimAgent, slot: number, attempt: number) => {
+    const wait = retryWaitMs(attempt, config.intervalMs, retryRandom);
+    if (sim.t + wait > slot + config.intervalMs - MIN_ATTEMPT_MS) return;
+    void sim.spawn(async () => {
+      await sim.sleep(wait);
+      attemptBeat(agent, slot, attempt + 1, undefined);
+    });
   };
 
   const sweep = (worker: number, faults: InvocationFaults | undefined) =>
@@ -302,16 +341,12 @@ export async function runHistory(
     }
     const reachable = sim.t >= outageUntil;
     for (const [i, agent] of agents.entries()) {
-      if ((nextBeat[i] as number) > sim.t) continue;
-      nextBeat[i] = (nextBeat[i] as number) + config.intervalMs;
-      if (!agent.canBeat()) continue;
-      if (!reachable) {
-        lostBeats.push({ agent: agent.id, at: sim.t });
-        continue;
-      }
-      const event = faultsOn ? pendingBeat.get(agent.id) : undefined;
-      pendingBeat.delete(agent.id);
-      beat(agent, event);
+      const slot = nextBeat[i] as number;
+      if (slot > sim.t) continue;
+      nextBeat[i] = slot + config.intervalMs;
+      const event = faultsOn && reachable && agent.canBeat() ? pendingBeat.get(agent.id) : undefined;
+      if (event !== undefined) pendingBeat.delete(agent.id);
+      attemptBeat(agent, slot, 0, event);
     }
     if (sweeps && nextSweep <= sim.t) {
       nextSweep += config.intervalMs;
@@ -346,6 +381,7 @@ export async function runHistory(
   return {
     rules: {
       nodes: config.nodes,
+      intervalMs: config.intervalMs,
       leaseMs: config.leaseMs,
       maxLagSeconds: config.maxLagSeconds,
       skewBoundMs: config.skewBoundMs,
