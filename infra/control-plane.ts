@@ -214,7 +214,8 @@ export class FailoverControlPlane extends Construct {
     ]);
     // Every function applies targets (heartbeat and sweep on failover, admin on switchover):
     // exactly the configured zones, records, groups, listeners and rules.
-    const targets = targetPolicies(props.config, Stack.of(this).partition);
+    const { partition, region, account } = Stack.of(this);
+    const targets = targetPolicies(props.config, { partition, region, account });
     for (const f of [heartbeat.f, sweep.f, admin.f]) {
       f.addToRolePolicy(
         new PolicyStatement({ actions: ['events:PutEvents'], resources: [eventBus.eventBusArn] }),
