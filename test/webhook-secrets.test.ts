@@ -148,7 +148,7 @@ describe.skipIf(!moto.available)('webhook secrets from Secrets Manager (moto)', 
     const targets = build(webhooks('failover/webhook', 'failover/webhook'));
 
     // The read starts when the targets are built, before any failover needs it.
-    await vi.waitFor(() => expect(reads).toBe(1));
+    await vi.waitFor(() => expect(reads).toBe(1), { timeout: 5_000 });
     for (const target of [...targets, ...targets]) await target.apply(CHANGE, Date.now() + 5_000);
 
     expect(receiver.requests).toHaveLength(4);
@@ -158,9 +158,11 @@ describe.skipIf(!moto.available)('webhook secrets from Secrets Manager (moto)', 
   it('fails the apply naming the secret when it cannot be read, and reads again at the next apply', async () => {
     const { logger, lines } = recordingLogger();
     const [target] = build(webhooks('failover/not-yet'), logger);
-    await vi.waitFor(() => expect(lines.join('\n')).toMatch(/hook-0: secret not read at start/));
+    await vi.waitFor(() => expect(lines.join('\n')).toMatch(/hook-0: secret not read at start/), {
+      timeout: 5_000,
+    });
 
-    const failure = target?.apply(CHANGE, Date.now() + 600);
+    const failure = target?.apply(CHANGE, Date.now() + 1_500);
     await expect(failure).rejects.toBeInstanceOf(TargetApplyError);
     await expect(failure).rejects.toThrow(
       /webhook hook-0 not delivered: .*SecretReadError: secret failover\/not-yet not read: ResourceNotFoundException/,
