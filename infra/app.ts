@@ -1,24 +1,16 @@
 /**
  * The repository's own CDK app: `npx cdk deploy` deploys the control plane described by
- * failover.config.json (or `-c config=FILE`). Webhook secrets, if any, are read from
- * Secrets Manager at deploy time: `-c webhookSecrets=ENV_NAME=secret-name,...`. The
- * ingress: `-c ingress=http-api` (default) or `-c ingress=function-url`.
+ * failover.config.json (or `-c config=FILE`). The ingress: `-c ingress=http-api` (default)
+ * or `-c ingress=function-url`. Webhook secrets are named in the config (`secretId`) and
+ * read by the functions at run time.
  */
-import { App, SecretValue, Stack } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { loadConfigFile } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { FailoverControlPlane, type Ingress } from './control-plane.js';
 
 const app = new App();
 const configPath: string = app.node.tryGetContext('config') ?? 'failover.config.json';
-const secrets = String(app.node.tryGetContext('webhookSecrets') ?? '')
-  .split(',')
-  .filter(Boolean)
-  .map((pair) => {
-    const [env, name] = pair.split('=');
-    if (!env || !name) throw new ConfigError(`webhookSecrets: expected ENV_NAME=secret-name, got '${pair}'`);
-    return [env, SecretValue.secretsManager(name).unsafeUnwrap()] as const;
-  });
 
 const INGRESSES: readonly Ingress[] = ['http-api', 'function-url'];
 const ingress = String(app.node.tryGetContext('ingress') ?? 'http-api') as Ingress;
@@ -29,7 +21,6 @@ try {
   }
   const config = loadConfigFile(configPath);
   const name: string = app.node.tryGetContext('stackName') ?? 'Failover';
-  const targetEnvironment = Object.fromEntries(secrets);
   const account = process.env.CDK_DEFAULT_ACCOUNT;
   // Multi-Region: one stack per Region (`npx cdk deploy --all`); the first creates the table.
   const regions = config.regions ?? [process.env.CDK_DEFAULT_REGION];
@@ -44,7 +35,6 @@ try {
     new FailoverControlPlane(stack, 'ControlPlane', {
       config,
       ingress,
-      targetEnvironment,
       ...(config.regions ? { stateTableName: `${name.toLowerCase()}-state` } : {}),
     });
     if (stack !== stacks[0])

@@ -65,11 +65,6 @@ export interface FailoverControlPlaneProps {
   /** Retention of function and access logs. @default one month */
   readonly logRetention?: RetentionDays;
   /**
-   * Environment variables for the functions that apply targets: each webhook target's
-   * `secretEnv` must be here (e.g. a Secrets Manager dynamic reference). @default none
-   */
-  readonly targetEnvironment?: Readonly<Record<string, string>>;
-  /**
    * Where cluster events (promotions, holds, drift repairs, collisions, pauses, serving-set
    * changes) are published. @default the account's default event bus
    */
@@ -113,15 +108,17 @@ export class FailoverControlPlane extends Construct {
     // Lambda environment holds 4 KB, about 25 nodes) and no network call at cold start.
     // Any change to it changes the asset hash, so `cdk deploy` rolls it out.
     const configFile = stagedConfigFile(serializeConfig(props.config));
-    const targetEnvironment = { ...(props.targetEnvironment ?? {}) };
+    // Secrets are read at run time (a webhook's `secretId`), never put in the environment,
+    // where the function's configuration and the template would show them.
     props.config.clusters.forEach((cluster) => {
       cluster.targets.forEach((target, i) => {
-        for (const { field, name } of environmentOf(target)) {
-          if (targetEnvironment[name] === undefined) {
-            throw new ConfigError(
-              `clusters[${cluster.id}].targets[${i}].${field}: ${name} must be given in targetEnvironment`,
-            );
-          }
+        const [fromEnvironment] = environmentOf(target);
+        if (fromEnvironment !== undefined) {
+          throw new ConfigError(
+            `clusters[${cluster.id}].targets[${i}].${fromEnvironment.field}: the deployed functions have no ` +
+              `${fromEnvironment.name} in their environment (secrets are not put there): name a Secrets ` +
+              "Manager secret instead, read at run time (a webhook's secretId)",
+          );
         }
       });
     });
@@ -138,7 +135,7 @@ export class FailoverControlPlane extends Construct {
     };
     const fn = (
       name: string,
-      options: { timeout: Duration; memorySize: number; targets: boolean; reservedConcurrency?: number },
+      options: { timeout: Duration; memorySize: number; reservedConcurrency?: number },
     ) => {
       const logGroup = new LogGroup(this, `${name}Logs`, {
         retention: logRetention,
@@ -161,7 +158,7 @@ export class FailoverControlPlane extends Construct {
           : { reservedConcurrentExecutions: options.reservedConcurrency }),
         role,
         logGroup,
-        environment: { ...environment, ...(options.targets ? targetEnvironment : {}) },
+        environment,
         bundling: {
           // The SDK is in the Lambda runtime: keeping it out keeps bundles and cold starts small.
           externalModules: ['@aws-sdk/*'],
@@ -185,13 +182,12 @@ export class FailoverControlPlane extends Construct {
     const heartbeat = fn('Heartbeat', {
       timeout: Duration.seconds(10),
       memorySize: 256,
-      targets: true,
       // A Function URL has no throttle of its own: the function's concurrency is its throttle.
       ...(ingress === 'function-url' ? { reservedConcurrency: reservedConcurrency(throttle.node) } : {}),
     });
-    const sweep = fn('Sweep', { timeout: Duration.seconds(60), memorySize: 512, targets: true });
+    const sweep = fn('Sweep', { timeout: Duration.seconds(60), memorySize: 512 });
     // Admin runs switchovers, so it applies targets like the others.
-    const admin = fn('Admin', { timeout: Duration.seconds(10), memorySize: 256, targets: true });
+    const admin = fn('Admin', { timeout: Duration.seconds(10), memorySize: 256 });
     this.heartbeatFunction = heartbeat.f;
     this.sweepFunction = sweep.f;
     this.adminFunction = admin.f;
@@ -214,7 +210,8 @@ export class FailoverControlPlane extends Construct {
     ]);
     // Every function applies targets (heartbeat and sweep on failover, admin on switchover):
     // exactly the configured zones, records, groups, listeners and rules.
-    const targets = targetPolicies(props.config, Stack.of(this).partition);
+    const { partition, region, account } = Stack.of(this);
+    const targets = targetPolicies(props.config, { partition, region, account });
     for (const f of [heartbeat.f, sweep.f, admin.f]) {
       f.addToRolePolicy(
         new PolicyStatement({ actions: ['events:PutEvents'], resources: [eventBus.eventBusArn] }),

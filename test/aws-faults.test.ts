@@ -700,7 +700,7 @@ describe('AWS faults through the control plane (dynalite, fake clock)', () => {
     const cp = new ControlPlane({
       config,
       store,
-      targets: buildTargets(config, logger, {}, { route53: () => route53, elbv2: () => elbv2 }),
+      targets: buildTargets(config, logger, {}, { aws: { route53: () => route53, elbv2: () => elbv2 } }),
       logger,
       now: clock.now,
       observeIntervalMs: 0,

@@ -188,7 +188,7 @@ function setup(
   const cp = new ControlPlane({
     config,
     store,
-    targets: buildTargets(config, logger, {}, { route53: () => server.route53, elbv2 }),
+    targets: buildTargets(config, logger, {}, { aws: { route53: () => server.route53, elbv2 } }),
     logger,
     now: clock.now,
     observeIntervalMs: 0,

@@ -282,11 +282,53 @@ describe('parseConfig: errors name the exact field', () => {
     expect(cluster?.targets[0]).toMatchObject({ url: 'http://hooks.example:9000/hook' });
   });
 
-  it('rejects a webhook without secretEnv (a signed webhook needs a secret)', () => {
+  const EXACTLY_ONE_SECRET = {
+    path: 'clusters[0].targets[0]',
+    message: expect.stringMatching(/exactly one of secretId \(.+\) or secretEnv \(.+\)$/),
+  };
+
+  it('rejects a webhook with neither secretId nor secretEnv (a signed webhook needs a secret)', () => {
     const { secretEnv: _, ...unsigned } = webhook();
 
-    expect(problems(() => parseConfig(withCluster({ targets: [unsigned] })))).toEqual([
-      { path: 'clusters[0].targets[0].secretEnv', message: expect.any(String) },
+    expect(problems(() => parseConfig(withCluster({ targets: [unsigned] })))).toEqual([EXACTLY_ONE_SECRET]);
+  });
+
+  it('rejects a webhook with both secretId and secretEnv: one key, read from one place', () => {
+    const both = webhook({ secretId: 'failover/webhook' });
+
+    expect(problems(() => parseConfig(withCluster({ targets: [both] })))).toEqual([EXACTLY_ONE_SECRET]);
+  });
+
+  it.each([
+    'failover/webhook',
+    'prod_hook+key=1.2@ops-x',
+    'arn:aws:secretsmanager:eu-west-1:123456789012:secret:failover/webhook-AbC123',
+    'arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:hook-a1B2c3',
+  ])('accepts secretId %s (a secret name or its complete ARN)', (secretId) => {
+    const { secretEnv: _, ...rest } = webhook();
+    const [cluster] = parseConfig(withCluster({ targets: [{ ...rest, secretId }] })).clusters;
+
+    expect(cluster?.targets[0]).toMatchObject({ secretId });
+  });
+
+  it.each([
+    ['an empty name', ''],
+    ['a name with a space', 'failover webhook'],
+    ['a name with a colon', 'failover:webhook'],
+    [
+      'an ARN without the random suffix',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:failover/webhook',
+    ],
+    ['an ARN of another service', 'arn:aws:ssm:eu-west-1:123456789012:parameter/failover/webhook'],
+    ['an ARN with a short account', 'arn:aws:secretsmanager:eu-west-1:1234:secret:hook-a1B2c3'],
+  ])('rejects secretId as %s', (_what, secretId) => {
+    const { secretEnv: _, ...rest } = webhook();
+
+    expect(problems(() => parseConfig(withCluster({ targets: [{ ...rest, secretId }] })))).toEqual([
+      {
+        path: 'clusters[0].targets[0].secretId',
+        message: 'must be a Secrets Manager secret name or its complete ARN',
+      },
     ]);
   });
 

@@ -400,7 +400,7 @@ describe('FailoverControlPlane', () => {
     expect(report.success).toBe(false);
   });
 
-  it('refuses at synth a webhook target whose secret is not provided', () => {
+  it('refuses at synth a webhook whose key is read from the environment: nothing puts secrets there', () => {
     const config = parseConfig({
       clusters: [
         {
@@ -416,7 +416,7 @@ describe('FailoverControlPlane', () => {
       outdir: mkdtempSync(join(work, 'out-')),
     });
     expect(() => new FailoverControlPlane(new Stack(app, 'S'), 'CP', { config })).toThrow(
-      /targets\[0\]\.secretEnv: HOOK_SECRET must be given in targetEnvironment/,
+      /targets\[0\]\.secretEnv: the deployed functions have no HOOK_SECRET in their environment .*secretId/,
     );
   });
 
@@ -588,6 +588,122 @@ describe('FailoverControlPlane with Route 53 and ELBv2 targets', () => {
   it('passes cdk-nag, with the IAM5 findings acknowledged one by one', () => {
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+});
+
+describe('FailoverControlPlane with webhook secrets read at run time', () => {
+  const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ops/hook-AbC123';
+  const webhooks = (...secretIds: string[]): ConfigInput => ({
+    clusters: [
+      {
+        ...rawConfig.clusters[0],
+        id: 'db',
+        nodes: rawConfig.clusters[0]?.nodes ?? [],
+        targets: secretIds.map((secretId, i) => ({
+          type: 'webhook' as const,
+          id: `hook-${i}`,
+          url: 'https://ops.example.com/hook',
+          secretId,
+        })),
+      },
+    ],
+  });
+  const synthWith = (config: ConfigInput, env?: { account: string; region: string }) => {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const stack = new Stack(app, 'Hooks', env ? { env } : {});
+    new FailoverControlPlane(stack, 'ControlPlane', { config: parseConfig(config) });
+    return { app, template: Template.fromStack(stack) };
+  };
+  /** Per function role: the resources of its statements that mention Secrets Manager. */
+  const secretGrants = (template: Template) =>
+    Object.entries(template.findResources('AWS::IAM::Policy')).map(([id, policy]) => {
+      const statements: Array<{ Action: string | string[]; Resource: unknown }> =
+        policy.Properties.PolicyDocument.Statement;
+      const forSecrets = statements.filter((s) => JSON.stringify(s).includes('secretsmanager'));
+      return { id, actions: forSecrets.map((s) => s.Action), resources: forSecrets.map((s) => s.Resource) };
+    });
+
+  let app: App;
+  let template: Template;
+  beforeAll(() => {
+    ({ app, template } = synthWith(webhooks('failover/webhook', ARN, 'failover/webhook'), {
+      account: '123456789012',
+      region: 'eu-west-1',
+    }));
+  });
+
+  it('lets every function that applies targets read exactly the named secrets: the ARN as given, a name as its ARN with the random suffix', () => {
+    const grants = secretGrants(template);
+    expect(grants.map((g) => g.id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'ControlPlaneAdminRoleDefaultPolicy',
+      'ControlPlaneHeartbeatRoleDefaultPolicy',
+      'ControlPlaneSweepRoleDefaultPolicy',
+    ]);
+    for (const grant of grants) {
+      expect(grant.actions).toEqual(['secretsmanager:GetSecretValue']);
+      expect(grant.resources).toEqual([
+        [
+          {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':secretsmanager:eu-west-1:123456789012:secret:failover/webhook-??????',
+              ],
+            ],
+          },
+          ARN,
+        ],
+      ]);
+    }
+  });
+
+  it('grants a name in the Region and account the stack deploys to when the stack is environment-agnostic', () => {
+    const [grant] = secretGrants(synthWith(webhooks('failover/webhook')).template);
+    expect(grant?.resources).toEqual([
+      {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':secretsmanager:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':secret:failover/webhook-??????',
+          ],
+        ],
+      },
+    ]);
+  });
+
+  it('puts no secret in the functions: their environment is the same four variables, and no dynamic reference anywhere', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(3);
+    for (const fn of functions) {
+      expect(Object.keys(fn.Properties.Environment.Variables).sort()).toEqual([
+        'FAILOVER_CONFIG_FILE',
+        'FAILOVER_EVENT_BUS',
+        'FAILOVER_TABLE',
+        'POWERTOOLS_SERVICE_NAME',
+      ]);
+    }
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/resolve:secretsmanager|resolve:ssm-secure/);
+  });
+
+  it('grants no Secrets Manager access when no target names a secret', () => {
+    expect(secretGrants(synth().template).flatMap((g) => g.resources)).toEqual([]);
+  });
+
+  it('passes cdk-nag AwsSolutions with the secret grants', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+    expect(report.success).toBe(true);
   });
 });
 

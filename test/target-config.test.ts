@@ -373,8 +373,10 @@ describe('health-routed targets config (elbv2-health, route53-health)', () => {
         silentLogger,
         {},
         {
-          route53: () => expect.fail('route53-health asked for a Route 53 client'),
-          elbv2: () => expect.fail('route53-health asked for an ELBv2 client'),
+          aws: {
+            route53: () => expect.fail('route53-health asked for a Route 53 client'),
+            elbv2: () => expect.fail('route53-health asked for an ELBv2 client'),
+          },
         },
       ).get('db') ?? [];
 
@@ -449,13 +451,15 @@ describe('buildTargets for AWS targets', () => {
       silentLogger,
       {},
       {
-        route53: () => {
-          asked.push('route53');
-          return r53;
-        },
-        elbv2: () => {
-          asked.push('elbv2');
-          return elb;
+        aws: {
+          route53: () => {
+            asked.push('route53');
+            return r53;
+          },
+          elbv2: () => {
+            asked.push('elbv2');
+            return elb;
+          },
         },
       },
     ).get('db');

@@ -14,6 +14,8 @@ type TargetInput = NonNullable<ConfigInput['clusters'][number]['targets']>[numbe
 type NodeInput = ConfigInput['clusters'][number]['nodes'][number];
 
 const ARN = 'arn:aws:elasticloadbalancing:us-east-1:123456789012';
+/** Where the IAM statements are for. */
+const SCOPE = { partition: 'aws', region: 'us-east-1', account: '123456789012' };
 const LISTENER = `${ARN}:listener/app/lb/50dc6c495c0c9188/f2f7dc8efc522ab2`;
 
 /** One valid target of every type: adding a kind to the registry fails to compile here until it has one. */
@@ -85,12 +87,14 @@ describe('the target registry', () => {
     const env = Object.fromEntries(environmentOf(target).map(({ name }) => [name, 'secret']));
 
     const built = buildTargets(config, silentLogger, env, {
-      route53: () => expect.fail('no client before first use'),
-      elbv2: () => expect.fail('no client before first use'),
+      aws: {
+        route53: () => expect.fail('no client before first use'),
+        elbv2: () => expect.fail('no client before first use'),
+      },
     }).get('db');
 
     expect(built?.map((t) => [t.id, t.type])).toEqual([[sample.type, sample.type]]);
-    const statements = kindOf(sample.type).iam([target], 'aws');
+    const statements = kindOf(sample.type).iam([target], SCOPE);
     for (const statement of statements) {
       expect(statement.actions.length).toBeGreaterThan(0);
       expect(statement.resources.length).toBeGreaterThan(0);
@@ -101,7 +105,7 @@ describe('the target registry', () => {
 
   // route53-health calls no API at run time: the stack creates its health checks and records.
   it('gives the kinds that call AWS at run time IAM statements and the others none', () => {
-    const withStatements = TARGET_KINDS.filter((k) => k.iam([parsed(k.type)], 'aws').length > 0);
+    const withStatements = TARGET_KINDS.filter((k) => k.iam([parsed(k.type)], SCOPE).length > 0);
     expect(withStatements.map((k) => k.type).sort()).toEqual([
       'elbv2-health',
       'elbv2-targets',

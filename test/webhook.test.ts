@@ -3,16 +3,16 @@
  * the clock and the sleep between attempts are injected, so retries cost no wall time.
  */
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TargetApplyError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { LogTarget } from '../shared/targets/log.js';
 import type { TargetChange } from '../shared/targets/target.js';
 import { SIGNATURE_HEADER, WebhookTarget } from '../shared/targets/webhook.js';
+import { closeReceivers, Receiver, startReceiver, trackedReceiver } from './helpers/webhook-receiver.js';
 
 const SECRET = 'webhook-test-secret';
+const readSecret = async () => SECRET;
 /** The receivers here listen on loopback, which a target reaches only when its config allows it. */
 const LOOPBACK = { allowPrivate: true };
 const CHANGE: TargetChange = {
@@ -26,60 +26,7 @@ const CHANGE: TargetChange = {
   at: Date.UTC(2026, 0, 2, 3, 4, 5, 678),
 };
 
-interface Received {
-  method: string | undefined;
-  url: string | undefined;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** A receiver that records every request and answers with the next status of `statuses` (the last one repeats). */
-class Receiver {
-  readonly requests: Received[] = [];
-  private readonly server: Server;
-
-  constructor(private readonly statuses: number[]) {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        this.requests.push({
-          method: req.method,
-          url: req.url,
-          headers: req.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        });
-        const status = this.statuses[Math.min(this.requests.length, this.statuses.length) - 1] ?? 500;
-        // A redirect points where an attacker would want the request to go.
-        const location = status >= 300 && status < 400 ? { location: 'http://169.254.169.254/' } : {};
-        res.writeHead(status, { 'content-type': 'text/plain', ...location }).end(`status ${status}`);
-      });
-    });
-  }
-
-  listen(port = 0): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => resolve((this.server.address() as AddressInfo).port));
-    });
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-const receivers: Receiver[] = [];
-async function startReceiver(statuses: number[]): Promise<{ receiver: Receiver; url: string }> {
-  const receiver = new Receiver(statuses);
-  receivers.push(receiver);
-  const port = await receiver.listen();
-  return { receiver, url: `http://127.0.0.1:${port}/hooks/failover` };
-}
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
-});
+afterEach(closeReceivers);
 
 /** A port on loopback that nothing listens on (it was free a moment ago). */
 async function closedPort(): Promise<number> {
@@ -113,7 +60,7 @@ describe('WebhookTarget', () => {
     const clock = fakeClock();
     const target = new WebhookTarget('hook', {
       url,
-      secret: SECRET,
+      secret: readSecret,
       timeoutMs: 5_000,
       addresses: LOOPBACK,
       ...clock,
@@ -154,7 +101,7 @@ describe('WebhookTarget', () => {
 
     await new WebhookTarget('hook', {
       url,
-      secret: SECRET,
+      secret: readSecret,
       timeoutMs: 5_000,
       addresses: LOOPBACK,
       ...clock,
@@ -169,7 +116,7 @@ describe('WebhookTarget', () => {
 
     await new WebhookTarget('hook', {
       url,
-      secret: SECRET,
+      secret: readSecret,
       timeoutMs: 5_000,
       addresses: LOOPBACK,
       ...clock,
@@ -189,7 +136,7 @@ describe('WebhookTarget', () => {
     const clock = fakeClock();
     const target = new WebhookTarget('hook', {
       url,
-      secret: SECRET,
+      secret: readSecret,
       timeoutMs: 5_000,
       addresses: LOOPBACK,
       ...clock,
@@ -215,7 +162,7 @@ describe('WebhookTarget', () => {
     const deadline = clock.t + 3_000;
     const target = new WebhookTarget('hook', {
       url,
-      secret: SECRET,
+      secret: readSecret,
       timeoutMs: 5_000,
       addresses: LOOPBACK,
       ...clock,
@@ -238,7 +185,7 @@ describe('WebhookTarget', () => {
     const clock = fakeClock();
     const target = new WebhookTarget('hook', {
       url,
-      secret: SECRET,
+      secret: readSecret,
       timeoutMs: 5_000,
       addresses: LOOPBACK,
       ...clock,
@@ -250,8 +197,7 @@ describe('WebhookTarget', () => {
 
   it('retries after a refused connection and delivers once the receiver is listening', async () => {
     const port = await closedPort();
-    const receiver = new Receiver([200]);
-    receivers.push(receiver);
+    const receiver = trackedReceiver([200]);
     const clock = fakeClock();
     const startReceiverOnFirstRetry = clock.sleep;
     clock.sleep = async (ms: number) => {
@@ -260,7 +206,7 @@ describe('WebhookTarget', () => {
     };
     const target = new WebhookTarget('hook', {
       url: `http://127.0.0.1:${port}/hook`,
-      secret: SECRET,
+      secret: readSecret,
       timeoutMs: 5_000,
       addresses: LOOPBACK,
       ...clock,
@@ -277,7 +223,7 @@ describe('WebhookTarget', () => {
     const clock = fakeClock();
     const target = new WebhookTarget('hook', {
       url: `http://127.0.0.1:${port}/hook`,
-      secret: SECRET,
+      secret: readSecret,
       timeoutMs: 5_000,
       addresses: LOOPBACK,
       ...clock,
@@ -291,7 +237,7 @@ describe('WebhookTarget', () => {
 describe('WebhookTarget address safety (SSRF)', () => {
   const PUBLIC_ONLY = { allowPrivate: false };
   const hookTo = (url: string, addresses: { allowPrivate: boolean }, clock: ReturnType<typeof fakeClock>) =>
-    new WebhookTarget('hook', { url, secret: SECRET, timeoutMs: 5_000, addresses, ...clock });
+    new WebhookTarget('hook', { url, secret: readSecret, timeoutMs: 5_000, addresses, ...clock });
 
   it('refuses a loopback receiver without sending, and does not retry the refusal', async () => {
     const { receiver, url } = await startReceiver([200]);
@@ -343,7 +289,7 @@ describe('WebhookTarget with time that is not a whole number of milliseconds', (
     const clock = fakeClock();
     const target = new WebhookTarget('hook', {
       url,
-      secret: SECRET,
+      secret: readSecret,
       timeoutMs: 5_000,
       addresses: LOOPBACK,
       ...clock,
@@ -359,7 +305,7 @@ describe('WebhookTarget with time that is not a whole number of milliseconds', (
     const clock = fakeClock({ exact: true });
     const target = new WebhookTarget('hook', {
       url,
-      secret: SECRET,
+      secret: readSecret,
       timeoutMs: 5_000,
       addresses: LOOPBACK,
       ...clock,

@@ -7,6 +7,7 @@ import type { Route53Client } from '@aws-sdk/client-route-53';
 import * as z from 'zod/mini';
 import { id, type Mode } from '../config-fields.js';
 import type { Logger } from '../logger.js';
+import type { SecretSource } from './secrets.js';
 import type { Target } from './target.js';
 
 /** Where AWS targets get their SDK clients (tests inject emulator-backed ones). */
@@ -43,6 +44,21 @@ export interface BuildContext<F extends NodeFieldSchemas> {
   env: NodeJS.ProcessEnv;
   /** The SDK clients, loaded on first call: AWS kinds call it only inside `lazyTarget`. */
   aws: () => Promise<AwsClients>;
+  /**
+   * A Secrets Manager secret (name or ARN), read through the process's cache: nothing is
+   * fetched (nor any SDK code loaded) until the source is first called.
+   */
+  secret: (secretId: string) => SecretSource;
+}
+
+/**
+ * Where the stack deploys, for ARNs a kind builds (CloudFormation tokens when the stack is
+ * environment-agnostic).
+ */
+export interface IamScope {
+  partition: string;
+  region: string;
+  account: string;
 }
 
 /**
@@ -71,7 +87,7 @@ export interface TargetKind<
    * nodes otherwise); a missing one is a config error naming the node and the field.
    */
   readonly nodeFields?: F;
-  /** Fields of the target that name environment variables it reads (a secret, say). */
+  /** Fields of the target that name environment variables it reads (a secret, say), when set. */
   readonly envFields?: readonly (keyof z.output<S> & string)[];
   /** Rules between a target and its cluster beyond the required node fields. */
   check?(
@@ -82,5 +98,5 @@ export interface TargetKind<
   ): void;
   build(target: KindConfig<S>, context: BuildContext<F>): Target;
   /** The statements every target of this kind in the config needs, scoped to exactly their resources. */
-  iam(targets: readonly KindConfig<S>[], partition: string): IamStatement[];
+  iam(targets: readonly KindConfig<S>[], scope: IamScope): IamStatement[];
 }

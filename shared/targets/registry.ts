@@ -45,10 +45,10 @@ export function kindOf(type: string): TargetKind {
   return kind;
 }
 
-/** The environment variables a target reads, with the config field that names each. */
+/** The environment variables a target reads, with the config field that names each (fields it sets). */
 export function environmentOf(target: { type: string }): Array<{ field: string; name: string }> {
-  return (kindOf(target.type).envFields ?? []).map((field) => ({
-    field,
-    name: String((target as Record<string, unknown>)[field]),
-  }));
+  return (kindOf(target.type).envFields ?? []).flatMap((field) => {
+    const name = (target as Record<string, unknown>)[field];
+    return name === undefined ? [] : [{ field, name: String(name) }];
+  });
 }

@@ -5,6 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { type AddressPolicy, literalAddress, refusedAddress } from '../addresses.js';
 import { type RetryPolicy, withRetry } from './retry.js';
+import type { SecretSource } from './secrets.js';
 import type { Target, TargetChange } from './target.js';
 
 export const SIGNATURE_HEADER = 'x-failover-signature';
@@ -29,7 +30,8 @@ const WEBHOOK_POLICY: Omit<RetryPolicy, 'callTimeoutMs'> = {
 
 export interface WebhookOptions {
   url: string;
-  secret: string;
+  /** The HMAC key, read before each attempt (a cached value after the first read). */
+  secret: SecretSource;
   timeoutMs: number;
   /** Which non-public addresses the URL may reach (checked on the literal and on every resolved address). */
   addresses: AddressPolicy;
@@ -68,12 +70,12 @@ export class WebhookTarget implements Target {
     await withRetry(
       `webhook ${this.id} not delivered`,
       deadline,
-      (signal) =>
+      async (signal) =>
         post(this.options.url, this.options.addresses, signal, body, {
           'content-type': 'application/json',
           'user-agent': 'failover-control-plane',
           'x-failover-epoch': String(change.epoch),
-          [SIGNATURE_HEADER]: signBody(body, this.options.secret),
+          [SIGNATURE_HEADER]: signBody(body, await this.options.secret(signal)),
         }),
       {
         ...WEBHOOK_POLICY,

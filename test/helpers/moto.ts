@@ -1,6 +1,6 @@
 /**
  * moto_server on loopback for the AWS target integration tests: one process serves
- * Route 53, ELBv2 and EC2. It is installed in the machine's Python on the development and
+ * Route 53, ELBv2, EC2 and Secrets Manager. It is installed in the machine's Python on the development and
  * CI machines but not on a user's: when it is missing the tests skip with a visible
  * message, and under CI (`CI` set) they fail instead.
  *
@@ -20,6 +20,7 @@ import {
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateHostedZoneCommand, DeleteHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { sleep } from '../../shared/time.js';
 
 export type MotoLookup = { available: true; path: string } | { available: false; reason: string };
@@ -38,9 +39,17 @@ export function findMoto(env: NodeJS.ProcessEnv = process.env): MotoLookup {
 export interface MotoServer {
   endpoint: string;
   port: number;
+  /** What a client of moto is created with (endpoint, Region, dummy credentials, one attempt). */
+  clientConfig: {
+    endpoint: string;
+    region: string;
+    credentials: { accessKeyId: string; secretAccessKey: string };
+    maxAttempts: number;
+  };
   route53: Route53Client;
   elbv2: ElasticLoadBalancingV2Client;
   ec2: EC2Client;
+  secretsManager: SecretsManagerClient;
   /** Forgets every resource (POST /moto-api/reset). */
   reset(): Promise<void>;
   /** Seeds moto's random generator (POST /moto-api/seed), which draws its resource ids. */
@@ -128,18 +137,22 @@ export async function startMoto(
   const route53 = new Route53Client(common);
   const elbv2 = new ElasticLoadBalancingV2Client(common);
   const ec2 = new EC2Client(common);
+  const secretsManager = new SecretsManagerClient(common);
   return {
     endpoint,
     port,
+    clientConfig: common,
     route53,
     elbv2,
     ec2,
+    secretsManager,
     reset: () => motoApi(endpoint, 'reset'),
     seed: (value: number) => motoApi(endpoint, `seed?a=${value}`),
     stop: async () => {
       route53.destroy();
       elbv2.destroy();
       ec2.destroy();
+      secretsManager.destroy();
       await stop();
     },
   };

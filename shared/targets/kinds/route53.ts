@@ -30,7 +30,7 @@ export const route53 = {
       const [{ Route53Target }, clients] = await Promise.all([import('../route53.js'), aws()]);
       return new Route53Target(target.id, clients.route53(), target);
     }),
-  iam(targets, partition) {
+  iam(targets, { partition }) {
     const zones = [...new Set(targets.map((t) => zoneId(t.hostedZoneId)))];
     return [
       ...zones.flatMap((zone) => {
