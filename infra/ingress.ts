@@ -27,6 +27,7 @@ import {
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { InterfaceVpcEndpoint } from 'aws-cdk-lib/aws-ec2';
 import { AccountPrincipal, AnyPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -224,9 +225,20 @@ export function restApiIngress(
     // API Gateway's metrics are named by it (dimension ApiName): one name per stack.
     restApiName: `${stack.stackName}-api`,
     description: 'failover control plane API',
-    endpointConfiguration: {
-      types: [access.kind === 'private' ? EndpointType.PRIVATE : EndpointType.REGIONAL],
-    },
+    endpointConfiguration:
+      access.kind === 'private'
+        ? {
+            types: [EndpointType.PRIVATE],
+            // Associated, so each endpoint also gets a public alias name for the API
+            // (API_ID-VPCE_ID.execute-api.REGION.amazonaws.com): no private DNS needed.
+            vpcEndpoints: access.vpcEndpointIds.map((id) =>
+              InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(scope, `Endpoint-${id}`, {
+                vpcEndpointId: id,
+                port: 443,
+              }),
+            ),
+          }
+        : { types: [EndpointType.REGIONAL] },
     // Execution logs (cdk-nag APIG6) need the account's API Gateway CloudWatch role: made here.
     cloudWatchRole: true,
     ...(access.kind === 'private' ? { policy: privatePolicy(access.vpcEndpointIds, stack.account) } : {}),

@@ -738,9 +738,9 @@ describe('FailoverControlPlane with ingress private', () => {
     ({ template, app } = synth({ ingress: 'private', vpcEndpointIds: endpoints }));
   });
 
-  it('is a private REST API with no WAF: only the VPC endpoints reach it', () => {
+  it('is a private REST API associated with the given endpoints, with no WAF: only they reach it', () => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', {
-      EndpointConfiguration: { Types: ['PRIVATE'] },
+      EndpointConfiguration: { Types: ['PRIVATE'], VpcEndpointIds: endpoints },
     });
     template.resourceCountIs('AWS::WAFv2::WebACL', 0);
     template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
