@@ -90,10 +90,10 @@ export type CredentialSource = () => Promise<{
 
 /**
  * SigV4 headers for an admin request to `url` (host, and content-type when there is a body).
- * An API Gateway host (public, or a private API's VPC endpoint name) names execute-api; a
- * Lambda Function URL's (ingress function-url), lambda. The region is `region`, else the
- * one in the host name, else AWS_REGION; the credentials come from `credentials`, else a
- * fresh default chain. Send exactly these headers with the request.
+ * An API Gateway host (public, or a private API's alias through a VPC endpoint) names
+ * execute-api; a Lambda Function URL's (ingress function-url), lambda. The region is
+ * `region`, else the one in the host name, else AWS_REGION; the credentials come from
+ * `credentials`, else a fresh default chain. Send exactly these headers with the request.
  */
 export async function signedHeaders(
   url: URL,
@@ -106,7 +106,7 @@ export async function signedHeaders(
   const functionUrl = /\.lambda-url\.([a-z0-9-]+)\.on\.aws$/.exec(host);
   const signingRegion =
     region ??
-    /\.execute-api\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com$/.exec(host)?.[1] ??
+    /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(host)?.[1] ??
     functionUrl?.[1] ??
     process.env.AWS_REGION;
   if (!signingRegion)

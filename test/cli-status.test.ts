@@ -140,8 +140,8 @@ describe('admin request authorisation', () => {
     ['API Gateway', 'https://abc123.execute-api.eu-west-1.amazonaws.com', 'eu-west-1', 'execute-api'],
     ['a Lambda Function URL', 'https://abcdefghij.lambda-url.us-east-2.on.aws', 'us-east-2', 'lambda'],
     [
-      "a private REST API through its VPC endpoint's name",
-      'https://abc123-vpce-0123456789abcdef0.execute-api.ap-south-1.vpce.amazonaws.com',
+      'a private REST API by its alias through a VPC endpoint',
+      'https://abc123-vpce-0123456789abcdef0.execute-api.ap-south-1.amazonaws.com',
       'ap-south-1',
       'execute-api',
     ],
