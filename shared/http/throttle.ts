@@ -54,8 +54,8 @@ const WAF_ADMIN_ALLOWANCE = 2 * WAF_WINDOW_SECONDS;
  * through a NAT gateway and so share one source address: a rule sized for one node (at a 1 s
  * interval 300 beats + 300 retries, × 2 for releases and role checks = 1,200) would block
  * such a fleet's own beats, and missed beats are failovers. A flood is thousands of
- * requests a second: it crosses this limit within seconds either way, and once blocked at
- * WAF it no longer takes tokens from the node routes' throttle.
+ * requests a second: it crosses this limit within seconds either way, and once blocked its
+ * requests end at WAF, which API Gateway evaluates first, and no longer reach the functions.
  */
 export function wafRateLimit(config: Config): number {
   const beatsPerWindow = config.clusters.reduce(
