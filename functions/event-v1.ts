@@ -8,6 +8,8 @@
  * What differs, and how it is mapped:
  * - path: v1 `path` is the resource path without the stage (`requestContext.path` has it)
  *   and, like v2's `rawPath` from a Function URL, still percent-encoded: it becomes `rawPath`.
+ *   Behind a custom domain, `path` starts with the base path mapping's path: map the API at
+ *   the domain's root (an empty base path), or no route matches.
  * - headers: v1 gives `headers` (last value) and `multiValueHeaders` (all values), names as
  *   the client sent them; v2 has lower-case names and repeated headers joined by commas.
  * - query: v1's parameters are decoded; `rawQueryString` is re-encoded from the multi-value
