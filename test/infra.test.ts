@@ -36,6 +36,11 @@ const rawConfig: ConfigInput = {
   ],
 };
 
+/** Each admin route as the end of its execute-api ARN: `METHOD/path`, path parameters as wildcards. */
+const ADMIN_ARN_SUFFIXES = ROUTES.filter((r) => r.group === 'admin').map(
+  (r) => `${r.method}${r.path.replace(/\{\w+\}/g, '*')}`,
+);
+
 function synth(props: Partial<FailoverControlPlaneProps> = {}) {
   // Skipping bundling keeps these assertions fast; the CLI synth test below bundles for real.
   const app = new App({
@@ -384,9 +389,7 @@ describe('FailoverControlPlane', () => {
         'Fn::Join': [string, unknown[]];
       }>
     ).map((arn) => String(arn['Fn::Join'][1].at(-1)).replace(/^\/\$default\//, ''));
-    expect(resources).toEqual(
-      ROUTES.filter((r) => r.group === 'admin').map((r) => `${r.method}${r.path.replace(/\{\w+\}/g, '*')}`),
-    );
+    expect(resources).toEqual(ADMIN_ARN_SUFFIXES);
     expect(resources).toContain('GET/');
     expect(resources).not.toContain('POST/v1/clusters/*/nodes/*/heartbeat');
   });
@@ -719,6 +722,28 @@ describe('FailoverControlPlane with ingress rest-api', () => {
       if (r.group === 'admin') expect(arns).toContain(`${suffix}"`);
       else expect(arns).not.toContain(suffix);
     }
+  });
+
+  it("grants operators execute-api:Invoke on the REST API's admin methods in its stage, and no node method", () => {
+    const own = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const stack = new Stack(own, 'Grant', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const plane = new FailoverControlPlane(stack, 'ControlPlane', {
+      config: parseConfig(rawConfig),
+      ingress: 'rest-api',
+    });
+    plane.grantAdmin(new Role(stack, 'Operators', { assumedBy: new AccountRootPrincipal() }));
+    const [policy] = Object.entries(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('Operators'))
+      .map(([, resource]) => resource);
+    const [statement] = policy?.Properties.PolicyDocument.Statement ?? [];
+    expect(statement.Action).toBe('execute-api:Invoke');
+    const resources = (statement.Resource as Array<{ 'Fn::Join': [string, unknown[]] }>).map((arn) =>
+      String(arn['Fn::Join'][1].at(-1)),
+    );
+    expect(resources).toEqual(ADMIN_ARN_SUFFIXES.map((suffix) => `/prod/${suffix}`));
   });
 
   it('lints clean with cfn-lint when it is installed', (ctx) => {
