@@ -53,10 +53,10 @@ export function v2Event(event: APIGatewayProxyEvent): APIGatewayProxyEventV2 {
   const identity = context.identity;
   const headers = joinedLowerCase(event.headers, event.multiValueHeaders);
   const query = joined(event.queryStringParameters, event.multiValueQueryStringParameters);
+  // Every value of each parameter (a direct invoke may give only the single-value map).
+  const allValues = event.multiValueQueryStringParameters ?? wrapped(event.queryStringParameters);
   const rawQueryString = new URLSearchParams(
-    Object.entries(event.multiValueQueryStringParameters ?? {}).flatMap(([name, values]) =>
-      (values ?? []).map((value) => [name, value]),
-    ),
+    Object.entries(allValues).flatMap(([name, values]) => (values ?? []).map((value) => [name, value])),
   ).toString();
   const iam: APIGatewayEventRequestContextIAMAuthorizer | undefined = identity?.userArn
     ? {
@@ -138,6 +138,10 @@ function joined(
   for (const [name, value] of Object.entries(single ?? {})) if (value !== undefined) out[name] = value;
   for (const [name, values] of Object.entries(multi ?? {})) if (values?.length) out[name] = values.join(',');
   return out;
+}
+
+function wrapped(single: Record<string, string | undefined> | null): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(defined(single ?? {})).map(([name, value]) => [name, [value]]));
 }
 
 /** The entries that have a value. */

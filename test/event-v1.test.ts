@@ -58,6 +58,13 @@ describe('v2Event: a REST API (payload 1.0) event as the handler reads it', () =
     expect(v2Event(restApiEvent('GET', '/')).queryStringParameters).toBeUndefined();
   });
 
+  it('builds rawQueryString from the single-value parameters when the multi-value map is missing', () => {
+    const v1 = { ...restApiEvent('GET', '/v1/clusters/db/events'), queryStringParameters: { limit: '7' } };
+    const v2 = v2Event(v1);
+    expect(v2.rawQueryString).toBe('limit=7');
+    expect(v2.queryStringParameters).toEqual({ limit: '7' });
+  });
+
   it('passes a base64 body on as base64, flagged so', () => {
     const v2 = v2Event(restApiEvent('POST', '/x', { body: '{"status":"ok"}', base64: true }));
     expect(v2.isBase64Encoded).toBe(true);
