@@ -10,7 +10,10 @@
  * the cluster item per scheduled run, every minute) is reported beside it; the sweep's own
  * invocations are a fixed cost per deployment, not per node. The `function-url` ingress
  * (infra/control-plane.ts) costs the same minus the API Gateway request: a Lambda Function
- * URL charges nothing beyond the invocation.
+ * URL charges nothing beyond the invocation. The REST API ingresses pay a REST API request
+ * instead of an HTTP API one; `rest-api` adds the WAF's per-request charge (and a fixed
+ * monthly charge per deployment: the web ACL and its one rule), `private` the PrivateLink
+ * bytes of each beat (and a fixed charge per VPC: the interface endpoint's hours per AZ).
  */
 import type { HeartbeatData } from './heartbeat.js';
 import { type BenchOptions, pass, type Row, usd } from './lib.js';
@@ -38,6 +41,15 @@ const LAMBDA_PLATFORM_LINES = [
   `END RequestId: ${REQUEST_ID}`,
   `REPORT RequestId: ${REQUEST_ID}\tDuration: 9.52 ms\tBilled Duration: 10 ms\tMemory Size: 256 MB\tMax Memory Used: 91 MB\t`,
 ];
+/**
+ * Bytes one beat moves through a VPC endpoint (ingress private), both ways: request line,
+ * headers with the bearer token, a small JSON body, the answer and TLS framing. An estimate,
+ * on the high side.
+ */
+export const PRIVATELINK_BYTES_PER_BEAT = 2048;
+/** Availability Zones an interface endpoint is usually placed in, for the fixed-cost line. */
+const ENDPOINT_AZS = 2;
+
 /** Bytes ingested per beat: each event's text plus the 26 bytes of per-event overhead PutLogEvents counts (conservative). */
 export const LOG_BYTES_PER_BEAT = [ACCESS_LOG_LINE, ...LAMBDA_PLATFORM_LINES].reduce(
   (sum, line) => sum + Buffer.byteLength(line) + 26,
@@ -56,6 +68,16 @@ export interface NodeMonth {
   total8Nodes: number;
   /** Ingress `function-url`: no API Gateway request, the rest alike. */
   totalFunctionUrl: number;
+  /** A REST API request instead (ingresses rest-api and private). */
+  restApi: number;
+  /** Ingress rest-api: WAF's per-request charge. */
+  wafRequests: number;
+  /** Ingress private: the beats' bytes through the VPC endpoint. */
+  privateLinkData: number;
+  /** Ingress rest-api, per node (the WAF's fixed monthly charge is in `fixed`). */
+  totalRestApi: number;
+  /** Ingress private, per node (the endpoint's hours are in `fixed`). */
+  totalPrivate: number;
   logsEstimate: number;
 }
 
@@ -68,6 +90,13 @@ export interface CostData {
   /** Each extra 10 ms of billed duration, per node-month at a 5 s interval. */
   per10msAt5s: number;
   sweepReadsPerClusterMonth: number;
+  /** Fixed monthly charges of an ingress, whatever the number of nodes. */
+  fixed: {
+    /** Ingress rest-api, per deployment (Region): the web ACL and its one rule. */
+    wafPerMonth: number;
+    /** Ingress private, per VPC endpoint and AZ (shared by every private API the VPC reaches). */
+    vpcEndpointPerAzMonth: number;
+  };
   route53: {
     basicAws: number;
     basicNonAws: number;
@@ -102,6 +131,10 @@ export function runCost(heartbeat: HeartbeatData, _options: BenchOptions): { row
     const dynamo8Nodes =
       ((beats * Math.max(wru.nodes8, wru.nodes8Rich)) / 1e6) * PRICES.dynamoWritePerMillionWru;
     const base = apiGateway + lambdaRequests + lambdaDuration;
+    const restApi = (beats / 1e6) * PRICES.apiGatewayRestPerMillion;
+    const wafRequests = (beats / 1e6) * PRICES.waf.perMillionRequests;
+    const privateLinkData = ((beats * PRIVATELINK_BYTES_PER_BEAT) / 1024 ** 3) * PRICES.vpcEndpoint.perGb;
+    const viaRestApi = base - apiGateway + restApi + dynamo;
     return {
       intervalSeconds,
       beatsPerMonth: beats,
@@ -113,6 +146,11 @@ export function runCost(heartbeat: HeartbeatData, _options: BenchOptions): { row
       total: base + dynamo,
       total8Nodes: base + dynamo8Nodes,
       totalFunctionUrl: base - apiGateway + dynamo,
+      restApi,
+      wafRequests,
+      privateLinkData,
+      totalRestApi: viaRestApi + wafRequests,
+      totalPrivate: viaRestApi + privateLinkData,
       logsEstimate: ((beats * LOG_BYTES_PER_BEAT) / 1024 ** 3) * PRICES.cloudWatchLogsIngestPerGb,
     };
   });
@@ -134,6 +172,10 @@ export function runCost(heartbeat: HeartbeatData, _options: BenchOptions): { row
     perNodeMonth,
     per10msAt5s: (SECONDS_PER_MONTH / 5) * 0.01 * (HEARTBEAT_MEMORY_MB / 1024) * PRICES.lambdaArmPerGbSecond,
     sweepReadsPerClusterMonth: ((SWEEPS_PER_MONTH * rruPerRead) / 1e6) * PRICES.dynamoReadPerMillionRru,
+    fixed: {
+      wafPerMonth: PRICES.waf.webAclPerMonth + PRICES.waf.rulePerMonth,
+      vpcEndpointPerAzMonth: PRICES.vpcEndpoint.perAzHour * HOURS_PER_MONTH,
+    },
     route53,
   };
 
@@ -174,6 +216,25 @@ export function runCost(heartbeat: HeartbeatData, _options: BenchOptions): { row
         `${usd(at5s.dynamo)}; no API Gateway request); 8-node cluster ${usd(at5s.total8Nodes - at5s.apiGateway)}`,
       budget: `< Route 53's cheapest check, ${usd(route53.basicAws)}`,
       status: pass(at5s.totalFunctionUrl < route53.basicAws),
+    },
+    {
+      figure: 'Cost per node-month, ingress rest-api (REST API behind AWS WAF), 5 s interval',
+      measured:
+        `${usd(at5s.totalRestApi)} (REST API ${usd(at5s.restApi)} + WAF requests ${usd(at5s.wafRequests)} + ` +
+        `Lambda ${usd(at5s.lambdaRequests + at5s.lambdaDuration)} + DynamoDB ${usd(at5s.dynamo)}); ` +
+        `plus ${usd(data.fixed.wafPerMonth)} per deployment-month, whatever the nodes (web ACL + its one rule)`,
+      budget: 'report',
+      status: 'report',
+    },
+    {
+      figure: 'Cost per node-month, ingress private (private REST API), 5 s interval',
+      measured:
+        `${usd(at5s.totalPrivate)} (REST API ${usd(at5s.restApi)} + PrivateLink data ≈ ${usd(at5s.privateLinkData, 3)} + ` +
+        `Lambda ${usd(at5s.lambdaRequests + at5s.lambdaDuration)} + DynamoDB ${usd(at5s.dynamo)}); ` +
+        `plus the execute-api VPC endpoint, per VPC not per node: ${usd(data.fixed.vpcEndpointPerAzMonth)} ` +
+        `per AZ-month (${usd(ENDPOINT_AZS * data.fixed.vpcEndpointPerAzMonth)} in ${ENDPOINT_AZS} AZs), shared by every private API the VPC reaches`,
+      budget: 'report',
+      status: 'report',
     },
     {
       // Assumption: a multi-Region strongly consistent table bills each write once in every

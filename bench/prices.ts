@@ -8,6 +8,23 @@ export const READ_ON = '2026-11-22';
 export const PRICES = {
   /** https://aws.amazon.com/api-gateway/pricing/ — HTTP APIs, first 300 million requests per month. */
   apiGatewayHttpPerMillion: 1.0,
+  /**
+   * https://aws.amazon.com/api-gateway/pricing/ — REST APIs (ingress rest-api and private),
+   * first 333 million requests per month; private APIs have no data-transfer-out charge but
+   * go through PrivateLink (below).
+   */
+  apiGatewayRestPerMillion: 3.5,
+  /**
+   * https://aws.amazon.com/waf/pricing/ — AWS WAF (ingress rest-api): per web ACL per month,
+   * per rule per month (the one rate-based rule), per million requests inspected.
+   */
+  waf: { webAclPerMonth: 5.0, rulePerMonth: 1.0, perMillionRequests: 0.6 },
+  /**
+   * https://aws.amazon.com/privatelink/pricing/ — an interface VPC endpoint (ingress private
+   * reaches execute-api through one): per endpoint per Availability Zone per hour, and per GB
+   * it processes (first petabyte).
+   */
+  vpcEndpoint: { perAzHour: 0.01, perGb: 0.01 },
   /** https://aws.amazon.com/lambda/pricing/ — Arm, first 7.5 billion GB-seconds per month. */
   lambdaArmPerGbSecond: 0.0000133334,
   /** https://aws.amazon.com/lambda/pricing/ — requests, any architecture. */
@@ -52,10 +69,16 @@ export const PRICES = {
  * search tool (the official pages render their tables client-side). The Route 53
  * optional-feature prices are as published on the Route 53 pricing page and could only be
  * confirmed in substance (the search excerpts list the features, not the dollar amounts).
+ * Added 2026-12-02 for the REST API ingresses: the REST API tiers ($3.50 per million for the
+ * first 333 million) from AWS's private-API whitepaper's pricing table; the WAF figures
+ * ($5 per web ACL, $1 per rule, $0.60 per million requests) from AWS's WAF cost blog post
+ * and two pricing guides that agree; the PrivateLink interface endpoint figures ($0.01 per
+ * AZ-hour and per GB) as AWS publishes them, not re-read from the page.
  */
 export const PRICE_NOTES =
   'us-east-1 list prices, read on ' +
-  `${READ_ON}: API Gateway HTTP API, Lambda Arm, DynamoDB on-demand (post-Nov-2024), CloudWatch Logs, Route 53 health checks`;
+  `${READ_ON}: API Gateway HTTP API, Lambda Arm, DynamoDB on-demand (post-Nov-2024), CloudWatch Logs, Route 53 health checks; ` +
+  'API Gateway REST API, AWS WAF and PrivateLink read on 2026-12-02';
 
 /** Hours AWS uses for a month in its pricing examples. */
 export const HOURS_PER_MONTH = 730;

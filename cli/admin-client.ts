@@ -40,7 +40,8 @@ export class AdminClient {
     query: Record<string, string>,
     body?: string,
   ): Promise<T> {
-    const url = new URL(path, this.base);
+    // Under the base URL's own path (a REST API's stage, `…/prod`), not in place of it.
+    const url = new URL(`${this.base.pathname.replace(/\/+$/, '')}${path}`, this.base);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     const headers = {
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -89,10 +90,10 @@ export type CredentialSource = () => Promise<{
 
 /**
  * SigV4 headers for an admin request to `url` (host, and content-type when there is a body).
- * An HTTP API's host names execute-api; a Lambda Function URL's (ingress function-url),
- * lambda. The region is `region`, else the one in the host name, else AWS_REGION; the
- * credentials come from `credentials`, else a fresh default chain. Send exactly these
- * headers with the request.
+ * An API Gateway host (public, or a private API's alias through a VPC endpoint) names
+ * execute-api; a Lambda Function URL's (ingress function-url), lambda. The region is
+ * `region`, else the one in the host name, else AWS_REGION; the credentials come from
+ * `credentials`, else a fresh default chain. Send exactly these headers with the request.
  */
 export async function signedHeaders(
   url: URL,

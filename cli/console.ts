@@ -66,6 +66,7 @@ export async function startConsoleProxy(options: {
   } catch {
     throw new UsageError(`--url must be a URL, got '${options.upstream}'`);
   }
+  const basePath = upstream.pathname.replace(/\/+$/, '');
   const routes = ROUTES.filter((r) => r.group === 'admin').map((r) => ({
     method: r.method,
     match: compileTemplate(r.path),
@@ -107,8 +108,9 @@ export async function startConsoleProxy(options: {
             'a request body must be sent with Content-Type: application/json',
           );
         }
-        // The origin, then the path as sent: a path can never name another host.
-        const target = new URL(`${upstream.origin}${event.rawPath}`);
+        // The origin and its own path (a REST API's stage), then the path as sent: a path can
+        // never name another host.
+        const target = new URL(`${upstream.origin}${basePath}${event.rawPath}`);
         target.search = event.rawQueryString;
         const headers = await signedHeaders(target, method, body, options.region, credentials);
         const got = await httpText(target, { method, headers, body, timeoutMs: 15_000 });

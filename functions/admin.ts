@@ -1,10 +1,12 @@
 /**
  * Lambda behind the admin routes (status, events, switchover, pause, resume). API Gateway
- * authorises callers with IAM.
+ * authorises callers with IAM. Serves every ingress: payload 2.0 (HTTP API, Function URL) and
+ * 1.0 (REST API) events alike (event-v1.ts).
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { AuthError } from '../shared/errors.js';
 import { createApiHandler } from '../shared/http/api.js';
+import { servingEveryIngress } from './event-v1.js';
 import { createRuntime } from './runtime.js';
 
 const { controlPlane, logger } = createRuntime();
@@ -20,9 +22,11 @@ export function requireIamCaller(event: APIGatewayProxyEventV2): string {
   return caller;
 }
 
-export const handler = createApiHandler({
-  controlPlane,
-  logger,
-  groups: ['admin'],
-  authorizeAdmin: requireIamCaller,
-});
+export const handler = servingEveryIngress(
+  createApiHandler({
+    controlPlane,
+    logger,
+    groups: ['admin'],
+    authorizeAdmin: requireIamCaller,
+  }),
+);

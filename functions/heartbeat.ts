@@ -1,10 +1,11 @@
 /**
  * Lambda behind the node routes (heartbeat, release, the node's own role). Authenticated by
- * node token in the handler.
+ * node token in the handler. Serves every ingress: payload 2.0 (HTTP API, Function URL) and
+ * 1.0 (REST API) events alike (event-v1.ts).
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { AuthError } from '../shared/errors.js';
 import { createApiHandler } from '../shared/http/api.js';
+import { servingEveryIngress } from './event-v1.js';
 import { createRuntime } from './runtime.js';
 
 const { controlPlane, logger, metrics } = createRuntime();
@@ -19,8 +20,8 @@ const handle = createApiHandler({
 });
 
 /** Each heartbeat counted by its answer (accepted or rejected, per cluster). */
-export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+export const handler = servingEveryIngress(async (event) => {
   const result = await handle(event);
   metrics.answered(event, result);
   return result;
-}
+});

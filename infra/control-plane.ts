@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
@@ -38,10 +39,10 @@ import { METRIC } from '../functions/metric-names.js';
 import { type Config, serializeConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import type { RouteGroup } from '../shared/http/routes.js';
-import { reservedConcurrency, type Throttle, throttles } from '../shared/http/throttle.js';
+import { reservedConcurrency, type Throttle, throttles, wafRateLimit } from '../shared/http/throttle.js';
 import { environmentOf } from '../shared/targets/registry.js';
 import { FailoverDashboard, serviceMetric } from './dashboard.js';
-import { type Endpoint, functionUrlIngress, httpApiIngress } from './ingress.js';
+import { type Endpoint, functionUrlIngress, httpApiIngress, restApiIngress } from './ingress.js';
 import { targetPolicies } from './target-policies.js';
 import { targetResources } from './target-resources.js';
 
@@ -81,19 +82,34 @@ export interface FailoverControlPlaneProps {
    * How agents and operators reach the functions (the same handlers either way):
    * - `http-api`: an API Gateway HTTP API, per-route throttles, IAM on admin routes;
    * - `function-url`: Lambda Function URLs, no API Gateway charge; the node URL is
-   *   throttled by the heartbeat function's reserved concurrency, the admin URL takes IAM.
+   *   throttled by the heartbeat function's reserved concurrency, the admin URL takes IAM;
+   * - `rest-api`: an API Gateway REST API behind an AWS WAF web ACL with a rate-based rule
+   *   per source IP (`wafRateLimit`), per-method throttles, IAM on admin methods;
+   * - `private`: a private REST API, reachable only through `vpcEndpointIds`.
    * @default 'http-api'
    */
   readonly ingress?: Ingress;
+  /**
+   * Ingress `rest-api`: requests one source IP may send per 5 minutes before the WAF blocks
+   * it. @default the whole fleet's beats in 5 minutes × 4, plus 600 for a console
+   * (`wafRateLimit` in shared/http/throttle.ts: nodes behind one NAT share an address)
+   */
+  readonly wafRateLimit?: number;
+  /**
+   * Ingress `private`, and required with it: the interface VPC endpoints for `execute-api`
+   * (`vpce-…`) through which agents and operators reach the private API; no other path may.
+   */
+  readonly vpcEndpointIds?: readonly string[];
 }
 
-export type Ingress = 'http-api' | 'function-url';
+export const INGRESSES = ['http-api', 'function-url', 'rest-api', 'private'] as const;
+export type Ingress = (typeof INGRESSES)[number];
 
 export class FailoverControlPlane extends Construct {
   /** The state table: created here, or (multi-Region, not the first Region) the local replica. */
   readonly table: ITableV2;
-  /** The HTTP API (ingress `http-api`); undefined with `function-url`. */
-  readonly api: HttpApi | undefined;
+  /** The HTTP API (ingress `http-api`) or REST API (`rest-api`, `private`); undefined with `function-url`. */
+  readonly api: HttpApi | RestApi | undefined;
   private readonly adminAccess: Endpoint['admin'];
   readonly heartbeatFunction: NodejsFunction;
   readonly sweepFunction: NodejsFunction;
@@ -226,10 +242,14 @@ export class FailoverControlPlane extends Construct {
     // Health-routed targets: what traffic follows is set up here, once, not at failover time.
     targetResources(new Construct(this, 'Targets'), props.config);
 
-    const endpoint =
-      ingress === 'function-url'
-        ? functionUrlIngress(this, heartbeat.f, admin.f)
-        : httpApiIngress(this, heartbeat.f, admin.f, throttle, logRetention);
+    const endpoint = ingressFor(
+      this,
+      ingress,
+      props,
+      { heartbeat: heartbeat.f, admin: admin.f },
+      throttle,
+      logRetention,
+    );
     this.api = endpoint.api;
     this.adminAccess = endpoint.admin;
 
@@ -241,7 +261,7 @@ export class FailoverControlPlane extends Construct {
 
     // The functions' EMF metrics (no extra calls on the hot path) and AWS's own, on one page.
     this.dashboard = new FailoverDashboard(this, 'Monitoring', {
-      ...(endpoint.api && endpoint.accessLogs ? { api: endpoint.api, accessLogs: endpoint.accessLogs } : {}),
+      ...(endpoint.accessLogs ? { api: { metrics: endpoint.metrics, accessLogs: endpoint.accessLogs } } : {}),
       functions: { heartbeat: heartbeat.f, sweep: sweep.f, admin: admin.f },
     }).dashboard;
     this.alarm(
@@ -304,6 +324,48 @@ export class FailoverControlPlane extends Construct {
     });
     if (topic) alarm.addAlarmAction(new SnsAction(topic));
     this.alarms.push(alarm);
+  }
+}
+
+/** The chosen ingress, its own props checked: each is refused with any other ingress. */
+function ingressFor(
+  scope: Construct,
+  ingress: Ingress,
+  props: FailoverControlPlaneProps,
+  fns: { heartbeat: NodejsFunction; admin: NodejsFunction },
+  throttle: Record<RouteGroup, Throttle>,
+  logRetention: RetentionDays,
+): Endpoint {
+  if (!INGRESSES.includes(ingress)) {
+    throw new ConfigError(`ingress: expected one of ${INGRESSES.join(', ')}, got '${ingress}'`);
+  }
+  if (props.wafRateLimit !== undefined && ingress !== 'rest-api') {
+    throw new ConfigError(`wafRateLimit: only ingress 'rest-api' has a WAF; this one is '${ingress}'`);
+  }
+  if (props.vpcEndpointIds !== undefined && ingress !== 'private') {
+    throw new ConfigError(
+      `vpcEndpointIds: only ingress 'private' is reached through VPC endpoints; this one is '${ingress}'`,
+    );
+  }
+  switch (ingress) {
+    case 'http-api':
+      return httpApiIngress(scope, fns.heartbeat, fns.admin, throttle, logRetention);
+    case 'function-url':
+      return functionUrlIngress(scope, fns.heartbeat, fns.admin);
+    case 'rest-api':
+      return restApiIngress(scope, fns.heartbeat, fns.admin, throttle, logRetention, {
+        kind: 'public',
+        wafRateLimit: props.wafRateLimit ?? wafRateLimit(props.config),
+      });
+    case 'private':
+      return restApiIngress(scope, fns.heartbeat, fns.admin, throttle, logRetention, {
+        kind: 'private',
+        vpcEndpointIds: props.vpcEndpointIds ?? [],
+      });
+    default: {
+      const never: never = ingress;
+      throw new ConfigError(`ingress: unknown '${never}'`);
+    }
   }
 }
 

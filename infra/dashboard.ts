@@ -7,7 +7,6 @@
  * metrics; a search needs no list) and a cluster added later appears without a redeploy.
  */
 import { Duration } from 'aws-cdk-lib';
-import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Dashboard,
   GraphWidget,
@@ -22,10 +21,13 @@ import { Construct } from 'constructs';
 import { METRIC, METRICS_NAMESPACE, SERVICE } from '../functions/metric-names.js';
 
 export interface FailoverDashboardProps {
-  /** The HTTP API (ingress http-api); with Function URLs, the functions' own metrics stand for it. @default none */
-  readonly api?: HttpApi;
-  /** The API's access log group: throttled requests (429) are counted from it. @default none */
-  readonly accessLogs?: ILogGroup;
+  /**
+   * The API Gateway API (ingress http-api, rest-api, private): its own metrics (requests, 4xx,
+   * 5xx, and the WAF's blocks for rest-api) and its access log group, from which throttled
+   * requests (429) are counted. With Function URLs, the functions' own metrics stand for it.
+   * @default none
+   */
+  readonly api?: { readonly metrics: readonly Metric[]; readonly accessLogs: ILogGroup };
   readonly functions: Readonly<Record<string, IFunction>>;
 }
 
@@ -91,8 +93,13 @@ export class FailoverDashboard extends Construct {
       graph('Heartbeats rejected per cluster', [perCluster(METRIC.heartbeatsRejected)], 12),
     );
     this.dashboard.addWidgets(
-      ...(props.api && props.accessLogs
-        ? [graph('API requests, 4xx, 5xx, throttled (429)', this.apiMetrics(props.api, props.accessLogs))]
+      ...(props.api
+        ? [
+            graph(
+              `API requests, 4xx, 5xx, throttled (429)${props.api.metrics.length > 3 ? ', blocked by WAF' : ''}`,
+              this.apiMetrics(props.api.metrics, props.api.accessLogs),
+            ),
+          ]
         : []),
       graph('Lambda errors and throttles', [
         ...fns.map(([name, f]) => f.metricErrors({ period: PERIOD, label: `${name} errors` })),
@@ -105,8 +112,8 @@ export class FailoverDashboard extends Construct {
     );
   }
 
-  /** The HTTP API's requests, 4xx and 5xx, and its throttled requests, which it has no metric for (429s within 4xx). */
-  private apiMetrics(api: HttpApi, accessLogs: ILogGroup): IMetric[] {
+  /** The API's own metrics, and its throttled requests, which API Gateway has no metric for (429s within 4xx). */
+  private apiMetrics(metrics: readonly Metric[], accessLogs: ILogGroup): IMetric[] {
     new MetricFilter(this, 'ThrottledFilter', {
       logGroup: accessLogs,
       filterPattern: FilterPattern.stringValue('$.status', '=', '429'),
@@ -115,9 +122,7 @@ export class FailoverDashboard extends Construct {
       metricValue: '1',
     });
     return [
-      api.metricCount({ period: PERIOD }),
-      api.metricClientError({ period: PERIOD }),
-      api.metricServerError({ period: PERIOD }),
+      ...metrics.map((m) => m.with({ period: PERIOD })),
       new Metric({
         namespace: METRICS_NAMESPACE,
         metricName: 'ApiThrottled',

@@ -1,9 +1,22 @@
 /**
  * How agents and operators reach the control plane's functions: an API Gateway HTTP API
- * (per-route throttles, IAM on admin routes) or Lambda Function URLs. Same handlers either way.
+ * (per-route throttles, IAM on admin routes), Lambda Function URLs, or an API Gateway REST
+ * API, public behind AWS WAF or private to VPC endpoints. Same handlers every way (the REST
+ * API's payload 1.0 events are adapted in functions/event-v1.ts).
  */
 import { CfnOutput, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  AccessLogFormat,
+  AuthorizationType,
+  EndpointType,
+  type IResource,
+  LambdaIntegration,
+  MethodLoggingLevel,
+  type MethodOptions,
+  RequestValidator,
+  RestApi,
+  LogGroupLogDestination as RestLogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigateway';
 import {
   type CfnStage,
   HttpApi,
@@ -13,20 +26,69 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { InterfaceVpcEndpoint } from 'aws-cdk-lib/aws-ec2';
+import { AccountPrincipal, AnyPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import type { Construct } from 'constructs';
+import { ConfigError } from '../shared/errors.js';
 import { ROUTES, type RouteGroup } from '../shared/http/routes.js';
-import type { Throttle } from '../shared/http/throttle.js';
+import { type Throttle, WAF_WINDOW_SECONDS } from '../shared/http/throttle.js';
 
 /** Where agents and operators reach the control plane; who may call the admin routes. */
 export interface Endpoint {
-  api: HttpApi | undefined;
-  /** The HTTP API's access log (its throttled requests are counted from it). */
+  api: HttpApi | RestApi | undefined;
+  /** The API's access log (its throttled requests are counted from it). */
   accessLogs: LogGroup | undefined;
+  /** The API's own figures for the dashboard: requests, 4xx, 5xx (and WAF blocks); none for Function URLs. */
+  metrics: Metric[];
   admin: { actions: string[]; resources: string[]; conditions?: Record<string, Record<string, string>> };
 }
+
+/** Why node routes have no API Gateway authoriser (cdk-nag AwsSolutions-APIG4), for every API ingress. */
+const NODE_ROUTES_NO_AUTHORIZER = {
+  id: 'AwsSolutions-APIG4',
+  reason:
+    'Node agents authenticate with a per-node bearer token, checked in the handler against a SHA-256 hash ' +
+    'in constant time; IAM credentials on every host would defeat the curl-friendly design.',
+};
+
+/** One JSON line per request, in both kinds of API Gateway (the same `$context` variables). */
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: '$context.requestId',
+    ip: '$context.identity.sourceIp',
+    caller: '$context.identity.userArn',
+    method: '$context.httpMethod',
+    path: '$context.path',
+    status: '$context.status',
+    latencyMs: '$context.responseLatency',
+    integrationError: '$context.integrationErrorMessage',
+  }),
+);
+
+function accessLogGroup(scope: Construct, logRetention: RetentionDays): LogGroup {
+  return new LogGroup(scope, 'ApiAccessLogs', {
+    retention: logRetention,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+}
+
+/** ApiUrl and one execute-api ARN per admin route (each path parameter a wildcard): the console's too, no node route. */
+function apiOutputs(scope: Construct, url: string, adminArns: string[]): void {
+  new CfnOutput(scope, 'ApiUrl', { value: url, description: 'Base URL for agents and the CLI' });
+  new CfnOutput(scope, 'AdminInvokeArns', {
+    value: Fn.join(',', adminArns),
+    description: `Grant execute-api:Invoke on these ARNs to operators (region ${Stack.of(scope).region})`,
+  });
+}
+
+const ADMIN_ROUTES = ROUTES.filter((r) => r.group === 'admin');
+/** An execute-api resource path for a route: each path parameter a wildcard. */
+const arnPath = (path: string) => path.replace(/\{\w+\}/g, '*');
 
 /** The HTTP API: heartbeats carry node tokens checked in the handler; admin routes use IAM. */
 export function httpApiIngress(
@@ -36,10 +98,7 @@ export function httpApiIngress(
   throttle: Record<RouteGroup, Throttle>,
   logRetention: RetentionDays,
 ): Endpoint {
-  const accessLogs = new LogGroup(scope, 'ApiAccessLogs', {
-    retention: logRetention,
-    removalPolicy: RemovalPolicy.DESTROY,
-  });
+  const accessLogs = accessLogGroup(scope, logRetention);
   const api = new HttpApi(scope, 'Api', {
     createDefaultStage: false,
     description: 'failover control plane API',
@@ -52,18 +111,7 @@ export function httpApiIngress(
     throttle: throttle.admin,
     accessLogSettings: {
       destination: new LogGroupLogDestination(accessLogs),
-      format: AccessLogFormat.custom(
-        JSON.stringify({
-          requestId: '$context.requestId',
-          ip: '$context.identity.sourceIp',
-          caller: '$context.identity.userArn',
-          method: '$context.httpMethod',
-          path: '$context.path',
-          status: '$context.status',
-          latencyMs: '$context.responseLatency',
-          integrationError: '$context.integrationErrorMessage',
-        }),
-      ),
+      format: ACCESS_LOG_FORMAT,
     },
   });
   // Exactly the routes the handler serves: node routes go to the heartbeat function, which
@@ -88,28 +136,19 @@ export function httpApiIngress(
     // Route settings name routes by key: the routes must exist before the stage refers to them.
     for (const route of added) stage.node.addDependency(route);
     if (group !== 'node') continue;
-    for (const route of added) {
-      Validations.of(route).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'Node agents authenticate with a per-node bearer token, checked in the handler against a SHA-256 hash ' +
-          'in constant time; IAM credentials on every host would defeat the curl-friendly design.',
-      });
-    }
+    for (const route of added) Validations.of(route).acknowledge(NODE_ROUTES_NO_AUTHORIZER);
   }
 
   (stage.node.defaultChild as CfnStage).addPropertyOverride('RouteSettings', routeSettings);
 
-  new CfnOutput(scope, 'ApiUrl', { value: stage.url, description: 'Base URL for agents and the CLI' });
-  // One ARN per admin route (each path parameter a wildcard): the console's too, no node route.
-  const adminArns = ROUTES.filter((r) => r.group === 'admin').map((r) =>
-    api.arnForExecuteApi(r.method, r.path.replace(/\{\w+\}/g, '*'), '$default'),
-  );
-  new CfnOutput(scope, 'AdminInvokeArns', {
-    value: Fn.join(',', adminArns),
-    description: `Grant execute-api:Invoke on these ARNs to operators (region ${Stack.of(scope).region})`,
-  });
-  return { api, accessLogs, admin: { actions: ['execute-api:Invoke'], resources: adminArns } };
+  const adminArns = ADMIN_ROUTES.map((r) => api.arnForExecuteApi(r.method, arnPath(r.path), '$default'));
+  apiOutputs(scope, stage.url, adminArns);
+  return {
+    api,
+    accessLogs,
+    metrics: [api.metricCount(), api.metricClientError(), api.metricServerError()],
+    admin: { actions: ['execute-api:Invoke'], resources: adminArns },
+  };
 }
 
 /**
@@ -137,10 +176,244 @@ export function functionUrlIngress(
   return {
     api: undefined,
     accessLogs: undefined,
+    metrics: [],
     admin: {
       actions: ['lambda:InvokeFunctionUrl'],
       resources: [adminFn.functionArn],
       conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
     },
   };
+}
+
+/** Who may reach the REST API: anyone, through a WAF rate rule, or only given VPC endpoints. */
+export type RestApiAccess =
+  | { kind: 'public'; wafRateLimit: number }
+  | { kind: 'private'; vpcEndpointIds: readonly string[] };
+
+/** The REST API's one stage; its name is the first segment of every URL (`…/prod/v1/…`). */
+const REST_STAGE = 'prod';
+/** AWS WAF's bounds for a rate-based rule's limit. */
+const WAF_LIMIT = { min: 10, max: 2_000_000_000 } as const;
+
+/**
+ * An API Gateway REST API with exactly the routes table, for the two things an HTTP API
+ * cannot do: AWS WAF (`public`, ingress `rest-api`) and private endpoints (`private`). As
+ * behind the HTTP API: node methods open (node tokens checked in the handler), admin
+ * methods IAM, per-group throttles on the stage, JSON access logs.
+ *
+ * 1. Methods: one per route, node routes to the heartbeat function, admin to the admin
+ *    function; their path parameters required (the request validator checks them).
+ * 2. Stage: the admin throttle for the stage, the node throttle on each node method,
+ *    execution logging at ERROR for every method, access logs.
+ * 3. `public`: a regional endpoint and a WAF web ACL on the stage with one rate-based rule
+ *    per source IP. `private`: a private endpoint and a resource policy that admits only the
+ *    given VPC endpoints (and, for admin methods, only this account's IAM principals).
+ */
+export function restApiIngress(
+  scope: Construct,
+  heartbeatFn: NodejsFunction,
+  adminFn: NodejsFunction,
+  throttle: Record<RouteGroup, Throttle>,
+  logRetention: RetentionDays,
+  access: RestApiAccess,
+): Endpoint {
+  if (access.kind === 'private') checkVpcEndpoints(access.vpcEndpointIds);
+  else checkWafRateLimit(access.wafRateLimit);
+  const accessLogs = accessLogGroup(scope, logRetention);
+  const stack = Stack.of(scope);
+  const api = new RestApi(scope, 'Api', {
+    // API Gateway's metrics are named by it (dimension ApiName): one name per stack.
+    restApiName: `${stack.stackName}-api`,
+    description: 'failover control plane API',
+    endpointConfiguration:
+      access.kind === 'private'
+        ? {
+            types: [EndpointType.PRIVATE],
+            // Associated, so each endpoint also gets a public alias name for the API
+            // (API_ID-VPCE_ID.execute-api.REGION.amazonaws.com): no private DNS needed.
+            vpcEndpoints: access.vpcEndpointIds.map((id) =>
+              InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(scope, `Endpoint-${id}`, {
+                vpcEndpointId: id,
+                port: 443,
+              }),
+            ),
+          }
+        : { types: [EndpointType.REGIONAL] },
+    // Execution logs (cdk-nag APIG6) need the account's API Gateway CloudWatch role: made here.
+    cloudWatchRole: true,
+    ...(access.kind === 'private' ? { policy: privatePolicy(access.vpcEndpointIds, stack.account) } : {}),
+    deployOptions: {
+      stageName: REST_STAGE,
+      // A method without settings of its own (the admin methods) gets the admin throttle.
+      throttlingRateLimit: throttle.admin.rateLimit,
+      throttlingBurstLimit: throttle.admin.burstLimit,
+      loggingLevel: MethodLoggingLevel.ERROR,
+      metricsEnabled: true,
+      accessLogDestination: new RestLogGroupLogDestination(accessLogs),
+      accessLogFormat: ACCESS_LOG_FORMAT,
+      methodOptions: Object.fromEntries(
+        ROUTES.filter((r) => r.group === 'node').map((r) => [
+          `${r.path}/${r.method}`,
+          { throttlingRateLimit: throttle.node.rateLimit, throttlingBurstLimit: throttle.node.burstLimit },
+        ]),
+      ),
+    },
+  });
+  // Path parameters are required (they always are, in a path); bodies have no model: the
+  // handler checks them against its strict schemas, one schema for every ingress.
+  const validator = new RequestValidator(scope, 'ApiRequestValidator', {
+    restApi: api,
+    validateRequestParameters: true,
+    validateRequestBody: true,
+  });
+  // One invoke permission per function for this API (not one per method).
+  const integrations = {
+    node: new LambdaIntegration(heartbeatFn, { scopePermissionToMethod: false }),
+    admin: new LambdaIntegration(adminFn, { scopePermissionToMethod: false }),
+  };
+  for (const { group, method, path } of ROUTES) {
+    const resource: IResource = path === '/' ? api.root : api.root.resourceForPath(path);
+    const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => [`method.request.path.${m[1]}`, true]);
+    const options: MethodOptions = {
+      authorizationType: group === 'admin' ? AuthorizationType.IAM : AuthorizationType.NONE,
+      requestValidator: validator,
+      requestParameters: Object.fromEntries(params),
+    };
+    const added = resource.addMethod(method, integrations[group], options);
+    Validations.of(added).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason:
+        'No Cognito user pool: admin methods are authorised by IAM (SigV4), node methods by per-node tokens in the handler.',
+    });
+    if (group === 'node') Validations.of(added).acknowledge(NODE_ROUTES_NO_AUTHORIZER);
+  }
+  const role = api.node.tryFindChild('CloudWatchRole');
+  if (role) {
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason:
+        "API Gateway's account-wide CloudWatch role, as CDK makes it: AWS's AmazonAPIGatewayPushToCloudWatchLogs " +
+        'policy is the one that role is documented with; execution logging needs it.',
+    });
+  }
+  const metrics = [api.metricCount(), api.metricClientError(), api.metricServerError()];
+  if (access.kind === 'public') metrics.push(rateLimitedByWaf(scope, api, access.wafRateLimit));
+  else {
+    Validations.of(api.deploymentStage).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'A private API: only the listed VPC endpoints reach it (resource policy), so no internet source can flood ' +
+        'it, and the per-method throttles bound what the VPC can send; a WAF rate rule keyed on private ' +
+        'addresses behind an endpoint would add cost and no protection the throttles lack.',
+    });
+  }
+  const adminArns = ADMIN_ROUTES.map((r) => api.arnForExecuteApi(r.method, arnPath(r.path), REST_STAGE));
+  apiOutputs(scope, api.url, adminArns);
+  return { api, accessLogs, metrics, admin: { actions: ['execute-api:Invoke'], resources: adminArns } };
+}
+
+/**
+ * The web ACL on the REST API's stage: a rate-based rule blocks a source IP that sends more
+ * than `limit` requests in WAF_WINDOW_SECONDS (`wafRateLimit` in shared/http/throttle.ts
+ * explains the default). No managed rule group: AWSManagedRulesCommonRuleSet blocks
+ * requests without a User-Agent (the agent sends none) and inspects bodies, and a false
+ * positive on a heartbeat would look like a dead node and fail it over. Returns the metric
+ * of the requests it blocked.
+ */
+function rateLimitedByWaf(scope: Construct, api: RestApi, limit: number): Metric {
+  // WAF's metrics are named by these (dimensions WebACL and Rule): one name per stack.
+  const name = `${Stack.of(scope).stackName}-api`;
+  const visibility = (metricName: string) => ({
+    metricName,
+    cloudWatchMetricsEnabled: true,
+    sampledRequestsEnabled: true,
+  });
+  const acl = new CfnWebACL(scope, 'ApiWebAcl', {
+    scope: 'REGIONAL',
+    defaultAction: { allow: {} },
+    visibilityConfig: visibility(name),
+    rules: [
+      {
+        name: 'RateLimitPerSourceIp',
+        priority: 0,
+        action: { block: {} },
+        statement: {
+          rateBasedStatement: { limit, aggregateKeyType: 'IP', evaluationWindowSec: WAF_WINDOW_SECONDS },
+        },
+        visibilityConfig: visibility(`${name}-rate-limited`),
+      },
+    ],
+  });
+  new CfnWebACLAssociation(scope, 'ApiWebAclAssociation', {
+    resourceArn: api.deploymentStage.stageArn,
+    webAclArn: acl.attrArn,
+  });
+  return new Metric({
+    namespace: 'AWS/WAFV2',
+    metricName: 'BlockedRequests',
+    dimensionsMap: { WebACL: name, Region: Stack.of(scope).region, Rule: 'ALL' },
+    statistic: 'Sum',
+    label: 'WAF blocked',
+  });
+}
+
+/**
+ * A private API's resource policy: invoking is allowed only through the given VPC endpoints
+ * (and explicitly denied through any other). Node methods admit any caller (the handler
+ * checks node tokens); admin methods admit this account's principals only, so IAM policies
+ * (`grantAdmin`) decide who: a resource policy allowing `*` would let any AWS principal with
+ * a valid signature call them.
+ */
+function privatePolicy(vpcEndpointIds: readonly string[], account: string): PolicyDocument {
+  const fromEndpoints = { StringEquals: { 'aws:SourceVpce': [...vpcEndpointIds] } };
+  const methods = (group: RouteGroup) =>
+    ROUTES.filter((r) => r.group === group).map(
+      (r) => `execute-api:/${REST_STAGE}/${r.method}${arnPath(r.path)}`,
+    );
+  return new PolicyDocument({
+    statements: [
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        principals: [new AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: methods('node'),
+        conditions: fromEndpoints,
+      }),
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        principals: [new AccountPrincipal(account)],
+        actions: ['execute-api:Invoke'],
+        resources: methods('admin'),
+        conditions: fromEndpoints,
+      }),
+      new PolicyStatement({
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: ['execute-api:/*'],
+        conditions: { StringNotEquals: { 'aws:SourceVpce': [...vpcEndpointIds] } },
+      }),
+    ],
+  });
+}
+
+function checkVpcEndpoints(ids: readonly string[]): void {
+  if (ids.length === 0) {
+    throw new ConfigError(
+      "vpcEndpointIds: ingress 'private' needs the IDs of the execute-api VPC endpoints that may reach it " +
+        "(vpce-…; with this repository's app, -c vpcEndpointIds=vpce-1,vpce-2)",
+    );
+  }
+  const bad = ids.find((id) => !/^vpce-[0-9a-f]{8,17}$/.test(id));
+  if (bad !== undefined) throw new ConfigError(`vpcEndpointIds: '${bad}' is not a VPC endpoint ID (vpce-…)`);
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice !== undefined) throw new ConfigError(`vpcEndpointIds: ${twice} is given twice`);
+}
+
+function checkWafRateLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < WAF_LIMIT.min || limit > WAF_LIMIT.max) {
+    throw new ConfigError(
+      `wafRateLimit: must be a whole number of requests per ${WAF_WINDOW_SECONDS / 60} minutes from ${WAF_LIMIT.min} to ${WAF_LIMIT.max}, not ${limit}`,
+    );
+  }
 }

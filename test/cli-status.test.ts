@@ -1,4 +1,6 @@
 /** The operator's CLI view: the status table, and how admin requests are authorised. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../cli/admin-client.js';
 import { type LocalServer, startLocalServer } from '../cli/local-server.js';
@@ -137,6 +139,12 @@ describe('admin request authorisation', () => {
   it.each([
     ['API Gateway', 'https://abc123.execute-api.eu-west-1.amazonaws.com', 'eu-west-1', 'execute-api'],
     ['a Lambda Function URL', 'https://abcdefghij.lambda-url.us-east-2.on.aws', 'us-east-2', 'lambda'],
+    [
+      'a private REST API by its alias through a VPC endpoint',
+      'https://abc123-vpce-0123456789abcdef0.execute-api.ap-south-1.amazonaws.com',
+      'ap-south-1',
+      'execute-api',
+    ],
   ])(
     'signs requests to %s with SigV4 for its service, in the region named by the host',
     async (_, origin, region, service) => {
@@ -161,4 +169,29 @@ describe('admin request authorisation', () => {
       }
     },
   );
+});
+
+describe('admin requests under a base URL with a path', () => {
+  it("keeps the base URL's path (a REST API's stage) in front of every request's path", async () => {
+    const seen: string[] = [];
+    const stage = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => stage.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = stage.address() as AddressInfo;
+      for (const base of [`http://127.0.0.1:${port}/prod`, `http://127.0.0.1:${port}/prod/`]) {
+        await new AdminClient({ url: base }).get('/v1/clusters/db/events', { limit: '5' });
+      }
+      await new AdminClient({ url: `http://127.0.0.1:${port}` }).get('/v1/clusters');
+      expect(seen).toEqual([
+        '/prod/v1/clusters/db/events?limit=5',
+        '/prod/v1/clusters/db/events?limit=5',
+        '/v1/clusters',
+      ]);
+    } finally {
+      await new Promise((resolve) => stage.close(resolve));
+    }
+  });
 });

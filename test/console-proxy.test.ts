@@ -154,6 +154,24 @@ describe('the console proxy signs what it forwards', () => {
     expect(got?.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 /);
   });
 
+  it("forwards under the upstream URL's own path (a REST API's stage), signed for that full path", async () => {
+    const { port } = upstream.address() as AddressInfo;
+    const staged = await startConsoleProxy({
+      upstream: `http://127.0.0.1:${port}/prod/`,
+      port: 0,
+      region: 'eu-west-1',
+    });
+    try {
+      const res = await fetch(`${staged.url}/v1/clusters/demo/events?limit=5`);
+      expect(res.status).toBe(200);
+      expect(received.map((r) => [r.path, r.signatureValid])).toEqual([
+        ['/prod/v1/clusters/demo/events?limit=5', true],
+      ]);
+    } finally {
+      await staged.close();
+    }
+  });
+
   it("passes back the page's type and security policy, and not what the proxy has no use for (cookies)", async () => {
     const res = await fetch(`${proxy.url}/`);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');

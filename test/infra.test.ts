@@ -17,7 +17,7 @@ import { METRIC } from '../functions/metric-names.js';
 import { FailoverControlPlane, type FailoverControlPlaneProps } from '../infra/control-plane.js';
 import { type ConfigInput, loadConfigFile, parseConfig, parseConfigText } from '../shared/config.js';
 import { ROUTES } from '../shared/http/routes.js';
-import { HEADROOM, reservedConcurrency, throttles } from '../shared/http/throttle.js';
+import { HEADROOM, reservedConcurrency, throttles, wafRateLimit } from '../shared/http/throttle.js';
 import { mintToken } from '../shared/tokens.js';
 
 const work = mkdtempSync(join(tmpdir(), 'failover-infra-'));
@@ -36,6 +36,11 @@ const rawConfig: ConfigInput = {
   ],
 };
 
+/** Each admin route as the end of its execute-api ARN: `METHOD/path`, path parameters as wildcards. */
+const ADMIN_ARN_SUFFIXES = ROUTES.filter((r) => r.group === 'admin').map(
+  (r) => `${r.method}${r.path.replace(/\{\w+\}/g, '*')}`,
+);
+
 function synth(props: Partial<FailoverControlPlaneProps> = {}) {
   // Skipping bundling keeps these assertions fast; the CLI synth test below bundles for real.
   const app = new App({
@@ -45,6 +50,12 @@ function synth(props: Partial<FailoverControlPlaneProps> = {}) {
   const stack = new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
   const plane = new FailoverControlPlane(stack, 'ControlPlane', { config: parseConfig(rawConfig), ...props });
   return { app, stack, plane, template: Template.fromStack(stack) };
+}
+
+/** cdk-nag AwsSolutions' unacknowledged findings, each as `rule: construct paths`. */
+function nagFindings(app: App): string[] {
+  const report = new AwsSolutionsChecks(app).validateScope(app);
+  return report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath)}`);
 }
 
 /** cfn-lint finds nothing in the template; skipped (with a warning) where cfn-lint is not installed. */
@@ -378,9 +389,7 @@ describe('FailoverControlPlane', () => {
         'Fn::Join': [string, unknown[]];
       }>
     ).map((arn) => String(arn['Fn::Join'][1].at(-1)).replace(/^\/\$default\//, ''));
-    expect(resources).toEqual(
-      ROUTES.filter((r) => r.group === 'admin').map((r) => `${r.method}${r.path.replace(/\{\w+\}/g, '*')}`),
-    );
+    expect(resources).toEqual(ADMIN_ARN_SUFFIXES);
     expect(resources).toContain('GET/');
     expect(resources).not.toContain('POST/v1/clusters/*/nodes/*/heartbeat');
   });
@@ -496,10 +505,340 @@ describe('FailoverControlPlane with ingress function-url', () => {
   });
 
   it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
-    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(nagFindings(app)).toEqual([]);
+  });
+});
+
+/** The REST API's methods as `METHOD /path`, each with its authorisation and the function it invokes. */
+function restMethods(template: Template) {
+  const resources = template.findResources('AWS::ApiGateway::Resource');
+  const pathOf = (ref: { Ref?: string }): string => {
+    const resource = ref.Ref === undefined ? undefined : resources[ref.Ref];
+    if (resource === undefined) return ''; // the API's root resource
+    return `${pathOf(resource.Properties.ParentId)}/${resource.Properties.PathPart}`;
+  };
+  return Object.values(template.findResources('AWS::ApiGateway::Method')).map((m) => ({
+    key: `${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId) || '/'}`,
+    authorization: m.Properties.AuthorizationType,
+    function: JSON.stringify(m.Properties.Integration.Uri).match(
+      /ControlPlane(Heartbeat|Admin)[0-9A-F]{8}/,
+    )?.[1],
+    integration: m.Properties.Integration.Type,
+  }));
+}
+
+describe('FailoverControlPlane with ingress rest-api', () => {
+  let template: Template;
+  let app: App;
+  beforeAll(() => {
+    ({ template, app } = synth({ ingress: 'rest-api' }));
+  });
+
+  it('adds exactly the routes table as REST methods: admin methods IAM to the admin function, node methods open to the heartbeat function', () => {
+    template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      EndpointConfiguration: { Types: ['REGIONAL'] },
+    });
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+    const methods = restMethods(template);
+    expect(methods).toHaveLength(ROUTES.length);
     expect(
-      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath)}`),
-    ).toEqual([]);
+      Object.fromEntries(methods.map((m) => [m.key, [m.authorization, m.function, m.integration]])),
+    ).toEqual(
+      Object.fromEntries(
+        ROUTES.map((r) => [
+          `${r.method} ${r.path}`,
+          r.group === 'admin' ? ['AWS_IAM', 'Admin', 'AWS_PROXY'] : ['NONE', 'Heartbeat', 'AWS_PROXY'],
+        ]),
+      ),
+    );
+    expect(Object.keys(Object.fromEntries(methods.map((m) => [m.key, 1])))).toContain('GET /');
+  });
+
+  it('puts a WAF web ACL on the stage with one rate-based rule per source IP, sized for the whole fleet', () => {
+    // 2 nodes at a 5 s interval: 120 beats in 5 minutes × headroom 4 = 480, plus 600 for a console.
+    expect(wafRateLimit(parseConfig(rawConfig))).toBe(1_080);
+    template.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      DefaultAction: { Allow: {} },
+      VisibilityConfig: {
+        CloudWatchMetricsEnabled: true,
+        SampledRequestsEnabled: true,
+        MetricName: 'Test-api',
+      },
+      Rules: [
+        {
+          Name: 'RateLimitPerSourceIp',
+          Priority: 0,
+          Action: { Block: {} },
+          Statement: {
+            RateBasedStatement: { Limit: 1_080, AggregateKeyType: 'IP', EvaluationWindowSec: 300 },
+          },
+          VisibilityConfig: {
+            CloudWatchMetricsEnabled: true,
+            SampledRequestsEnabled: true,
+            MetricName: 'Test-api-rate-limited',
+          },
+        },
+      ],
+    });
+    const [stage] = Object.keys(template.findResources('AWS::ApiGateway::Stage'));
+    const [acl] = Object.keys(template.findResources('AWS::WAFv2::WebACL'));
+    const [api] = Object.keys(template.findResources('AWS::ApiGateway::RestApi'));
+    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      WebACLArn: { 'Fn::GetAtt': [acl, 'Arn'] },
+      ResourceArn: {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':apigateway:eu-west-1::/restapis/',
+            { Ref: api },
+            '/stages/',
+            { Ref: stage },
+          ],
+        ],
+      },
+    });
+  });
+
+  it('sizes 300 nodes at a 1 s interval for 360,600 requests per source in 5 minutes', () => {
+    const clusters = Array.from({ length: 5 }, (_, c) => ({
+      id: `c${c}`,
+      heartbeatIntervalSeconds: 1,
+      nodes: Array.from({ length: 60 }, (_, i) => ({
+        id: `n${i}`,
+        address: `10.${c}.0.${i}`,
+        tokenSha256: 'a'.repeat(64),
+      })),
+    }));
+    expect(wafRateLimit(parseConfig({ clusters }))).toBe(300 * 300 * HEADROOM + 600);
+  });
+
+  it('takes wafRateLimit from the props, and refuses one AWS WAF cannot hold or an ingress without a WAF', () => {
+    synth({ ingress: 'rest-api', wafRateLimit: 2_000 }).template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Rules: [Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 2_000 }) } })],
+    });
+    expect(() => synth({ ingress: 'rest-api', wafRateLimit: 5 })).toThrow(
+      /^wafRateLimit: must be a whole number of requests per 5 minutes from 10 to 2000000000, not 5$/,
+    );
+    expect(() => synth({ wafRateLimit: 2_000 })).toThrow(/wafRateLimit: only ingress 'rest-api' has a WAF/);
+  });
+
+  it('throttles node methods with the node throttle and every other method with the admin throttle, logs errors of every method, and writes access logs', () => {
+    // 2 nodes at a 5 s interval: the floor of 10/s, burst 20 (as behind the HTTP API).
+    const node = { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 };
+    const escaped = (path: string) => `/${path.replaceAll('/', '~1')}`;
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'prod',
+      MethodSettings: [
+        {
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          LoggingLevel: 'ERROR',
+          MetricsEnabled: true,
+          DataTraceEnabled: false,
+          ThrottlingRateLimit: 10,
+          ThrottlingBurstLimit: 20,
+        },
+        ...ROUTES.filter((r) => r.group === 'node').map((r) => ({
+          HttpMethod: r.method,
+          ResourcePath: escaped(r.path),
+          DataTraceEnabled: false,
+          ...node,
+        })),
+      ],
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+    });
+    const big = synth({ ingress: 'rest-api', throttles: { node: { rateLimit: 1_200, burstLimit: 2_400 } } });
+    const [stage] = Object.values(big.template.findResources('AWS::ApiGateway::Stage'));
+    const settings = stage?.Properties.MethodSettings as Array<Record<string, unknown>>;
+    expect(
+      settings.find((s) => s.HttpMethod === 'POST' && String(s.ResourcePath).endsWith('heartbeat')),
+    ).toMatchObject({
+      ThrottlingRateLimit: 1_200,
+      ThrottlingBurstLimit: 2_400,
+    });
+    expect(settings[0]).toMatchObject({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+  });
+
+  it('lets API Gateway invoke each function from this API only, once per function', () => {
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .map((p) => p.Properties)
+      .filter((p) => p.Principal !== 'events.amazonaws.com'); // the sweep's schedule
+    expect(permissions).toHaveLength(2);
+    for (const p of permissions) {
+      expect(p.Principal).toBe('apigateway.amazonaws.com');
+      expect(JSON.stringify(p.SourceArn)).toContain('ControlPlaneApi');
+    }
+  });
+
+  it("draws the REST API's requests, 4xx, 5xx, throttled requests and WAF blocks on the dashboard", () => {
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const parts = dashboard?.Properties.DashboardBody['Fn::Join'][1] as unknown[];
+    const widgets: Array<{ properties: { title?: string; metrics?: unknown[][] } }> = JSON.parse(
+      parts.map((p) => (typeof p === 'string' ? p : 'REF')).join(''),
+    ).widgets;
+    const api = widgets.filter((w) => /^API/.test(w.properties.title ?? ''));
+    expect(api.map((w) => w.properties.title)).toEqual([
+      'API requests, 4xx, 5xx, throttled (429), blocked by WAF',
+    ]);
+    expect(api[0]?.properties.metrics?.map((m) => `${m[0]} ${m[1]}`)).toEqual([
+      'AWS/ApiGateway Count',
+      'AWS/ApiGateway 4XXError',
+      'AWS/ApiGateway 5XXError',
+      'AWS/WAFV2 BlockedRequests',
+      'Failover ApiThrottled',
+    ]);
+  });
+
+  it("outputs the stage URL and the admin methods' execute-api ARNs, no node method's", () => {
+    const outputs = template.findOutputs('*');
+    const url = Object.entries(outputs).find(([id]) => id.includes('ApiUrl'))?.[1];
+    const [stage] = Object.keys(template.findResources('AWS::ApiGateway::Stage'));
+    const [api] = Object.keys(template.findResources('AWS::ApiGateway::RestApi'));
+    expect(stage).toMatch(/Stageprod/);
+    expect(url?.Value).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'https://',
+          { Ref: api },
+          '.execute-api.eu-west-1.',
+          { Ref: 'AWS::URLSuffix' },
+          '/',
+          { Ref: stage },
+          '/',
+        ],
+      ],
+    });
+    const arns = JSON.stringify(
+      Object.entries(outputs).find(([id]) => id.includes('AdminInvokeArns'))?.[1]?.Value,
+    );
+    for (const r of ROUTES) {
+      const suffix = `/prod/${r.method}${r.path.replace(/\{\w+\}/g, '*')}`;
+      if (r.group === 'admin') expect(arns).toContain(`${suffix}"`);
+      else expect(arns).not.toContain(suffix);
+    }
+  });
+
+  it("grants operators execute-api:Invoke on the REST API's admin methods in its stage, and no node method", () => {
+    const own = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: mkdtempSync(join(work, 'out-')),
+    });
+    const stack = new Stack(own, 'Grant', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const plane = new FailoverControlPlane(stack, 'ControlPlane', {
+      config: parseConfig(rawConfig),
+      ingress: 'rest-api',
+    });
+    plane.grantAdmin(new Role(stack, 'Operators', { assumedBy: new AccountRootPrincipal() }));
+    const [policy] = Object.entries(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('Operators'))
+      .map(([, resource]) => resource);
+    const [statement] = policy?.Properties.PolicyDocument.Statement ?? [];
+    expect(statement.Action).toBe('execute-api:Invoke');
+    const resources = (statement.Resource as Array<{ 'Fn::Join': [string, unknown[]] }>).map((arn) =>
+      String(arn['Fn::Join'][1].at(-1)),
+    );
+    expect(resources).toEqual(ADMIN_ARN_SUFFIXES.map((suffix) => `/prod/${suffix}`));
+  });
+
+  it('lints clean with cfn-lint when it is installed', (ctx) => {
+    expectLintClean(ctx, template, 'rest-api-template.json');
+  });
+
+  it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
+    expect(nagFindings(app)).toEqual([]);
+  });
+});
+
+describe('FailoverControlPlane with ingress private', () => {
+  const endpoints = ['vpce-0123456789abcdef0', 'vpce-0fedcba9876543210'];
+  let template: Template;
+  let app: App;
+  beforeAll(() => {
+    ({ template, app } = synth({ ingress: 'private', vpcEndpointIds: endpoints }));
+  });
+
+  it('is a private REST API associated with the given endpoints, with no WAF: only they reach it', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      EndpointConfiguration: { Types: ['PRIVATE'], VpcEndpointIds: endpoints },
+    });
+    template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+    const methods = restMethods(template);
+    expect(methods).toHaveLength(ROUTES.length);
+    for (const m of methods) expect(m.authorization).toBe(m.function === 'Admin' ? 'AWS_IAM' : 'NONE');
+  });
+
+  it('allows invoking only from the given endpoints, node methods to anyone and admin methods to this account, and denies every other source', () => {
+    const [api] = Object.values(template.findResources('AWS::ApiGateway::RestApi'));
+    const statements = api?.Properties.Policy.Statement as Array<Record<string, unknown>>;
+    const stagePaths = (group: 'node' | 'admin') =>
+      ROUTES.filter((r) => r.group === group).map(
+        (r) => `execute-api:/prod/${r.method}${r.path.replace(/\{\w+\}/g, '*')}`,
+      );
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Action: 'execute-api:Invoke',
+        Resource: stagePaths('node'),
+        Condition: { StringEquals: { 'aws:SourceVpce': endpoints } },
+      },
+      {
+        Effect: 'Allow',
+        Principal: {
+          AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:root']] },
+        },
+        Action: 'execute-api:Invoke',
+        Resource: stagePaths('admin'),
+        Condition: { StringEquals: { 'aws:SourceVpce': endpoints } },
+      },
+      {
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 'execute-api:Invoke',
+        Resource: 'execute-api:/*',
+        Condition: { StringNotEquals: { 'aws:SourceVpce': endpoints } },
+      },
+    ]);
+  });
+
+  it('refuses ingress private without VPC endpoints, with a malformed or repeated ID, and VPC endpoints with another ingress', () => {
+    expect(() => synth({ ingress: 'private' })).toThrow(
+      /^vpcEndpointIds: ingress 'private' needs the IDs of the execute-api VPC endpoints that may reach it/,
+    );
+    expect(() => synth({ ingress: 'private', vpcEndpointIds: [] })).toThrow(
+      /^vpcEndpointIds: ingress 'private' needs/,
+    );
+    expect(() => synth({ ingress: 'private', vpcEndpointIds: ['vpc-0123456789abcdef0'] })).toThrow(
+      "vpcEndpointIds: 'vpc-0123456789abcdef0' is not a VPC endpoint ID (vpce-…)",
+    );
+    expect(() =>
+      synth({ ingress: 'private', vpcEndpointIds: [endpoints[0] ?? '', endpoints[0] ?? ''] }),
+    ).toThrow(`vpcEndpointIds: ${endpoints[0]} is given twice`);
+    expect(() => synth({ ingress: 'rest-api', vpcEndpointIds: endpoints })).toThrow(
+      /^vpcEndpointIds: only ingress 'private' is reached through VPC endpoints; this one is 'rest-api'$/,
+    );
+  });
+
+  it('draws the API row without WAF blocks', () => {
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    expect(body).toContain('API requests, 4xx, 5xx, throttled (429)');
+    expect(body).not.toContain('AWS/WAFV2');
+  });
+
+  it('lints clean with cfn-lint when it is installed', (ctx) => {
+    expectLintClean(ctx, template, 'private-template.json');
+  });
+
+  it('passes cdk-nag AwsSolutions with no unacknowledged finding (no WAF on a private API, acknowledged)', () => {
+    expect(nagFindings(app)).toEqual([]);
   });
 });
 
@@ -997,10 +1336,7 @@ describe('FailoverControlPlane in three Regions (multi-Region strong consistency
   });
 
   it('passes cdk-nag AwsSolutions in every Region', () => {
-    const report = new AwsSolutionsChecks(three.app).validateScope(three.app);
-    expect(
-      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath)}`),
-    ).toEqual([]);
+    expect(nagFindings(three.app)).toEqual([]);
   });
 });
 
@@ -1021,6 +1357,42 @@ describe('the CDK app', () => {
       expect(loadConfigFile(join(out, asset, 'failover.config.json'))).toEqual(example);
     }
   }, 120_000);
+
+  it.each([
+    [
+      ['-c', 'ingress=rest'],
+      "ingress: expected one of http-api, function-url, rest-api, private, got 'rest'",
+    ],
+    [
+      ['-c', 'ingress=private'],
+      "vpcEndpointIds: ingress 'private' needs the IDs of the execute-api VPC endpoints",
+    ],
+    [
+      ['-c', 'ingress=rest-api', '-c', 'wafRateLimit=lots'],
+      "wafRateLimit: expected a whole number of requests per 5 minutes, got 'lots'",
+    ],
+  ])(
+    'stops with a clear message for a bad ingress option (%j)',
+    (context, message) => {
+      const result = spawnSync(
+        'npx',
+        [
+          'cdk',
+          'synth',
+          '--quiet',
+          '-c',
+          'config=failover.config.example.json',
+          ...context,
+          '-o',
+          join(work, 'ingress.out'),
+        ],
+        { env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' }, encoding: 'utf8', timeout: 120_000 },
+      );
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain(message);
+    },
+    120_000,
+  );
 
   it('stops with the config error when the config file is invalid', () => {
     const bad = join(work, 'bad.json');

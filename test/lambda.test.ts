@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyResult, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
+import { type EveryIngressHandler, servingEveryIngress, v1Result } from '../functions/event-v1.js';
 import { METRIC } from '../functions/metric-names.js';
 import { createRuntime } from '../functions/runtime.js';
 import { parseConfig } from '../shared/config.js';
@@ -19,9 +20,9 @@ import { createApiHandler } from '../shared/http/api.js';
 import { silentLogger } from '../shared/logger.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
 import { mintToken } from '../shared/tokens.js';
-import { apiEvent } from './helpers/api-event.js';
+import { apiEvent, restApiEvent } from './helpers/api-event.js';
 
-type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+type ApiHandler = EveryIngressHandler;
 
 const a = mintToken();
 const b = mintToken();
@@ -72,7 +73,8 @@ afterAll(async () => {
 });
 
 const beatPath = (node: string) => `/v1/clusters/lambda/nodes/${node}/heartbeat`;
-const body = (res: APIGatewayProxyStructuredResultV2) => JSON.parse(res.body ?? 'null');
+const body = (res: APIGatewayProxyStructuredResultV2 | APIGatewayProxyResult) =>
+  JSON.parse(res.body ?? 'null');
 
 describe('Lambda handlers', () => {
   it('heartbeat handler records beats and makes the first node active', async () => {
@@ -199,6 +201,80 @@ describe('Lambda handlers', () => {
   });
 });
 
+describe('REST API (payload 1.0) events: ingress rest-api and private, the same functions', () => {
+  const ops = 'arn:aws:sts::123456789012:assumed-role/oncall/alice';
+  /** One request as both versions, asked in turn of the same function: v1's answer is v2's, in v1's shape. */
+  async function bothVersions(
+    handler: ApiHandler,
+    method: string,
+    path: string,
+    options: Parameters<typeof apiEvent>[2] = {},
+  ) {
+    const v2 = await handler(apiEvent(method, path, options));
+    const v1 = await handler(restApiEvent(method, path, options));
+    return { v1, v2 };
+  }
+
+  type Case = [string, 'heartbeat' | 'admin', string, string, Parameters<typeof apiEvent>[2]?];
+  it.each<Case>([
+    ['a wrong token (401)', 'heartbeat', 'POST', beatPath('a'), { token: b.token, body: '{}' }],
+    [
+      'an admin route on the heartbeat function (404)',
+      'heartbeat',
+      'GET',
+      '/v1/clusters/lambda',
+      { iamUser: ops },
+    ],
+    [
+      'a body sent as text/plain (415)',
+      'heartbeat',
+      'POST',
+      beatPath('b'),
+      { token: b.token, body: '{}', contentType: 'text/plain' },
+    ],
+    ['a method the route does not take (405)', 'heartbeat', 'GET', beatPath('b'), { token: b.token }],
+    ['an admin route without IAM (401)', 'admin', 'GET', '/v1/clusters/lambda'],
+    ['the console page (200)', 'admin', 'GET', '/', { iamUser: ops }],
+    ['the cluster list (200)', 'admin', 'GET', '/v1/clusters', { iamUser: ops }],
+    ['an unknown cluster (404)', 'admin', 'GET', '/v1/clusters/nope', { iamUser: ops }],
+  ])('answers %s in v1 exactly as in v2', async (_what, fn, method, path, options = {}) => {
+    const { v1, v2 } = await bothVersions(fn === 'admin' ? admin : heartbeat, method, path, options);
+    expect(v2.statusCode).toBeGreaterThan(0);
+    expect(v1).toEqual(v1Result(v2));
+  });
+
+  it("answers a cluster's status and a node's own role in v1 as in v2 (the clock aside)", async () => {
+    type Result = APIGatewayProxyResult | APIGatewayProxyStructuredResultV2;
+    const status = await bothVersions(admin, 'GET', '/v1/clusters/lambda', { iamUser: ops });
+    expect(status.v1.statusCode).toBe(200);
+    const steady = (res: Result) => ({
+      ...body(res),
+      now: null,
+      nodes: body(res).nodes.map((n: { id: string; role: string }) => [n.id, n.role]),
+    });
+    expect(steady(status.v1)).toEqual(steady(status.v2));
+    const role = await bothVersions(heartbeat, 'GET', '/v1/clusters/lambda/nodes/b', { token: b.token });
+    expect(role.v1.statusCode).toBe(200);
+    const withoutLease = (res: Result) => ({ ...body(res), leaseRemainingMs: null });
+    expect(withoutLease(role.v1)).toEqual(withoutLease(role.v2));
+    expect(role.v1.headers).toEqual(role.v2.headers);
+  });
+
+  it('records a heartbeat sent base64-encoded through a REST API', async () => {
+    const before = body(await admin(restApiEvent('GET', '/v1/clusters/lambda', { iamUser: ops })));
+    const res = await heartbeat(
+      restApiEvent('POST', beatPath('b'), { token: b.token, body: '{"version":"rest-1"}', base64: true }),
+    );
+    expect(res.statusCode, res.body).toBe(200);
+    expect(body(res)).toMatchObject({ cluster: 'lambda', node: 'b' });
+    const after = body(await admin(restApiEvent('GET', '/v1/clusters/lambda', { iamUser: ops })));
+    const nodeB = (status: { nodes: Array<{ id: string; heartbeats: number; version?: string }> }) =>
+      status.nodes.find((n) => n.id === 'b');
+    expect(nodeB(after)?.heartbeats).toBe((nodeB(before)?.heartbeats ?? 0) + 1);
+    expect(nodeB(after)?.version).toBe('rest-1');
+  });
+});
+
 /** The EMF lines (CloudWatch embedded metric format) the functions write to stdout while `run` runs. */
 async function emf(run: () => Promise<unknown>) {
   const written: string[] = [];
@@ -302,45 +378,57 @@ describe('audit: who did it', () => {
   const eventBridge = mockClient(EventBridgeClient);
   afterEach(() => eventBridge.reset());
 
-  it('records the IAM principal ARN of the request context as `by` of a pause and a resume: in status, events and EventBridge', async () => {
-    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e' }] });
-    // The admin function as deployed, with a bus to publish to.
-    const { controlPlane } = createRuntime({ ...process.env, FAILOVER_EVENT_BUS: 'ops-bus' });
-    const handle = createApiHandler({
-      controlPlane,
-      logger: silentLogger,
-      groups: ['admin'],
-      authorizeAdmin: (await import('../functions/admin.js')).requireIamCaller,
-    });
+  // The caller's ARN is in `requestContext.authorizer.iam` of an HTTP API (v2) event and in
+  // `requestContext.identity` of a REST API (v1) one.
+  it.each([
+    ['an HTTP API', apiEvent],
+    ['a REST API', restApiEvent],
+  ] as const)(
+    'records the IAM principal ARN of the request context (%s) as `by` of a pause and a resume: in status, events and EventBridge',
+    async (_ingress, apiEvent) => {
+      eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e' }] });
+      // The admin function as deployed, with a bus to publish to.
+      const { controlPlane } = createRuntime({ ...process.env, FAILOVER_EVENT_BUS: 'ops-bus' });
+      const handle: EveryIngressHandler = servingEveryIngress(
+        createApiHandler({
+          controlPlane,
+          logger: silentLogger,
+          groups: ['admin'],
+          authorizeAdmin: (await import('../functions/admin.js')).requireIamCaller,
+        }),
+      );
 
-    const paused = await handle(
-      apiEvent('POST', '/v1/clusters/lambda/pause', { iamUser: ops, body: '{"reason":"patching"}' }),
-    );
-    expect(paused.statusCode, paused.body).toBe(200);
-    expect(body(paused).paused).toMatchObject({ by: ops, reason: 'patching' });
-    const resumed = await handle(
-      apiEvent('POST', '/v1/clusters/lambda/resume', { iamUser: ops, body: '{}' }),
-    );
-    expect(resumed.statusCode, resumed.body).toBe(200);
+      const paused = await handle(
+        apiEvent('POST', '/v1/clusters/lambda/pause', { iamUser: ops, body: '{"reason":"patching"}' }),
+      );
+      expect(paused.statusCode, paused.body).toBe(200);
+      expect(body(paused).paused).toMatchObject({ by: ops, reason: 'patching' });
+      const resumed = await handle(
+        apiEvent('POST', '/v1/clusters/lambda/resume', { iamUser: ops, body: '{}' }),
+      );
+      expect(resumed.statusCode, resumed.body).toBe(200);
 
-    const events = body(await handle(apiEvent('GET', '/v1/clusters/lambda/events', { iamUser: ops }))).events;
-    expect(events.slice(0, 2)).toEqual([
-      expect.objectContaining({ kind: 'resumed', by: ops }),
-      expect.objectContaining({ kind: 'paused', by: ops, reason: `automation paused by ${ops}: patching` }),
-    ]);
-    const published = eventBridge
-      .commandCalls(PutEventsCommand)
-      .flatMap((call) => call.args[0].input.Entries ?? [])
-      .map((entry) => ({
-        type: entry.DetailType,
-        bus: entry.EventBusName,
-        detail: JSON.parse(entry.Detail ?? '{}'),
-      }));
-    expect(published).toEqual([
-      { type: 'Failover Automation Paused', bus: 'ops-bus', detail: expect.objectContaining({ by: ops }) },
-      { type: 'Failover Automation Resumed', bus: 'ops-bus', detail: expect.objectContaining({ by: ops }) },
-    ]);
-  });
+      const events = body(
+        await handle(apiEvent('GET', '/v1/clusters/lambda/events', { iamUser: ops })),
+      ).events;
+      expect(events.slice(0, 2)).toEqual([
+        expect.objectContaining({ kind: 'resumed', by: ops }),
+        expect.objectContaining({ kind: 'paused', by: ops, reason: `automation paused by ${ops}: patching` }),
+      ]);
+      const published = eventBridge
+        .commandCalls(PutEventsCommand)
+        .flatMap((call) => call.args[0].input.Entries ?? [])
+        .map((entry) => ({
+          type: entry.DetailType,
+          bus: entry.EventBusName,
+          detail: JSON.parse(entry.Detail ?? '{}'),
+        }));
+      expect(published).toEqual([
+        { type: 'Failover Automation Paused', bus: 'ops-bus', detail: expect.objectContaining({ by: ops }) },
+        { type: 'Failover Automation Resumed', bus: 'ops-bus', detail: expect.objectContaining({ by: ops }) },
+      ]);
+    },
+  );
 });
 
 describe('cold start', () => {

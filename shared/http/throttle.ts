@@ -42,6 +42,29 @@ export function throttles(config: Config): Record<RouteGroup, Throttle> {
   };
 }
 
+/** The window an AWS WAF rate-based rule counts over (its `evaluationWindowSec`). */
+export const WAF_WINDOW_SECONDS = 300;
+/** One operator's console polling each second (status and events) for a whole window. */
+const WAF_ADMIN_ALLOWANCE = 2 * WAF_WINDOW_SECONDS;
+
+/**
+ * The requests one source IP may send in WAF_WINDOW_SECONDS before the REST API's WAF rule
+ * blocks it (ingress `rest-api`): every beat of the whole fleet × HEADROOM, plus a console.
+ * Sized for the whole fleet, not one node, because nodes in private subnets reach the API
+ * through a NAT gateway and so share one source address: a rule sized for one node (at a 1 s
+ * interval 300 beats + 300 retries, × 2 for releases and role checks = 1,200) would block
+ * such a fleet's own beats, and missed beats are failovers. A flood is thousands of
+ * requests a second: it crosses this limit within seconds either way, and once blocked its
+ * requests end at WAF, which API Gateway evaluates first, and no longer reach the functions.
+ */
+export function wafRateLimit(config: Config): number {
+  const beatsPerWindow = config.clusters.reduce(
+    (sum, c) => sum + (c.nodes.length * WAF_WINDOW_SECONDS) / c.heartbeatIntervalSeconds,
+    0,
+  );
+  return Math.ceil(beatsPerWindow * HEADROOM) + WAF_ADMIN_ALLOWANCE;
+}
+
 /** What one heartbeat may take, at most, warm (the bench measures a few ms). */
 const CALL_MS_BOUND = 100;
 
