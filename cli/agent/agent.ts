@@ -8,7 +8,7 @@
 import type { Server } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import type { HeartbeatResult } from '../../shared/control-plane/control-plane.js';
-import { formatSeconds, sleep } from '../../shared/time.js';
+import { formatSeconds, isoTimestamp, sleep } from '../../shared/time.js';
 import { AGENT_HELP, type AgentOptions, parseAgentArgs } from './args.js';
 import { BeatClient, type BeatOutcome, ProblemLog } from './beat-client.js';
 import { MIN_ATTEMPT_MS, retriesEndBy, retryWaitMs } from './beat-retry.js';
@@ -42,7 +42,7 @@ export async function agent(argv: string[]): Promise<number> {
   interpretOnly();
   const prefix = `[${options.cluster}/${options.node}]`;
   const runner = new Agent(options, (message) => {
-    process.stdout.write(`${new Date().toISOString()} ${prefix} ${message}\n`);
+    process.stdout.write(`${isoTimestamp(Date.now())} ${prefix} ${message}\n`);
   });
   const onSignal = (signal: NodeJS.Signals) => runner.stop(signal);
   // `once`: a second Ctrl-C falls through to Node's default and ends the process at once.
