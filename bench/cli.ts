@@ -7,7 +7,8 @@
  *    start too; wall time is the parent's spawn-to-exit.
  * 2. An agent against a local server (`failover serve --memory`) at a 1 s interval for
  *    `agentSeconds` (60 s by default, 20 s with --quick; the issue's figure is 5 minutes):
- *    its resident memory at the end (VmRSS from /proc, so Linux only) and its CPU per beat
+ *    its resident memory at the end (VmRSS from /proc, so Linux only), beside that of an
+ *    idle `node` started with it (Node's own floor on this machine), and its CPU per beat
  *    (utime + stime from /proc between its first confirmed beat and the end, divided by the
  *    beats the server counted in that time).
  * 3. `failover run-if-active` on a standby node (exits 0 without running the job): wall
@@ -29,6 +30,7 @@ import {
   pass,
   type Row,
   startCli,
+  startNode,
   stopProc,
   waitFor,
 } from './lib.js';
@@ -41,7 +43,7 @@ const TICKS_PER_SECOND = 100;
 
 export interface CliData {
   help: { runs: number; wallMs: number[]; cpuMs: number[]; nodeWallMs: number[]; nodeCpuMs: number[] };
-  agent: { seconds: number; beats: number; rssMb: number; cpuMsPerBeat: number };
+  agent: { seconds: number; beats: number; rssMb: number; idleNodeRssMb: number; cpuMsPerBeat: number };
   runIfActive: { wallMs: number[]; roundTripMs: number[] };
 }
 
@@ -139,6 +141,8 @@ export async function runCli(
       FAILOVER_TOKEN: tokens.a.token,
     });
     procs.push(agent);
+    const idleNode = startNode('idle node', ['-e', 'setInterval(() => {}, 1_000)']);
+    procs.push(idleNode);
     await waitFor('agent a to become active', () => /role: active/.test(agent.output()), 30_000, 50, agent);
     const pid = agent.child.pid as number;
     const cpuAtStart = processCpuMs(pid);
@@ -147,8 +151,15 @@ export async function runCli(
     await new Promise((resolve) => setTimeout(resolve, options.agentSeconds * 1000));
     const cpuMs = processCpuMs(pid) - cpuAtStart;
     const rssMb = processRssMb(pid);
+    const idleNodeRssMb = processRssMb(idleNode.child.pid as number);
     const beaten = (await beats()) - beatsAtStart;
-    const agentData = { seconds: options.agentSeconds, beats: beaten, rssMb, cpuMsPerBeat: cpuMs / beaten };
+    const agentData = {
+      seconds: options.agentSeconds,
+      beats: beaten,
+      rssMb,
+      idleNodeRssMb,
+      cpuMsPerBeat: cpuMs / beaten,
+    };
 
     // 3. run-if-active for the standby b (a is active), and the same GET from here.
     const runIfActive: CliData['runIfActive'] = { wallMs: [], roundTripMs: [] };
@@ -180,7 +191,7 @@ export async function runCli(
       },
       {
         figure: `Agent resident memory after ${options.agentSeconds} s at a 1 s interval`,
-        measured: `${rssMb.toFixed(1)} MB (VmRSS)`,
+        measured: `${rssMb.toFixed(1)} MB (VmRSS); an idle \`node\` beside it: ${idleNodeRssMb.toFixed(1)} MB`,
         budget: `< ${RSS_BUDGET_MB} MB`,
         status: pass(rssMb < RSS_BUDGET_MB),
       },

@@ -93,7 +93,12 @@ const children = new Set<ChildProcess>();
 
 /** Starts `node bin/failover.js ARGS`; children still running when this process exits are killed. */
 export function startCli(name: string, args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  return startNode(name, [BIN, ...args], env);
+}
+
+/** Starts `node ARGS`; children still running when this process exits are killed. */
+export function startNode(name: string, args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -306,13 +306,6 @@ export function loadConfigFile(path: string): Config {
   return parseConfigText(text, path);
 }
 
-/** Where the other agents of a cluster reach `node`'s failsafe endpoint. */
-export function peerUrl(cluster: ClusterConfig, node: NodeConfig): string {
-  if (node.peerUrl !== undefined) return node.peerUrl.replace(/\/+$/, '');
-  const host = isIP(node.address) === 6 ? `[${node.address}]` : node.address;
-  return `http://${host}:${cluster.peerPort}`;
-}
-
 export function findCluster(config: Config, clusterId: string): ClusterConfig | undefined {
   return config.clusters.find((c) => c.id === clusterId);
 }

@@ -14,7 +14,7 @@
  * knows a newer epoch; so a partition that cuts only the active off still fails over.
  */
 import type { ClusterConfig } from '../config.js';
-import { peerUrl } from '../config.js';
+import { peerUrl } from '../peer-url.js';
 import { formatSeconds } from '../time.js';
 import { clusterEvent } from './events.js';
 import type { ClusterEvent, ClusterState, FailsafeReport } from './state.js';
