@@ -42,7 +42,10 @@ import type { RouteGroup } from '../shared/http/routes.js';
 import { reservedConcurrency, type Throttle, throttles, wafRateLimit } from '../shared/http/throttle.js';
 import { environmentOf } from '../shared/targets/registry.js';
 import { FailoverDashboard, serviceMetric } from './dashboard.js';
-import { type Endpoint, functionUrlIngress, httpApiIngress, restApiIngress } from './ingress.js';
+import type { Endpoint } from './ingress/endpoint.js';
+import { functionUrlIngress } from './ingress/function-url.js';
+import { httpApiIngress } from './ingress/http-api.js';
+import { restApiIngress } from './ingress/rest-api.js';
 import { targetPolicies } from './target-policies.js';
 import { targetResources } from './target-resources.js';
 

@@ -1,12 +1,6 @@
-/**
- * How agents and operators reach the control plane's functions: an API Gateway HTTP API
- * (per-route throttles, IAM on admin routes), Lambda Function URLs, or an API Gateway REST
- * API, public behind AWS WAF or private to VPC endpoints. Same handlers every way (the REST
- * API's payload 1.0 events are adapted in functions/event-v1.ts).
- */
-import { CfnOutput, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+/** Ingresses `rest-api` (public, behind AWS WAF) and `private` (VPC endpoints only): an API Gateway REST API. */
+import { Stack, Validations } from 'aws-cdk-lib';
 import {
-  AccessLogFormat,
   AuthorizationType,
   EndpointType,
   type IResource,
@@ -17,173 +11,25 @@ import {
   RestApi,
   LogGroupLogDestination as RestLogGroupLogDestination,
 } from 'aws-cdk-lib/aws-apigateway';
-import {
-  type CfnStage,
-  HttpApi,
-  HttpMethod,
-  HttpStage,
-  LogGroupLogDestination,
-} from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { InterfaceVpcEndpoint } from 'aws-cdk-lib/aws-ec2';
 import { AccountPrincipal, AnyPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import type { Construct } from 'constructs';
-import { ConfigError } from '../shared/errors.js';
-import { ROUTES, type RouteGroup } from '../shared/http/routes.js';
-import { type Throttle, WAF_WINDOW_SECONDS } from '../shared/http/throttle.js';
-
-/** Where agents and operators reach the control plane; who may call the admin routes. */
-export interface Endpoint {
-  api: HttpApi | RestApi | undefined;
-  /** The API's access log (its throttled requests are counted from it). */
-  accessLogs: LogGroup | undefined;
-  /** The API's own figures for the dashboard: requests, 4xx, 5xx (and WAF blocks); none for Function URLs. */
-  metrics: Metric[];
-  admin: { actions: string[]; resources: string[]; conditions?: Record<string, Record<string, string>> };
-}
-
-/** Why node routes have no API Gateway authoriser (cdk-nag AwsSolutions-APIG4), for every API ingress. */
-const NODE_ROUTES_NO_AUTHORIZER = {
-  id: 'AwsSolutions-APIG4',
-  reason:
-    'Node agents authenticate with a per-node bearer token, checked in the handler against a SHA-256 hash ' +
-    'in constant time; IAM credentials on every host would defeat the curl-friendly design.',
-};
-
-/** One JSON line per request, in both kinds of API Gateway (the same `$context` variables). */
-const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
-  JSON.stringify({
-    requestId: '$context.requestId',
-    ip: '$context.identity.sourceIp',
-    caller: '$context.identity.userArn',
-    method: '$context.httpMethod',
-    path: '$context.path',
-    status: '$context.status',
-    latencyMs: '$context.responseLatency',
-    integrationError: '$context.integrationErrorMessage',
-  }),
-);
-
-function accessLogGroup(scope: Construct, logRetention: RetentionDays): LogGroup {
-  return new LogGroup(scope, 'ApiAccessLogs', {
-    retention: logRetention,
-    removalPolicy: RemovalPolicy.DESTROY,
-  });
-}
-
-/** ApiUrl and one execute-api ARN per admin route (each path parameter a wildcard): the console's too, no node route. */
-function apiOutputs(scope: Construct, url: string, adminArns: string[]): void {
-  new CfnOutput(scope, 'ApiUrl', { value: url, description: 'Base URL for agents and the CLI' });
-  new CfnOutput(scope, 'AdminInvokeArns', {
-    value: Fn.join(',', adminArns),
-    description: `Grant execute-api:Invoke on these ARNs to operators (region ${Stack.of(scope).region})`,
-  });
-}
-
-const ADMIN_ROUTES = ROUTES.filter((r) => r.group === 'admin');
-/** An execute-api resource path for a route: each path parameter a wildcard. */
-const arnPath = (path: string) => path.replace(/\{\w+\}/g, '*');
-
-/** The HTTP API: heartbeats carry node tokens checked in the handler; admin routes use IAM. */
-export function httpApiIngress(
-  scope: Construct,
-  heartbeatFn: NodejsFunction,
-  adminFn: NodejsFunction,
-  throttle: Record<RouteGroup, Throttle>,
-  logRetention: RetentionDays,
-): Endpoint {
-  const accessLogs = accessLogGroup(scope, logRetention);
-  const api = new HttpApi(scope, 'Api', {
-    createDefaultStage: false,
-    description: 'failover control plane API',
-  });
-  const stage = new HttpStage(scope, 'DefaultStage', {
-    httpApi: api,
-    stageName: '$default',
-    autoDeploy: true,
-    // A route without settings of its own (none today) gets the admin routes' throttle.
-    throttle: throttle.admin,
-    accessLogSettings: {
-      destination: new LogGroupLogDestination(accessLogs),
-      format: ACCESS_LOG_FORMAT,
-    },
-  });
-  // Exactly the routes the handler serves: node routes go to the heartbeat function, which
-  // checks the node's token; admin routes to the admin function, behind IAM.
-  const integrations = {
-    node: new HttpLambdaIntegration('HeartbeatIntegration', heartbeatFn),
-    admin: new HttpLambdaIntegration('AdminIntegration', adminFn),
-  };
-  const iam = new HttpIamAuthorizer();
-  const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
-  for (const { group, method, path } of ROUTES) {
-    const added = api.addRoutes({
-      path,
-      methods: [HttpMethod[method]],
-      integration: integrations[group],
-      ...(group === 'admin' ? { authorizer: iam } : {}),
-    });
-    routeSettings[`${method} ${path}`] = {
-      ThrottlingRateLimit: throttle[group].rateLimit,
-      ThrottlingBurstLimit: throttle[group].burstLimit,
-    };
-    // Route settings name routes by key: the routes must exist before the stage refers to them.
-    for (const route of added) stage.node.addDependency(route);
-    if (group !== 'node') continue;
-    for (const route of added) Validations.of(route).acknowledge(NODE_ROUTES_NO_AUTHORIZER);
-  }
-
-  (stage.node.defaultChild as CfnStage).addPropertyOverride('RouteSettings', routeSettings);
-
-  const adminArns = ADMIN_ROUTES.map((r) => api.arnForExecuteApi(r.method, arnPath(r.path), '$default'));
-  apiOutputs(scope, stage.url, adminArns);
-  return {
-    api,
-    accessLogs,
-    metrics: [api.metricCount(), api.metricClientError(), api.metricServerError()],
-    admin: { actions: ['execute-api:Invoke'], resources: adminArns },
-  };
-}
-
-/**
- * Lambda Function URLs, the cheapest ingress: no per-request API Gateway charge. The
- * heartbeat function's URL is open (node tokens are checked in the handler, as behind the
- * HTTP API) and throttled by its reserved concurrency, sized from the config; the admin
- * function's URL takes IAM (SigV4 for the \`lambda\` service). Same handlers, same routes.
- */
-export function functionUrlIngress(
-  scope: Construct,
-  heartbeatFn: NodejsFunction,
-  adminFn: NodejsFunction,
-): Endpoint {
-  const nodeUrl = heartbeatFn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
-  const adminUrl = adminFn.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
-  new CfnOutput(scope, 'ApiUrl', { value: nodeUrl.url, description: 'Base URL for agents (node routes)' });
-  new CfnOutput(scope, 'AdminUrl', {
-    value: adminUrl.url,
-    description: 'Base URL for the CLI (admin routes, IAM)',
-  });
-  new CfnOutput(scope, 'AdminInvokeArn', {
-    value: adminFn.functionArn,
-    description: 'Grant lambda:InvokeFunctionUrl on this ARN to operators',
-  });
-  return {
-    api: undefined,
-    accessLogs: undefined,
-    metrics: [],
-    admin: {
-      actions: ['lambda:InvokeFunctionUrl'],
-      resources: [adminFn.functionArn],
-      conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
-    },
-  };
-}
+import { ConfigError } from '../../shared/errors.js';
+import { ROUTES, type RouteGroup } from '../../shared/http/routes.js';
+import { type Throttle, WAF_WINDOW_SECONDS } from '../../shared/http/throttle.js';
+import {
+  ACCESS_LOG_FORMAT,
+  ADMIN_ROUTES,
+  accessLogGroup,
+  apiOutputs,
+  arnPath,
+  type Endpoint,
+  NODE_ROUTES_NO_AUTHORIZER,
+} from './endpoint.js';
 
 /** Who may reach the REST API: anyone, through a WAF rate rule, or only given VPC endpoints. */
 export type RestApiAccess =
