@@ -168,6 +168,33 @@ describe('hold when beats arrive late from every node at once (a flooded or thro
     expect(lateEverywhere(state({ a: seen(LEASE + 1), b: seen(LEASE + 1) }), db, NOW)).toBeNull();
   });
 
+  it('counts a node last heard exactly a lease ago as heard within the lease: its on-time beat shows the ingress up', () => {
+    // given: b's on-time beat arrived exactly one lease ago (still alive, as isAlive counts it); c's was late
+    const s = state({ a: seen(LEASE + 1), b: seen(LEASE, 1_000), c: seen(0, 2_500) });
+    expect(lateEverywhere(s, db, NOW)).toBeNull();
+    expect(decide(s, db, NOW)).toMatchObject({ type: 'promote', cause: 'lease-expired' });
+  });
+
+  it('keeps a recorded grace, as recorded, until its end: beats on time again neither lift nor extend it', () => {
+    // given: a sweep 1 s ago held for one lease because every beat was late
+    const recorded = {
+      code: 'grace' as const,
+      since: NOW - 1_000,
+      until: NOW + 2_000,
+      reason: 'beats arrive late from every node at once (…)',
+    };
+    // b and c beat on time now: that alone would promote b
+    const onTime = state({ a: seen(LEASE + 1), b: seen(0), c: seen(0) }, { hold: recorded });
+    expect(decide(onTime, db, NOW)).toEqual({ type: 'hold', expectedEpoch: 4, active: 'a', hold: recorded });
+    expect(decide(onTime, db, NOW + 1_999)).toMatchObject({ type: 'hold', hold: recorded });
+    // still late everywhere: the same hold, not one lease from each sweep
+    const stillLate = state({ a: seen(LEASE + 1), b: seen(0, 2_500), c: seen(0, 2_500) }, { hold: recorded });
+    expect(decide(stillLate, db, NOW)).toMatchObject({ type: 'hold', hold: recorded });
+    // at its end (b and c still beating), the ordinary rules again
+    const atEnd = state({ a: seen(LEASE + 1), b: seen(-2_000), c: seen(-2_000) }, { hold: recorded });
+    expect(decide(atEnd, db, NOW + 2_000)).toMatchObject({ type: 'promote', to: 'b' });
+  });
+
   it('does not hold a promotion away from an active that reports failing', () => {
     const s = state({ a: { ...seen(0), status: 'failing' }, b: seen(0, 2_500), c: seen(0, 2_500) });
     expect(decide(s, db, NOW)).toMatchObject({ type: 'promote', cause: 'failing', to: 'b' });
