@@ -36,6 +36,12 @@ const config = parseConfig({
     },
     { id: 'off', failsafe: false, nodes: [{ id: 'a', address: '10.0.0.1', tokenSha256: HASH }] },
     { id: 'solo', nodes: [{ id: 'a', address: '10.0.0.1', tokenSha256: HASH }] },
+    { id: 'pair', nodes: ['a', 'b'].map((id, i) => ({ id, address: `10.0.0.${i + 1}`, tokenSha256: HASH })) },
+    {
+      id: 'pair-off',
+      failsafe: false,
+      nodes: ['a', 'b'].map((id, i) => ({ id, address: `10.0.0.${i + 1}`, tokenSha256: HASH })),
+    },
   ],
 });
 const db = config.clusters[0] as ClusterConfig;
@@ -220,9 +226,16 @@ describe('failsafe peers', () => {
     ]);
   });
 
-  it('is off when the cluster turns it off, and for one node (nobody could vouch that it is not cut off alone)', () => {
+  it('is off when the cluster turns it off (whatever its size), and for one node (nobody could vouch that it is not cut off alone)', () => {
     expect(failsafePeers(config.clusters[1] as ClusterConfig, 'a')).toBeNull();
     expect(failsafePeers(config.clusters[2] as ClusterConfig, 'a')).toBeNull();
+    expect(failsafePeers(config.clusters[4] as ClusterConfig, 'a')).toBeNull();
+  });
+
+  it('applies from two nodes on: the one peer can vouch', () => {
+    expect(failsafePeers(config.clusters[3] as ClusterConfig, 'b')).toEqual([
+      { node: 'a', url: 'http://10.0.0.1:7788' },
+    ]);
   });
 });
 
@@ -296,5 +309,10 @@ describe('the failsafe event', () => {
       `a kept the role at epoch 4 in failsafe from ${new Date(NOW - 30_000).toISOString()} to ` +
         `${new Date(NOW - 1_000).toISOString()} (29 s), confirmed by b, c`,
     );
+  });
+
+  it('says so when nobody confirmed', () => {
+    const report = { epoch: 4, startedMsAgo: 3_000, endedMsAgo: 0, confirmedBy: [] };
+    expect(failsafeEvent(state({}), 'a', report, NOW).reason).toMatch(/ \(3 s\), confirmed by nobody$/);
   });
 });
