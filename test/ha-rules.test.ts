@@ -933,6 +933,38 @@ describe('collisions', () => {
     expect(given(g).at(NOW).collisionChange('b')).toBeNull();
     expect(given(g).at(NOW).collisionChange('zz')).toBeNull();
   });
+
+  describe('a deposed active that has not heard of the change yet', () => {
+    /** b was active at epoch 2 and still says so; a became active at epoch 3, `agoMs` before NOW. */
+    const deposed = (agoMs: number, claimedEpoch = 2) =>
+      collisionChange(
+        { ...stateOf(withB({ claimedRole: 'active', claimedEpoch })), activeSince: NOW - agoMs },
+        sticky,
+        'b',
+        NOW,
+      );
+
+    it('is no collision for one lease after the change, up to its last millisecond', () => {
+      expect(deposed(SECOND)).toBeNull();
+      expect(deposed(LEASE)).toBeNull();
+    });
+
+    it('is a collision once it still claims the old epoch a lease after the change', () => {
+      expect(deposed(LEASE + 1)).toMatchObject({ type: 'start', event: { kind: 'collision', subject: 'b' } });
+    });
+
+    it('is a collision at once when it claims the current epoch: it is not merely behind', () => {
+      expect(deposed(SECOND, 3)).toMatchObject({ type: 'start' });
+    });
+  });
+
+  it('says the active is none when the record has no active', () => {
+    const g: Given = { epoch: 3, nodes: { b: up({ claimedRole: 'active', claimedEpoch: 3 }) } };
+    const change = given(g).at(NOW).collisionChange('b');
+    expect(change?.type === 'start' && change.event.reason).toBe(
+      'b claims to be active at epoch 3, but the active is none at epoch 3; told to stand down',
+    );
+  });
 });
 
 describe('switchover (planManual)', () => {
