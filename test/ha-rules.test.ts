@@ -779,6 +779,11 @@ describe('comparePositions', () => {
     ['LSNs with lowercase hex', '16/b374d849', '16/B374D849', 0],
     ['other strings lexicographically', 'v1.10', 'v1.9', -1],
     ['a number and a non-numeric string as incomparable', 5, 'abc', null],
+    ['zero (a fresh replica) before any later position', 0, 1, -1],
+    ['digit strings of more than 30 digits lexicographically (beyond exact)', `1${'0'.repeat(30)}`, '9', -1],
+    ['strings with digits and more lexicographically', '10a', '9a', -1],
+    ['strings ending in digits lexicographically', 'x10', 'x9', -1],
+    ['LSN-like strings with a half over 32 bits lexicographically', '1/100000000', '1/FFFFFFFF', -1],
   ])('orders %s', (_what, a, b, expected) => {
     expect(comparePositions(a, b)).toBe(expected);
     expect(comparePositions(b, a)).toBe(expected === null ? null : -expected || 0);
@@ -788,6 +793,11 @@ describe('comparePositions', () => {
   it('orders fractional numbers', () => {
     expect(comparePositions(1.5, 2)).toBe(-1);
     expect(comparePositions(1712345678.25, 1712345678.5)).toBe(-1);
+  });
+
+  it('gives a negative or non-finite number no key: it is no position the write could compare', () => {
+    for (const p of [-1, -0.5, Number.NaN, Number.POSITIVE_INFINITY]) expect(positionKey(p)).toBeUndefined();
+    expect(positionKey(0)).toBe('0'.repeat(40));
   });
 });
 
