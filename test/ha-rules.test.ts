@@ -404,17 +404,44 @@ describe('flap guard', () => {
   });
 
   it('still hands over from a maintenance active past the flap guard (the node asked for it)', () => {
-    const decision = given(
-      {
-        active: 'a',
-        nodes: { a: up({ status: 'maintenance' }), b: up() },
-        recentAutomatic: [NOW - 2 * MINUTE, NOW - MINUTE],
-      },
-      guarded,
-    )
-      .at(NOW)
-      .decide();
-    expect(asPromotion(decision)).toMatchObject({ cause: 'maintenance', to: 'b' });
+    const g: Given = {
+      active: 'a',
+      nodes: { a: up({ status: 'maintenance' }), b: up() },
+      recentAutomatic: [NOW - 2 * MINUTE, NOW - MINUTE],
+    };
+    const promotion = asPromotion(given(g, guarded).at(NOW).decide());
+    expect(promotion).toMatchObject({ cause: 'maintenance', to: 'b' });
+    // At the limit, the write re-checks that the handover is still a planned one: an active
+    // that turned failing meanwhile would make it an automatic failover, which the guard holds.
+    expect(promotion.guards).toContainEqual({
+      rule: 'failover',
+      active: 'a',
+      leaseMs: LEASE,
+      plannedOnly: true,
+    });
+    const write = (s: ClusterState) => holds(guardsCondition(promotion.guards, NOW), s);
+    const state = stateOf(g);
+    expect(write(state)).toBe(true);
+    expect(write({ ...state, nodes: { ...state.nodes, a: up({ status: 'failing' }) } })).toBe(false);
+    // below the limit, a failover would be allowed anyway: no such re-check
+    const below = asPromotion(
+      given({ ...g, recentAutomatic: [NOW - MINUTE] }, guarded)
+        .at(NOW)
+        .decide(),
+    );
+    expect(below.guards).toContainEqual({ rule: 'failover', active: 'a', leaseMs: LEASE });
+  });
+
+  it('says it lifts when enough changes have aged out, whatever order they were recorded in', () => {
+    // each promoting write appends its own worker's clock, and two workers' clocks may
+    // disagree: the list need not be in order, and the oldest change decides, not the first listed
+    const oldest = NOW - 50 * MINUTE;
+    const hold = asHold(
+      given(expiredActive([NOW - 10 * MINUTE, oldest]), guarded)
+        .at(NOW)
+        .decide(),
+    );
+    expect(hold.hold.reason).toContain(`(limit 2) until ${new Date(oldest + HOUR).toISOString()};`);
   });
 
   it('holds a preferred failback past the flap guard, keeping the healthy active', () => {
