@@ -445,6 +445,10 @@ describe('targetsDue', () => {
     );
   });
 
+  it('skips a target whose applying claim ends this millisecond: the claim write takes over only after until', () => {
+    expect(withTargets({ log: applied(3, { state: 'applying', until: NOW }), hook: applied(3) })).toEqual([]);
+  });
+
   it('lists a target whose applying claim has expired', () => {
     expect(withTargets({ log: applied(3, { state: 'applying', until: NOW - 1 }), hook: applied(3) })).toEqual(
       ['log'],
