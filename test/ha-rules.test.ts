@@ -811,6 +811,9 @@ describe('comparePositions', () => {
     ['strings with digits and more lexicographically', '10a', '9a', -1],
     ['strings ending in digits lexicographically', 'x10', 'x9', -1],
     ['LSN-like strings with a half over 32 bits lexicographically', '1/100000000', '1/FFFFFFFF', -1],
+    ['an LSN after a prefix as text, not as the LSN', 'v10/0', 'v9/0', -1],
+    ['an LSN before a suffix as text, not as the LSN', '10/0 (primary)', '9/0 (primary)', -1],
+    ['equal other strings as equal (the tie goes to priority)', 'v1.9', 'v1.9', 0],
   ])('orders %s', (_what, a, b, expected) => {
     expect(comparePositions(a, b)).toBe(expected);
     expect(comparePositions(b, a)).toBe(expected === null ? null : -expected || 0);
