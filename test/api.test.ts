@@ -7,6 +7,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, localAdminAuthorizer, startLocalServer } from '../cli/local-server.js';
 import { AuthError, ConfigError } from '../shared/errors.js';
+import { bearerToken } from '../shared/http/api.js';
 import { silentLogger } from '../shared/logger.js';
 import { mintToken } from '../shared/tokens.js';
 import { rawRequest } from './helpers/raw-http.js';
@@ -271,6 +272,21 @@ describe('401: bad credentials are rejected alike, changing nothing', () => {
   });
 });
 
+describe('the bearer token a request carries', () => {
+  const carrying = (authorization: string) =>
+    bearerToken({ headers: { authorization } } as unknown as APIGatewayProxyEventV2);
+
+  it('takes the token after the scheme, whatever the spaces around it and the scheme’s case', () => {
+    for (const value of ['Bearer tok', 'bearer tok', 'Bearer   tok', 'Bearer\ttok', 'Bearer tok  '])
+      expect(carrying(value)).toBe('tok');
+  });
+
+  it('takes no token from a value with more than one word after the scheme, or another scheme', () => {
+    for (const value of ['Bearer tok tok', 'Bearer tok,Bearer tok', 'Bearer tok x', 'Basic tok', 'Bearertok'])
+      expect(carrying(value)).toBeUndefined();
+  });
+});
+
 describe('404 and 405: unknown routes and methods', () => {
   // GET / is the local server's pointer to the status route (serve.test.ts).
   it.each(['/v1/nope', '/v1', '/v1/clusters/web/nodes/a/unknown'])(
@@ -374,6 +390,12 @@ describe('415: a body must be declared as JSON', () => {
     expect(res.body.error).toBe('UnsupportedMediaType');
   });
 
+  it('quotes at most 100 characters of the Content-Type it refuses', async () => {
+    const contentType = `text/plain; x=${'y'.repeat(300)}`;
+    const res = await expectRejected(() => viaFetch(heartbeat('a', '{}', { contentType })), 415, /got/);
+    expect(res.body.message).toMatch(/got Content-Type 'text\/plain; x=y{86}'$/);
+  });
+
   it('refuses a heartbeat body sent without a Content-Type, changing nothing', async () => {
     await expectRejected(
       () =>
@@ -414,12 +436,14 @@ describe('415: a body must be declared as JSON', () => {
     );
   });
 
-  it.each(['application/json; charset=utf-8', 'Application/JSON; Charset="UTF-8"'])(
-    'accepts a body sent as %s',
-    async (contentType) => {
-      expect((await heartbeat('b', '{}', { contentType })).status).toBe(200);
-    },
-  );
+  it.each([
+    'application/json; charset=utf-8',
+    'Application/JSON; Charset="UTF-8"',
+    'application/json; profile=beat',
+    'application/json; profile=beat; charset=utf-8',
+  ])('accepts a body sent as %s', async (contentType) => {
+    expect((await heartbeat('b', '{}', { contentType })).status).toBe(200);
+  });
 
   it('accepts a POST without a body and without a Content-Type, as the plain curl loop sends it', async () => {
     const res = await rawRequest(server.url, {

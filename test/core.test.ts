@@ -8,7 +8,7 @@ import { type ClusterConfig, parseConfig } from '../shared/config.js';
 import { holds } from '../shared/core/condition.js';
 import { type Decision, decide } from '../shared/core/decide.js';
 import { isAlive, isHealthy } from '../shared/core/eligibility.js';
-import { eventId } from '../shared/core/events.js';
+import { driftEvent, eventId, promotionEvent } from '../shared/core/events.js';
 import { heardRecently, lateEverywhere } from '../shared/core/grace.js';
 import { guardsCondition } from '../shared/core/guards.js';
 import { targetsDue } from '../shared/core/serving.js';
@@ -445,6 +445,10 @@ describe('targetsDue', () => {
     );
   });
 
+  it('skips a target whose applying claim ends this millisecond: the claim write takes over only after until', () => {
+    expect(withTargets({ log: applied(3, { state: 'applying', until: NOW }), hook: applied(3) })).toEqual([]);
+  });
+
   it('lists a target whose applying claim has expired', () => {
     expect(withTargets({ log: applied(3, { state: 'applying', until: NOW - 1 }), hook: applied(3) })).toEqual(
       ['log'],
@@ -598,6 +602,61 @@ describe('eventKey', () => {
       eventKey(promoted(10, NOW)),
       eventKey(promoted(100, NOW)),
     ]);
+  });
+});
+
+describe('events: their outbox ids and what an operator reads', () => {
+  const event = (extra: Partial<ClusterEvent>): ClusterEvent => ({
+    cluster: 'db',
+    kind: 'drift',
+    epoch: 7,
+    at: NOW,
+    active: 'b',
+    previous: 'b',
+    reason: 'r',
+    ...extra,
+  });
+
+  it('gives a promotion one id per epoch, however late a retry commits it', () => {
+    const promoted = event({ kind: 'promoted', previous: 'a' });
+    expect(eventId(promoted)).toBe('promoted-7');
+    expect(eventId({ ...promoted, at: NOW + 90 * SECOND })).toBe(eventId(promoted));
+  });
+
+  it('keeps apart events of one millisecond by kind and subject (two targets drifting in one sweep)', () => {
+    const ids = [
+      event({ subject: 'dns' }),
+      event({ subject: 'lb' }),
+      event({ kind: 'collision', subject: 'dns' }),
+      event({ kind: 'held', subject: undefined }),
+      event({ kind: 'held', at: NOW + 1, subject: undefined }),
+    ].map(eventId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids[0]).toBe(`drift-7-${NOW}-dns`);
+    expect(ids[3]).toBe(`held-7-${NOW}-`);
+  });
+
+  it('records who asked for a promotion when someone did, and nobody for an automatic one', () => {
+    const automatic = asPromotion(decide(stateOf({ active: 'a', epoch: 7, nodes: { b: beat(0) } }), db, NOW));
+    expect(promotionEvent('db', automatic, NOW)).not.toHaveProperty('by');
+    const asked = { ...automatic, cause: 'switchover' as const, by: 'arn:aws:iam::123456789012:user/alice' };
+    expect(promotionEvent('db', asked, NOW)).toMatchObject({
+      kind: 'promoted',
+      epoch: 8,
+      active: 'b',
+      previous: 'a',
+      by: 'arn:aws:iam::123456789012:user/alice',
+    });
+  });
+
+  it('names the drifted target, what it found and the epoch it re-applies; the target is the subject', () => {
+    const s = stateOf({ active: 'b', epoch: 7, nodes: { b: beat(0) } });
+    expect(driftEvent(s, 'dns', 'db.example.com points to 10.0.0.1, not 10.0.0.2', NOW)).toEqual(
+      event({
+        reason: 'target dns drifted: db.example.com points to 10.0.0.1, not 10.0.0.2; re-applying epoch 7',
+        subject: 'dns',
+      }),
+    );
   });
 });
 

@@ -404,17 +404,44 @@ describe('flap guard', () => {
   });
 
   it('still hands over from a maintenance active past the flap guard (the node asked for it)', () => {
-    const decision = given(
-      {
-        active: 'a',
-        nodes: { a: up({ status: 'maintenance' }), b: up() },
-        recentAutomatic: [NOW - 2 * MINUTE, NOW - MINUTE],
-      },
-      guarded,
-    )
-      .at(NOW)
-      .decide();
-    expect(asPromotion(decision)).toMatchObject({ cause: 'maintenance', to: 'b' });
+    const g: Given = {
+      active: 'a',
+      nodes: { a: up({ status: 'maintenance' }), b: up() },
+      recentAutomatic: [NOW - 2 * MINUTE, NOW - MINUTE],
+    };
+    const promotion = asPromotion(given(g, guarded).at(NOW).decide());
+    expect(promotion).toMatchObject({ cause: 'maintenance', to: 'b' });
+    // At the limit, the write re-checks that the handover is still a planned one: an active
+    // that turned failing meanwhile would make it an automatic failover, which the guard holds.
+    expect(promotion.guards).toContainEqual({
+      rule: 'failover',
+      active: 'a',
+      leaseMs: LEASE,
+      plannedOnly: true,
+    });
+    const write = (s: ClusterState) => holds(guardsCondition(promotion.guards, NOW), s);
+    const state = stateOf(g);
+    expect(write(state)).toBe(true);
+    expect(write({ ...state, nodes: { ...state.nodes, a: up({ status: 'failing' }) } })).toBe(false);
+    // below the limit, a failover would be allowed anyway: no such re-check
+    const below = asPromotion(
+      given({ ...g, recentAutomatic: [NOW - MINUTE] }, guarded)
+        .at(NOW)
+        .decide(),
+    );
+    expect(below.guards).toContainEqual({ rule: 'failover', active: 'a', leaseMs: LEASE });
+  });
+
+  it('says it lifts when enough changes have aged out, whatever order they were recorded in', () => {
+    // each promoting write appends its own worker's clock, and two workers' clocks may
+    // disagree: the list need not be in order, and the oldest change decides, not the first listed
+    const oldest = NOW - 50 * MINUTE;
+    const hold = asHold(
+      given(expiredActive([NOW - 10 * MINUTE, oldest]), guarded)
+        .at(NOW)
+        .decide(),
+    );
+    expect(hold.hold.reason).toContain(`(limit 2) until ${new Date(oldest + HOUR).toISOString()};`);
   });
 
   it('holds a preferred failback past the flap guard, keeping the healthy active', () => {
@@ -779,6 +806,14 @@ describe('comparePositions', () => {
     ['LSNs with lowercase hex', '16/b374d849', '16/B374D849', 0],
     ['other strings lexicographically', 'v1.10', 'v1.9', -1],
     ['a number and a non-numeric string as incomparable', 5, 'abc', null],
+    ['zero (a fresh replica) before any later position', 0, 1, -1],
+    ['digit strings of more than 30 digits lexicographically (beyond exact)', `1${'0'.repeat(30)}`, '9', -1],
+    ['strings with digits and more lexicographically', '10a', '9a', -1],
+    ['strings ending in digits lexicographically', 'x10', 'x9', -1],
+    ['LSN-like strings with a half over 32 bits lexicographically', '1/100000000', '1/FFFFFFFF', -1],
+    ['an LSN after a prefix as text, not as the LSN', 'v10/0', 'v9/0', -1],
+    ['an LSN before a suffix as text, not as the LSN', '10/0 (primary)', '9/0 (primary)', -1],
+    ['equal other strings as equal (the tie goes to priority)', 'v1.9', 'v1.9', 0],
   ])('orders %s', (_what, a, b, expected) => {
     expect(comparePositions(a, b)).toBe(expected);
     expect(comparePositions(b, a)).toBe(expected === null ? null : -expected || 0);
@@ -788,6 +823,11 @@ describe('comparePositions', () => {
   it('orders fractional numbers', () => {
     expect(comparePositions(1.5, 2)).toBe(-1);
     expect(comparePositions(1712345678.25, 1712345678.5)).toBe(-1);
+  });
+
+  it('gives a negative or non-finite number no key: it is no position the write could compare', () => {
+    for (const p of [-1, -0.5, Number.NaN, Number.POSITIVE_INFINITY]) expect(positionKey(p)).toBeUndefined();
+    expect(positionKey(0)).toBe('0'.repeat(40));
   });
 });
 
@@ -932,6 +972,38 @@ describe('collisions', () => {
     expect(given(g).at(NOW).collisionChange('a')).toBeNull();
     expect(given(g).at(NOW).collisionChange('b')).toBeNull();
     expect(given(g).at(NOW).collisionChange('zz')).toBeNull();
+  });
+
+  describe('a deposed active that has not heard of the change yet', () => {
+    /** b was active at epoch 2 and still says so; a became active at epoch 3, `agoMs` before NOW. */
+    const deposed = (agoMs: number, claimedEpoch = 2) =>
+      collisionChange(
+        { ...stateOf(withB({ claimedRole: 'active', claimedEpoch })), activeSince: NOW - agoMs },
+        sticky,
+        'b',
+        NOW,
+      );
+
+    it('is no collision for one lease after the change, up to its last millisecond', () => {
+      expect(deposed(SECOND)).toBeNull();
+      expect(deposed(LEASE)).toBeNull();
+    });
+
+    it('is a collision once it still claims the old epoch a lease after the change', () => {
+      expect(deposed(LEASE + 1)).toMatchObject({ type: 'start', event: { kind: 'collision', subject: 'b' } });
+    });
+
+    it('is a collision at once when it claims the current epoch: it is not merely behind', () => {
+      expect(deposed(SECOND, 3)).toMatchObject({ type: 'start' });
+    });
+  });
+
+  it('says the active is none when the record has no active', () => {
+    const g: Given = { epoch: 3, nodes: { b: up({ claimedRole: 'active', claimedEpoch: 3 }) } };
+    const change = given(g).at(NOW).collisionChange('b');
+    expect(change?.type === 'start' && change.event.reason).toBe(
+      'b claims to be active at epoch 3, but the active is none at epoch 3; told to stand down',
+    );
   });
 });
 

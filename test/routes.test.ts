@@ -6,7 +6,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
-import { createApiHandler } from '../shared/http/api.js';
+import { compileTemplate, createApiHandler } from '../shared/http/api.js';
 import { ROUTES, type Route, type RouteGroup } from '../shared/http/routes.js';
 import { silentLogger } from '../shared/logger.js';
 import { dynamoStore, FakeClock, makeCluster, makeControlPlane } from './helpers/store-fixtures.js';
@@ -67,6 +67,13 @@ describe('the routes table', () => {
         expect(segment, route.path).toMatch(/^(?:[a-z0-9-]+(?:\.[a-z]+)?|\{\w+\})$/);
       }
     }
+  });
+
+  it('fills a {param} only from a non-empty segment: an empty one matches no route', () => {
+    const status = compileTemplate('/v1/clusters/{cluster}/status');
+    expect(status('/v1/clusters/db/status')).toEqual({ cluster: 'db' });
+    expect(status('/v1/clusters//status')).toBeNull();
+    expect(status('/v1/clusters/db/status/')).toBeNull();
   });
 
   it.each(ROUTES.map((route) => [describeRoute(route), route] as const))(

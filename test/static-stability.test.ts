@@ -36,6 +36,12 @@ const config = parseConfig({
     },
     { id: 'off', failsafe: false, nodes: [{ id: 'a', address: '10.0.0.1', tokenSha256: HASH }] },
     { id: 'solo', nodes: [{ id: 'a', address: '10.0.0.1', tokenSha256: HASH }] },
+    { id: 'pair', nodes: ['a', 'b'].map((id, i) => ({ id, address: `10.0.0.${i + 1}`, tokenSha256: HASH })) },
+    {
+      id: 'pair-off',
+      failsafe: false,
+      nodes: ['a', 'b'].map((id, i) => ({ id, address: `10.0.0.${i + 1}`, tokenSha256: HASH })),
+    },
   ],
 });
 const db = config.clusters[0] as ClusterConfig;
@@ -168,6 +174,33 @@ describe('hold when beats arrive late from every node at once (a flooded or thro
     expect(lateEverywhere(state({ a: seen(LEASE + 1), b: seen(LEASE + 1) }), db, NOW)).toBeNull();
   });
 
+  it('counts a node last heard exactly a lease ago as heard within the lease: its on-time beat shows the ingress up', () => {
+    // given: b's on-time beat arrived exactly one lease ago (still alive, as isAlive counts it); c's was late
+    const s = state({ a: seen(LEASE + 1), b: seen(LEASE, 1_000), c: seen(0, 2_500) });
+    expect(lateEverywhere(s, db, NOW)).toBeNull();
+    expect(decide(s, db, NOW)).toMatchObject({ type: 'promote', cause: 'lease-expired' });
+  });
+
+  it('keeps a recorded grace, as recorded, until its end: beats on time again neither lift nor extend it', () => {
+    // given: a sweep 1 s ago held for one lease because every beat was late
+    const recorded = {
+      code: 'grace' as const,
+      since: NOW - 1_000,
+      until: NOW + 2_000,
+      reason: 'beats arrive late from every node at once (…)',
+    };
+    // b and c beat on time now: that alone would promote b
+    const onTime = state({ a: seen(LEASE + 1), b: seen(0), c: seen(0) }, { hold: recorded });
+    expect(decide(onTime, db, NOW)).toEqual({ type: 'hold', expectedEpoch: 4, active: 'a', hold: recorded });
+    expect(decide(onTime, db, NOW + 1_999)).toMatchObject({ type: 'hold', hold: recorded });
+    // still late everywhere: the same hold, not one lease from each sweep
+    const stillLate = state({ a: seen(LEASE + 1), b: seen(0, 2_500), c: seen(0, 2_500) }, { hold: recorded });
+    expect(decide(stillLate, db, NOW)).toMatchObject({ type: 'hold', hold: recorded });
+    // at its end (b and c still beating), the ordinary rules again
+    const atEnd = state({ a: seen(LEASE + 1), b: seen(-2_000), c: seen(-2_000) }, { hold: recorded });
+    expect(decide(atEnd, db, NOW + 2_000)).toMatchObject({ type: 'promote', to: 'b' });
+  });
+
   it('does not hold a promotion away from an active that reports failing', () => {
     const s = state({ a: { ...seen(0), status: 'failing' }, b: seen(0, 2_500), c: seen(0, 2_500) });
     expect(decide(s, db, NOW)).toMatchObject({ type: 'promote', cause: 'failing', to: 'b' });
@@ -193,9 +226,16 @@ describe('failsafe peers', () => {
     ]);
   });
 
-  it('is off when the cluster turns it off, and for one node (nobody could vouch that it is not cut off alone)', () => {
+  it('is off when the cluster turns it off (whatever its size), and for one node (nobody could vouch that it is not cut off alone)', () => {
     expect(failsafePeers(config.clusters[1] as ClusterConfig, 'a')).toBeNull();
     expect(failsafePeers(config.clusters[2] as ClusterConfig, 'a')).toBeNull();
+    expect(failsafePeers(config.clusters[4] as ClusterConfig, 'a')).toBeNull();
+  });
+
+  it('applies from two nodes on: the one peer can vouch', () => {
+    expect(failsafePeers(config.clusters[3] as ClusterConfig, 'b')).toEqual([
+      { node: 'a', url: 'http://10.0.0.1:7788' },
+    ]);
   });
 });
 
@@ -269,5 +309,10 @@ describe('the failsafe event', () => {
       `a kept the role at epoch 4 in failsafe from ${new Date(NOW - 30_000).toISOString()} to ` +
         `${new Date(NOW - 1_000).toISOString()} (29 s), confirmed by b, c`,
     );
+  });
+
+  it('says so when nobody confirmed', () => {
+    const report = { epoch: 4, startedMsAgo: 3_000, endedMsAgo: 0, confirmedBy: [] };
+    expect(failsafeEvent(state({}), 'a', report, NOW).reason).toMatch(/ \(3 s\), confirmed by nobody$/);
   });
 });
