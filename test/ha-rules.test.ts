@@ -767,6 +767,11 @@ describe('sync gate: maxPositionLag', () => {
     expect(asPromotion(given(withPositions(950, 990), gated).at(NOW).decide()).to).toBe('c');
   });
 
+  it('names the position of the standby it promotes in the reason', () => {
+    const promotion = asPromotion(given(withPositions(950, 990), gated).at(NOW).decide());
+    expect(promotion.reason).toMatch(/promoted c \(priority 3, position 990\)$/);
+  });
+
   it('breaks a tie on position by priority', () => {
     expect(asPromotion(given(withPositions(990, 990), gated).at(NOW).decide()).to).toBe('b');
   });
