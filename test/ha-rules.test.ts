@@ -12,6 +12,7 @@ import { type Decision, decide } from '../shared/core/decide.js';
 import { eligibility } from '../shared/core/eligibility.js';
 import { collisionChange } from '../shared/core/events.js';
 import { guardsCondition } from '../shared/core/guards.js';
+import { isSteppingDown } from '../shared/core/handover.js';
 import { type ManualOutcome, type ManualRequest, planManual } from '../shared/core/manual.js';
 import { comparePositions, positionKey } from '../shared/core/positions.js';
 import type { PromotionCause } from '../shared/core/promotion.js';
@@ -767,6 +768,11 @@ describe('sync gate: maxPositionLag', () => {
     expect(asPromotion(given(withPositions(950, 990), gated).at(NOW).decide()).to).toBe('c');
   });
 
+  it('names the position of the standby it promotes in the reason', () => {
+    const promotion = asPromotion(given(withPositions(950, 990), gated).at(NOW).decide());
+    expect(promotion.reason).toMatch(/promoted c \(priority 3, position 990\)$/);
+  });
+
   it('breaks a tie on position by priority', () => {
     expect(asPromotion(given(withPositions(990, 990), gated).at(NOW).decide()).to).toBe('b');
   });
@@ -1087,6 +1093,16 @@ describe('switchover (planManual)', () => {
     ).toMatch(/^c was never seen; a node that is not alive cannot be promoted, even with force$/);
   });
 
+  it('records a forced demote-first switchover to an alive but failing node as forced, so its completion re-checks only liveness', () => {
+    const start = asHandover(
+      given({ ...healthy, nodes: { ...healthy.nodes, c: up({ status: 'failing' }) } })
+        .at(NOW)
+        .planManual(switchover({ to: 'c', force: true })),
+    );
+    expect(start.handover).toMatchObject({ from: 'a', to: 'c', force: true });
+    expect(start.guards).toContainEqual({ rule: 'alive', node: 'c', leaseMs: LEASE });
+  });
+
   it('starts a demote-first handover to the named eligible node, whose write re-checks the sync guards', () => {
     const start = asHandover(
       given(healthy)
@@ -1342,6 +1358,15 @@ describe('demote-first handover (a switchover or a failback in progress)', () =>
     ...extra,
   });
   const confirmed = { steppedDown: 1 };
+  /** What the write completing the confirmed handover re-checks, `to` being promoted unforced. */
+  const confirmedHandoverGuards = (to: string) => [
+    { rule: 'epoch', epoch: 1 },
+    { rule: 'handover', since: NOW - 5 * SECOND },
+    { rule: 'stepped-down', node: 'a', epoch: 1, since: NOW - 5 * SECOND },
+    { rule: 'alive', node: to, leaseMs: LEASE },
+    { rule: 'ok', node: to },
+    { rule: 'no-promise', node: to },
+  ];
 
   it('waits while the old active has not confirmed and its lease may still run', () => {
     expect(given(pending()).at(NOW).decide()).toEqual({ type: 'steady' });
@@ -1362,14 +1387,7 @@ describe('demote-first handover (a switchover or a failback in progress)', () =>
       by: 'local',
     });
     expect(promotion.reason).toBe('switchover requested by local; a stepped down; promoted b (priority 2)');
-    expect(promotion.guards).toEqual([
-      { rule: 'epoch', epoch: 1 },
-      { rule: 'handover', since: NOW - 5 * SECOND },
-      { rule: 'stepped-down', node: 'a', epoch: 1, since: NOW - 5 * SECOND },
-      { rule: 'alive', node: 'b', leaseMs: LEASE },
-      { rule: 'ok', node: 'b' },
-      { rule: 'no-promise', node: 'b' },
-    ]);
+    expect(promotion.guards).toEqual(confirmedHandoverGuards('b'));
     const write = (g: Given) => holds(guardsCondition(promotion.guards, NOW), stateOf(g));
     expect(write(pending(confirmed))).toBe(true);
     // Not once the confirmation is gone, nor for another handover.
@@ -1377,13 +1395,15 @@ describe('demote-first handover (a switchover or a failback in progress)', () =>
     expect(write(pending(confirmed, { handover: handover({ since: NOW - 4 * SECOND }) }))).toBe(false);
   });
 
-  it('does not take a confirmation from a beat that came before the handover, or for another epoch', () => {
-    const early = beat(6 * SECOND, { upSince: NOW - HOUR, steppedDown: 1 });
-    expect(
-      given({ ...pending(), nodes: { a: early, b: up(), c: up() } })
-        .at(NOW)
-        .decide(),
-    ).toEqual({ type: 'steady' });
+  it('does not take a confirmation from a beat that came before the handover (or at its very millisecond), or for another epoch', () => {
+    for (const ago of [6 * SECOND, 5 * SECOND]) {
+      const early = beat(ago, { upSince: NOW - HOUR, steppedDown: 1 });
+      expect(
+        given({ ...pending(), nodes: { a: early, b: up(), c: up() } })
+          .at(NOW)
+          .decide(),
+      ).toEqual({ type: 'steady' });
+    }
     expect(
       given(pending({ steppedDown: 0 }))
         .at(NOW)
@@ -1426,6 +1446,55 @@ describe('demote-first handover (a switchover or a failback in progress)', () =>
     expect(promotion.to).toBe('c');
     expect(promotion.reason).toBe(
       'switchover requested by local; a stepped down; b is failing, so promoted c (priority 3) instead',
+    );
+    // The write re-checks the handover, the confirmation and c's own guards; who asked is kept.
+    expect(promotion.by).toBe('local');
+    expect(promotion.guards).toEqual(confirmedHandoverGuards('c'));
+  });
+
+  it('tells only the active named in the record to step down, and nobody once another node is active', () => {
+    const state = stateOf(pending());
+    expect(isSteppingDown(state, 'a')).toBe(true);
+    expect(isSteppingDown(state, 'b')).toBe(false);
+    // A record whose old active is no longer the active one (same epoch) asks nobody.
+    expect(isSteppingDown({ ...state, active: 'c' }, 'a')).toBe(false);
+  });
+
+  it('completes a forced handover to a node that is alive but failing, re-checking only its liveness', () => {
+    const g = pending(confirmed, { handover: handover({ force: true }) });
+    g.nodes = { ...g.nodes, b: up({ status: 'failing' }) };
+    const promotion = asPromotion(given(g).at(NOW).decide());
+    expect(promotion.to).toBe('b');
+    expect(promotion.reason).toBe(
+      'switchover requested by local; a stepped down; promoted b (priority 2) (forced)',
+    );
+    expect(promotion.guards).toEqual([
+      { rule: 'epoch', epoch: 1 },
+      { rule: 'handover', since: NOW - 5 * SECOND },
+      { rule: 'stepped-down', node: 'a', epoch: 1, since: NOW - 5 * SECOND },
+      { rule: 'alive', node: 'b', leaseMs: LEASE },
+    ]);
+  });
+
+  it('promotes the best other standby when the chosen one has left the config', () => {
+    const promotion = asPromotion(
+      given(pending(confirmed, { handover: handover({ to: 'z' }) }))
+        .at(NOW)
+        .decide(),
+    );
+    expect(promotion.to).toBe('b');
+    expect(promotion.reason).toBe(
+      'switchover requested by local; a stepped down; z is no longer in the config, so promoted b (priority 2) instead',
+    );
+  });
+
+  it('does not force a handover onto a node whose lease ran out: it promotes the best other standby', () => {
+    const g = pending(confirmed, { handover: handover({ force: true }) });
+    g.nodes = { ...g.nodes, b: expired() };
+    const promotion = asPromotion(given(g).at(NOW).decide());
+    expect(promotion.to).toBe('c');
+    expect(promotion.reason).toBe(
+      'switchover requested by local; a stepped down; b is no longer alive, so promoted c (priority 3) instead',
     );
   });
 
