@@ -471,24 +471,27 @@ describe('targetsDue', () => {
 });
 
 describe('nodeViews', () => {
-  const views = given({
-    active: 'b',
-    nodes: {
-      a: { ...beat(9_900, 'maintenance'), version: '1.2.3', position: 'lsn/42', lagSeconds: 0.5 },
-      b: beat(LEASE + 1),
-    },
-  })
-    .at(NOW)
-    .nodeViews();
+  // Built inside each test: code that runs while tests are collected runs before Stryker
+  // switches a mutant on, so a view built at describe time would hide mutants in views.ts.
+  const views = () =>
+    given({
+      active: 'b',
+      nodes: {
+        a: { ...beat(9_900, 'maintenance'), version: '1.2.3', position: 'lsn/42', lagSeconds: 0.5 },
+        b: beat(LEASE + 1),
+      },
+    })
+      .at(NOW)
+      .nodeViews();
 
   it('derives missed beats as the whole number of intervals since the last beat', () => {
     // a: 9.9 s / 5 s → 1 (not rounded up to 2); b: 15.001 s / 5 s → 3; c: never seen.
-    expect(views.map((v) => v.missedBeats)).toEqual([Math.floor(9_900 / INTERVAL), 3, null]);
-    expect(views[0]?.missedBeats).toBe(1);
+    expect(views().map((v) => v.missedBeats)).toEqual([Math.floor(9_900 / INTERVAL), 3, null]);
+    expect(views()[0]?.missedBeats).toBe(1);
   });
 
   it('reports what the node last said, in priority order, and marks the active role', () => {
-    expect(views[0]).toEqual({
+    expect(views()[0]).toEqual({
       id: 'a',
       address: 'a.db.internal',
       priority: 1,
@@ -510,19 +513,30 @@ describe('nodeViews', () => {
       collision: null,
       previousToken: false,
     });
-    expect(views.map((v) => [v.id, v.priority, v.role])).toEqual([
+    expect(views().map((v) => [v.id, v.priority, v.role])).toEqual([
       ['a', 1, 'standby'],
       ['b', 2, 'active'],
       ['c', 3, 'standby'],
     ]);
   });
 
+  it('names a node whose last beat came with the token being rotated out', () => {
+    const rotating = given({ active: 'a', nodes: { a: { ...beat(0), previousToken: true }, b: beat(0) } })
+      .at(NOW)
+      .nodeViews();
+    expect(rotating.map((v) => [v.id, v.previousToken])).toEqual([
+      ['a', true],
+      ['b', false],
+      ['c', false],
+    ]);
+  });
+
   it('shows an expired active as not alive', () => {
-    expect(views[1]).toMatchObject({ id: 'b', role: 'active', alive: false, lastSeenAgeMs: LEASE + 1 });
+    expect(views()[1]).toMatchObject({ id: 'b', role: 'active', alive: false, lastSeenAgeMs: LEASE + 1 });
   });
 
   it('shows a never-seen node with nulls and not alive', () => {
-    expect(views[2]).toEqual({
+    expect(views()[2]).toEqual({
       id: 'c',
       address: 'c.db.internal',
       priority: 3,
