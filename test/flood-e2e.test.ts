@@ -39,7 +39,9 @@ describe('a bad-token flood against a throttled control plane (real processes)',
         {
           id: 'flood',
           heartbeatIntervalSeconds: 1,
-          missedBeats: 4,
+          // A flood at twice the route's rate can starve one node's beats for a few seconds
+          // (CI found a 3.2 s gap at a 4-beat lease): the lease leaves room for that.
+          missedBeats: 6,
           nodes: Object.entries(tokens).map(([id, t], i) => ({
             id,
             address: `192.0.2.${i + 1}`,
@@ -115,8 +117,9 @@ describe('a bad-token flood against a throttled control plane (real processes)',
     expect(events.filter((e) => e.kind === 'promoted').map((e) => e.epoch)).toEqual([1]);
     // (Before a's first beat the sweep held too: "no active node yet".)
     for (const hold of events.filter((e) => e.kind === 'held' && e.at >= floodFrom)) {
+      // Beats late for every node, or none at all for 1.5 intervals: both hold for the ingress.
       expect(hold.reason).toMatch(
-        /^beats arrive late from every node at once .*ingress may be throttled or flooded/,
+        /^(beats arrive late from every node at once .*ingress may be throttled or flooded|(the control plane was away: )?no beat from any node for more than)/,
       );
     }
     expect(a.output()).not.toMatch(/demoting self/);
