@@ -9,7 +9,7 @@
  * Targets are applied right after a transition commits, not as part of it, so what moto
  * holds is polled until it matches (generous timeouts, no timed assertions).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,7 +32,7 @@ import {
   type MotoServer,
   startMoto,
 } from './helpers/moto.js';
-import { type Proc, Processes, stop } from './helpers/processes.js';
+import { type Proc, Processes, removeDir, stop } from './helpers/processes.js';
 
 const moto = findMoto();
 
@@ -253,7 +253,7 @@ describe.skipIf(!moto.available)(
     afterAll(async () => {
       await procs.stopAll();
       await aws?.stop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      if (dir) removeDir(dir);
     });
 
     it('active-passive: the record, the shared target group and the listener weights follow a to b when a is killed, and status shows every target applied for epoch 2', async () => {

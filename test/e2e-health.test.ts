@@ -4,14 +4,14 @@
  * process polling GET /active the way a load balancer's health check would.
  */
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HealthBody } from '../cli/agent/health-server.js';
 import { mintToken } from '../shared/tokens.js';
-import { type Proc, Processes, running, stop, waitFor } from './helpers/processes.js';
+import { type Proc, Processes, removeDir, running, stop, waitFor } from './helpers/processes.js';
 
 /** Lease 3 s (interval 1 s × 3 missed beats) − the default margin (20%): how long a confirmed beat lets a node act as active. */
 const WINDOW_MS = 2_400;
@@ -25,7 +25,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await procs.stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 /** Writes a one-cluster config (interval 1 s, lease 3 s); returns its path and the nodes' tokens. */

@@ -3,7 +3,7 @@
  * loopback, a webhook receiver in this process, and SIGKILL as the failure.
  */
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import {
   hookLines,
   type Proc,
   Processes,
+  removeDir,
   running,
   stop,
   waitFor,
@@ -114,7 +115,7 @@ afterAll(async () => {
   await procs.stopAll();
   receiver.closeAllConnections();
   await new Promise<void>((resolve) => receiver.close(() => resolve()));
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 describe('failover end to end (real server and agent processes)', () => {

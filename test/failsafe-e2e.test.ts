@@ -3,7 +3,7 @@
  * local server (state on disk, so it can be killed and restarted on the same port), three
  * agents with --peer-listen, and small TCP proxies in the test that cut one link at a time.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,7 +12,15 @@ import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import type { ClusterEvent } from '../shared/core/state.js';
 import { mintToken } from '../shared/tokens.js';
 import { freePort, Link } from './helpers/link.js';
-import { hookLines, type Proc, Processes, stop, waitFor, waitForLine } from './helpers/processes.js';
+import {
+  hookLines,
+  type Proc,
+  Processes,
+  removeDir,
+  stop,
+  waitFor,
+  waitForLine,
+} from './helpers/processes.js';
 
 const LEASE_MS = 3_000; // heartbeatIntervalSeconds 1 × missedBeats 3
 const PEER_SECRET = 'e2e-peer-secret-0123456789';
@@ -145,7 +153,7 @@ afterEach(async () => {
 });
 
 afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 describe('failsafe end to end (real processes)', () => {

@@ -7,7 +7,7 @@
  * interval, and if the active's lease still runs out, the control plane sees beats late
  * from every node at once and holds instead of deposing it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import type { ClusterEvent } from '../shared/core/state.js';
 import { throttles } from '../shared/http/throttle.js';
 import { sleep } from '../shared/time.js';
 import { mintToken } from '../shared/tokens.js';
-import { Processes, waitForLine } from './helpers/processes.js';
+import { Processes, removeDir, waitForLine } from './helpers/processes.js';
 
 const procs = new Processes();
 let dir: string;
@@ -26,7 +26,7 @@ beforeAll(() => {
 });
 afterAll(async () => {
   await procs.stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 const FLOOD_MS = 10_000;

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { type LocalServer, startLocalServer } from '../cli/local-server.js';
 import { parseConfig } from '../shared/config.js';
 import { silentLogger } from '../shared/logger.js';
 import { mintToken } from '../shared/tokens.js';
-import { Processes } from './helpers/processes.js';
+import { Processes, removeDir } from './helpers/processes.js';
 import { execStartArgs, parseEnvironmentFile, unitSettings, unitText } from './helpers/systemd.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -67,7 +67,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await procs.stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 describe('the packed and installed failover command', () => {

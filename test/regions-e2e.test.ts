@@ -3,7 +3,7 @@
  * three `failover serve --store … --region …`, and three agents given all three URLs.
  * Losing a Region changes no role; losing the active then fails over through the others.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import {
   hookLines,
   type Proc,
   Processes,
+  removeDir,
   stop,
   waitFor,
   waitForLine,
@@ -32,7 +33,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await procs.stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 describe('three Regions over one store (real processes)', () => {

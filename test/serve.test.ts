@@ -3,13 +3,13 @@
  * line saying what to do instead (no stack trace), and `GET /` points to the status route.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Processes } from './helpers/processes.js';
+import { Processes, removeDir } from './helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'failover.js');
@@ -36,7 +36,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await procs.stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 describe('failover serve', () => {

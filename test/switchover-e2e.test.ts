@@ -4,7 +4,7 @@
  * The old active's --on-standby must have finished before the new active's --on-active
  * starts, every time; a frozen (SIGSTOP) old active delays the move by its lease, no less.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,7 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import type { ClusterEvent } from '../shared/core/state.js';
 import { mintToken } from '../shared/tokens.js';
-import { agentArgs, hookLines, type Proc, Processes, waitFor, waitForLine } from './helpers/processes.js';
+import {
+  agentArgs,
+  hookLines,
+  type Proc,
+  Processes,
+  removeDir,
+  waitFor,
+  waitForLine,
+} from './helpers/processes.js';
 
 const LEASE_MS = 3_000; // heartbeatIntervalSeconds 1 × missedBeats 3
 const procs = new Processes();
@@ -24,7 +32,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await procs.stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 interface Pair {

@@ -5,7 +5,7 @@
  * config drops previousTokenSha256, only the new token is.
  */
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { token } from '../cli/token.js';
 import { UsageError } from '../cli/usage.js';
 import type { ClusterStatus } from '../shared/control-plane/control-plane.js';
 import { mintToken, sha256Hex } from '../shared/tokens.js';
-import { type Proc, Processes, stop, waitForLine } from './helpers/processes.js';
+import { type Proc, Processes, removeDir, stop, waitForLine } from './helpers/processes.js';
 
 const procs = new Processes();
 let dir: string;
@@ -23,7 +23,7 @@ beforeAll(() => {
 });
 afterAll(async () => {
   await procs.stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 async function startServer(configFile: string): Promise<{ proc: Proc; url: string }> {

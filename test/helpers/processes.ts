@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,15 @@ export class Processes {
     this.procs = [];
     await Promise.all(all.map((p) => stop(p)));
   }
+}
+
+/**
+ * Removes a test's folder once its processes are stopped. SIGKILL stops an agent but not the
+ * hook it started (`--on-standby` may still be sleeping), and that orphan can append to a log
+ * in the folder while it is being removed: ENOTEMPTY, which `maxRetries` retries.
+ */
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10 });
 }
 
 export function running(child: ChildProcess): boolean {
