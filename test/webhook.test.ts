@@ -54,17 +54,16 @@ function fakeClock({ start = 1_000_000, exact = false } = {}) {
   return clock;
 }
 
+/** A webhook target `hook` to `url` with a 5 s timeout, on `clock`; loopback receivers allowed unless `addresses` says not. */
+function hookTo(url: string, clock: ReturnType<typeof fakeClock>, addresses = LOOPBACK) {
+  return new WebhookTarget('hook', { url, secret: readSecret, timeoutMs: 5_000, addresses, ...clock });
+}
+
 describe('WebhookTarget', () => {
   it('POSTs the change as JSON with exactly the documented fields', async () => {
     const { receiver, url } = await startReceiver([204]);
     const clock = fakeClock();
-    const target = new WebhookTarget('hook', {
-      url,
-      secret: readSecret,
-      timeoutMs: 5_000,
-      addresses: LOOPBACK,
-      ...clock,
-    });
+    const target = hookTo(url, clock);
 
     await target.apply(CHANGE, clock.t + 10_000);
 
@@ -99,13 +98,7 @@ describe('WebhookTarget', () => {
     const { receiver, url } = await startReceiver([200]);
     const clock = fakeClock();
 
-    await new WebhookTarget('hook', {
-      url,
-      secret: readSecret,
-      timeoutMs: 5_000,
-      addresses: LOOPBACK,
-      ...clock,
-    }).apply({ ...CHANGE, epoch: 1, previous: null }, clock.t + 10_000);
+    await hookTo(url, clock).apply({ ...CHANGE, epoch: 1, previous: null }, clock.t + 10_000);
 
     expect(JSON.parse(receiver.requests[0]?.body ?? '')).toMatchObject({ epoch: 1, previous: null });
   });
@@ -114,13 +107,7 @@ describe('WebhookTarget', () => {
     const { receiver, url } = await startReceiver([200]);
     const clock = fakeClock();
 
-    await new WebhookTarget('hook', {
-      url,
-      secret: readSecret,
-      timeoutMs: 5_000,
-      addresses: LOOPBACK,
-      ...clock,
-    }).apply(CHANGE, clock.t + 10_000);
+    await hookTo(url, clock).apply(CHANGE, clock.t + 10_000);
 
     const [request] = receiver.requests;
     const expected = `sha256=${createHmac('sha256', SECRET)
@@ -134,13 +121,7 @@ describe('WebhookTarget', () => {
   it('retries after 500s with growing backoff and succeeds once the receiver answers 2xx', async () => {
     const { receiver, url } = await startReceiver([500, 500, 202]);
     const clock = fakeClock();
-    const target = new WebhookTarget('hook', {
-      url,
-      secret: readSecret,
-      timeoutMs: 5_000,
-      addresses: LOOPBACK,
-      ...clock,
-    });
+    const target = hookTo(url, clock);
 
     await target.apply(CHANGE, clock.t + 60_000);
 
@@ -160,13 +141,7 @@ describe('WebhookTarget', () => {
     const { receiver, url } = await startReceiver([503]);
     const clock = fakeClock();
     const deadline = clock.t + 3_000;
-    const target = new WebhookTarget('hook', {
-      url,
-      secret: readSecret,
-      timeoutMs: 5_000,
-      addresses: LOOPBACK,
-      ...clock,
-    });
+    const target = hookTo(url, clock);
 
     const error = await target.apply(CHANGE, deadline).then(
       () => expect.fail('apply should have failed'),
@@ -183,13 +158,7 @@ describe('WebhookTarget', () => {
   it('makes no request when the deadline has already passed', async () => {
     const { receiver, url } = await startReceiver([200]);
     const clock = fakeClock();
-    const target = new WebhookTarget('hook', {
-      url,
-      secret: readSecret,
-      timeoutMs: 5_000,
-      addresses: LOOPBACK,
-      ...clock,
-    });
+    const target = hookTo(url, clock);
 
     await expect(target.apply(CHANGE, clock.t)).rejects.toBeInstanceOf(TargetApplyError);
     expect(receiver.requests).toHaveLength(0);
@@ -204,13 +173,7 @@ describe('WebhookTarget', () => {
       if (clock.sleeps.length === 0) await receiver.listen(port);
       await startReceiverOnFirstRetry(ms);
     };
-    const target = new WebhookTarget('hook', {
-      url: `http://127.0.0.1:${port}/hook`,
-      secret: readSecret,
-      timeoutMs: 5_000,
-      addresses: LOOPBACK,
-      ...clock,
-    });
+    const target = hookTo(`http://127.0.0.1:${port}/hook`, clock);
 
     await target.apply(CHANGE, clock.t + 60_000);
 
@@ -221,13 +184,7 @@ describe('WebhookTarget', () => {
   it('reports the refused connection when nothing ever listens', async () => {
     const port = await closedPort();
     const clock = fakeClock();
-    const target = new WebhookTarget('hook', {
-      url: `http://127.0.0.1:${port}/hook`,
-      secret: readSecret,
-      timeoutMs: 5_000,
-      addresses: LOOPBACK,
-      ...clock,
-    });
+    const target = hookTo(`http://127.0.0.1:${port}/hook`, clock);
 
     await expect(target.apply(CHANGE, clock.t + 2_000)).rejects.toThrow(/ECONNREFUSED/);
     expect(clock.sleeps.length).toBeGreaterThan(0);
@@ -236,14 +193,11 @@ describe('WebhookTarget', () => {
 
 describe('WebhookTarget address safety (SSRF)', () => {
   const PUBLIC_ONLY = { allowPrivate: false };
-  const hookTo = (url: string, addresses: { allowPrivate: boolean }, clock: ReturnType<typeof fakeClock>) =>
-    new WebhookTarget('hook', { url, secret: readSecret, timeoutMs: 5_000, addresses, ...clock });
-
   it('refuses a loopback receiver without sending, and does not retry the refusal', async () => {
     const { receiver, url } = await startReceiver([200]);
     const clock = fakeClock();
 
-    await expect(hookTo(url, PUBLIC_ONLY, clock).apply(CHANGE, clock.t + 60_000)).rejects.toThrow(
+    await expect(hookTo(url, clock, PUBLIC_ONLY).apply(CHANGE, clock.t + 60_000)).rejects.toThrow(
       /127\.0\.0\.1 is a loopback address/,
     );
     expect(receiver.requests).toHaveLength(0);
@@ -253,7 +207,7 @@ describe('WebhookTarget address safety (SSRF)', () => {
   it('checks the address a host name resolves to when connecting (localhost is loopback)', async () => {
     const { receiver, url } = await startReceiver([200]);
     const clock = fakeClock();
-    const target = hookTo(url.replace('127.0.0.1', 'localhost'), PUBLIC_ONLY, clock);
+    const target = hookTo(url.replace('127.0.0.1', 'localhost'), clock, PUBLIC_ONLY);
 
     await expect(target.apply(CHANGE, clock.t + 60_000)).rejects.toThrow(
       /localhost resolves to .* loopback address/,
@@ -265,7 +219,7 @@ describe('WebhookTarget address safety (SSRF)', () => {
     const { receiver, url } = await startReceiver([200]);
     const clock = fakeClock();
 
-    await hookTo(url.replace('127.0.0.1', 'localhost'), LOOPBACK, clock).apply(CHANGE, clock.t + 60_000);
+    await hookTo(url.replace('127.0.0.1', 'localhost'), clock).apply(CHANGE, clock.t + 60_000);
 
     expect(receiver.requests).toHaveLength(1);
   });
@@ -274,7 +228,7 @@ describe('WebhookTarget address safety (SSRF)', () => {
     const { receiver, url } = await startReceiver([302]);
     const clock = fakeClock();
 
-    await expect(hookTo(url, LOOPBACK, clock).apply(CHANGE, clock.t + 60_000)).rejects.toThrow(
+    await expect(hookTo(url, clock).apply(CHANGE, clock.t + 60_000)).rejects.toThrow(
       /HTTP 302: redirect to http:\/\/169\.254\.169\.254\/ not followed/,
     );
     expect(receiver.requests).toHaveLength(1);
@@ -287,13 +241,7 @@ describe('WebhookTarget with time that is not a whole number of milliseconds', (
   it('delivers when the deadline is not a whole number of milliseconds', async () => {
     const { receiver, url } = await startReceiver([200]);
     const clock = fakeClock();
-    const target = new WebhookTarget('hook', {
-      url,
-      secret: readSecret,
-      timeoutMs: 5_000,
-      addresses: LOOPBACK,
-      ...clock,
-    });
+    const target = hookTo(url, clock);
 
     await target.apply(CHANGE, clock.t + 1_000.5);
 
@@ -303,13 +251,7 @@ describe('WebhookTarget with time that is not a whole number of milliseconds', (
   it('reports the last HTTP status when its clock advances by the exact fractional backoff', async () => {
     const { receiver, url } = await startReceiver([503]);
     const clock = fakeClock({ exact: true });
-    const target = new WebhookTarget('hook', {
-      url,
-      secret: readSecret,
-      timeoutMs: 5_000,
-      addresses: LOOPBACK,
-      ...clock,
-    });
+    const target = hookTo(url, clock);
 
     await expect(target.apply(CHANGE, clock.t + 3_000)).rejects.toThrow(/HTTP 503/);
     expect(receiver.requests.length).toBeGreaterThan(1);
