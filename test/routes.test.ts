@@ -6,9 +6,12 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
+import type { ControlPlane } from '../shared/control-plane/control-plane.js';
 import { compileTemplate, createApiHandler } from '../shared/http/api.js';
 import { ROUTES, type Route, type RouteGroup } from '../shared/http/routes.js';
-import { silentLogger } from '../shared/logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
+import { mintToken } from '../shared/tokens.js';
+import { apiEvent } from './helpers/api-event.js';
 import { dynamoStore, FakeClock, makeCluster, makeControlPlane } from './helpers/store-fixtures.js';
 
 const tc = makeCluster({ id: 'web', nodeIds: ['a', 'b'] });
@@ -90,4 +93,102 @@ describe('the routes table', () => {
       expect(JSON.parse(res.body ?? '{}').message).toMatch(/^no route for /);
     },
   );
+});
+
+/**
+ * A handler serving both groups over a cluster of its own (nodes a and b), so each test
+ * starts from an empty state; built inside each test, after Stryker switches a mutant on.
+ */
+function freshApi(options: Parameters<typeof makeCluster>[0] = {}) {
+  const cluster = makeCluster({ nodeIds: ['a', 'b'], ...options });
+  const controlPlane = makeControlPlane(cluster, dynamoStore(dynamo.client, dynamo.table), new FakeClock());
+  const handle = createApiHandler({
+    controlPlane,
+    logger: silentLogger,
+    groups: ['node', 'admin'],
+    authorizeAdmin: () => 'ops',
+  });
+  const id = cluster.cluster.id;
+  const call = async (method: string, path: string, options: { token?: string; body?: string } = {}) => {
+    const res = await handle(apiEvent(method, path, options));
+    return { status: res.statusCode, body: JSON.parse(res.body ?? 'null') };
+  };
+  const beat = (node: string, body = '{}', token = cluster.tokens[node]) =>
+    call('POST', `/v1/clusters/${id}/nodes/${node}/heartbeat`, { token, body });
+  const admin = (action: string, body: string) => call('POST', `/v1/clusters/${id}/${action}`, { body });
+  const status = async () => (await call('GET', `/v1/clusters/${id}`)).body;
+  return { id, call, beat, admin, status };
+}
+
+describe('what the handler does with a valid request', () => {
+  it('passes every field of a heartbeat on, and marks a beat sent with the token being rotated out', async () => {
+    const old = mintToken();
+    const api = freshApi({ previousTokenSha256: { b: old.sha256 } });
+    expect((await api.beat('a', '{"status":"failing","version":"v2","lagSeconds":3}')).status).toBe(200);
+    expect((await api.beat('b', '{}', old.token)).status).toBe(200);
+    const [a, b] = (await api.status()).nodes;
+    expect(a).toMatchObject({
+      id: 'a',
+      status: 'failing',
+      version: 'v2',
+      lagSeconds: 3,
+      previousToken: false,
+    });
+    expect(b).toMatchObject({ id: 'b', status: 'ok', previousToken: true });
+  });
+
+  it('lists the configured clusters', async () => {
+    const api = freshApi();
+    expect(await api.call('GET', '/v1/clusters')).toEqual({ status: 200, body: { clusters: [api.id] } });
+  });
+
+  it('answers a demote-first switchover with 202 and the pending handover, an immediate one with 200', async () => {
+    for (const [body, code, handover] of [
+      ['{}', 202, { from: 'a', to: 'b', by: 'ops' }],
+      ['{"to":"b","immediate":true}', 200, null],
+    ] as const) {
+      const api = freshApi();
+      for (const node of ['a', 'b']) expect((await api.beat(node)).status).toBe(200);
+      const res = await api.admin('switchover', body);
+      expect(res.status, body).toBe(code);
+      expect(res.body.handover, body).toEqual(handover === null ? null : expect.objectContaining(handover));
+    }
+  });
+
+  it('pauses with the reason "no reason given" when the request gives none, naming who paused', async () => {
+    const api = freshApi();
+    const res = await api.admin('pause', '{}');
+    expect(res.status).toBe(200);
+    expect(res.body.paused).toMatchObject({ by: 'ops', reason: 'no reason given' });
+  });
+});
+
+describe('an error that is not a FailoverError', () => {
+  it('answers a bare 500 and logs the error with the request’s method and path', async () => {
+    const logged: Array<[string, Record<string, unknown> | undefined]> = [];
+    const logger: Logger = { ...silentLogger, error: (message, extra) => logged.push([message, extra]) };
+    const failing = {
+      clusterIds: () => {
+        throw new TypeError('store exploded');
+      },
+    } as unknown as ControlPlane;
+    const handle = createApiHandler({
+      controlPlane: failing,
+      logger,
+      groups: ['admin'],
+      authorizeAdmin: () => 'ops',
+    });
+    const res = await handle(apiEvent('get', '/v1/clusters'));
+    expect(res.statusCode).toBe(500);
+    expect(JSON.parse(res.body ?? '')).toEqual({
+      error: 'Internal',
+      message: 'internal error; see the control plane log',
+    });
+    expect(logged).toEqual([
+      [
+        'unhandled error',
+        { method: 'GET', path: '/v1/clusters', error: 'TypeError', message: 'store exploded' },
+      ],
+    ]);
+  });
 });
