@@ -7,6 +7,20 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import type { ControlPlane } from '../shared/control-plane/control-plane.js';
+import {
+  AuthError,
+  ConflictError,
+  FailoverError,
+  ForbiddenError,
+  MethodNotAllowedError,
+  MisdirectedRequestError,
+  NotFoundError,
+  PayloadTooLargeError,
+  TargetApplyError,
+  ThrottledError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../shared/errors.js';
 import { compileTemplate, createApiHandler } from '../shared/http/api.js';
 import { ROUTES, type Route, type RouteGroup } from '../shared/http/routes.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
@@ -109,12 +123,22 @@ function freshApi(options: Parameters<typeof makeCluster>[0] = {}) {
     authorizeAdmin: () => 'ops',
   });
   const id = cluster.cluster.id;
-  const call = async (method: string, path: string, options: { token?: string; body?: string } = {}) => {
-    const res = await handle(apiEvent(method, path, options));
+  const call = async (
+    method: string,
+    path: string,
+    options: { token?: string; body?: string; base64?: boolean } = {},
+  ) => {
+    const event = apiEvent(method, path, options);
+    if (options.base64)
+      Object.assign(event, {
+        body: Buffer.from(options.body ?? '').toString('base64'),
+        isBase64Encoded: true,
+      });
+    const res = await handle(event);
     return { status: res.statusCode, body: JSON.parse(res.body ?? 'null') };
   };
-  const beat = (node: string, body = '{}', token = cluster.tokens[node]) =>
-    call('POST', `/v1/clusters/${id}/nodes/${node}/heartbeat`, { token, body });
+  const beat = (node: string, body = '{}', token = cluster.tokens[node], base64 = false) =>
+    call('POST', `/v1/clusters/${id}/nodes/${node}/heartbeat`, { token, body, base64 });
   const admin = (action: string, body: string) => call('POST', `/v1/clusters/${id}/${action}`, { body });
   const status = async () => (await call('GET', `/v1/clusters/${id}`)).body;
   return { id, call, beat, admin, status };
@@ -135,6 +159,12 @@ describe('what the handler does with a valid request', () => {
       previousToken: false,
     });
     expect(b).toMatchObject({ id: 'b', status: 'ok', previousToken: true });
+  });
+
+  it('decodes a body API Gateway hands over base64-encoded', async () => {
+    const api = freshApi();
+    expect((await api.beat('a', '{"version":"v-ß"}', undefined, true)).status).toBe(200);
+    expect((await api.status()).nodes[0]).toMatchObject({ id: 'a', version: 'v-ß' });
   });
 
   it('lists the configured clusters', async () => {
@@ -163,32 +193,69 @@ describe('what the handler does with a valid request', () => {
   });
 });
 
-describe('an error that is not a FailoverError', () => {
-  it('answers a bare 500 and logs the error with the request’s method and path', async () => {
-    const logged: Array<[string, Record<string, unknown> | undefined]> = [];
-    const logger: Logger = { ...silentLogger, error: (message, extra) => logged.push([message, extra]) };
-    const failing = {
-      clusterIds: () => {
-        throw new TypeError('store exploded');
-      },
-    } as unknown as ControlPlane;
-    const handle = createApiHandler({
-      controlPlane: failing,
-      logger,
-      groups: ['admin'],
-      authorizeAdmin: () => 'ops',
-    });
-    const res = await handle(apiEvent('get', '/v1/clusters'));
-    expect(res.statusCode).toBe(500);
-    expect(JSON.parse(res.body ?? '')).toEqual({
-      error: 'Internal',
-      message: 'internal error; see the control plane log',
-    });
-    expect(logged).toEqual([
-      [
-        'unhandled error',
-        { method: 'GET', path: '/v1/clusters', error: 'TypeError', message: 'store exploded' },
-      ],
-    ]);
+/** A handler whose only route that reaches the control plane, GET /v1/clusters, throws `thrown`. */
+function throwingApi(thrown: () => unknown) {
+  const logged: Array<[string, Record<string, unknown> | undefined]> = [];
+  const logger: Logger = { ...silentLogger, error: (message, extra) => logged.push([message, extra]) };
+  const controlPlane = {
+    clusterIds: () => {
+      throw thrown();
+    },
+  } as unknown as ControlPlane;
+  const handle = createApiHandler({ controlPlane, logger, groups: ['admin'], authorizeAdmin: () => 'ops' });
+  return { logged, answer: () => handle(apiEvent('get', '/v1/clusters')) };
+}
+
+describe('the error table: a domain error is its status, its name and its message', () => {
+  it.each([
+    ['Validation', 400, () => new ValidationError('m')],
+    ['Auth', 401, () => new AuthError('m')],
+    ['Forbidden', 403, () => new ForbiddenError('m')],
+    ['NotFound', 404, () => new NotFoundError('m')],
+    ['Conflict', 409, () => new ConflictError('m')],
+    ['PayloadTooLarge', 413, () => new PayloadTooLargeError('m')],
+    ['UnsupportedMediaType', 415, () => new UnsupportedMediaTypeError('m')],
+    ['MisdirectedRequest', 421, () => new MisdirectedRequestError('m')],
+    ['Throttled', 429, () => new ThrottledError('m')],
+    ['TargetApply', 500, () => new TargetApplyError('m')],
+    ['Failover', 500, () => new FailoverError('m')],
+  ])(
+    'answers a %sError with %i, as JSON never cached, asking for a bearer token only on a 401',
+    async (name, status, error) => {
+      const { logged, answer } = throwingApi(error);
+      const res = await answer();
+      expect(res.statusCode).toBe(status);
+      expect(JSON.parse(res.body ?? '')).toEqual({ error: name, message: 'm' });
+      expect(res.headers).toEqual({
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+      });
+      expect(logged).toEqual([]);
+    },
+  );
+
+  it('answers 405 with the allowed method in an allow header', async () => {
+    const { answer } = throwingApi(() => new MethodNotAllowedError('m', ['GET']));
+    expect((await answer()).headers).toMatchObject({ allow: 'GET' });
   });
+});
+
+describe('an error that is not a FailoverError', () => {
+  it.each([
+    ['a TypeError', () => new TypeError('store exploded'), 'TypeError', 'store exploded'],
+    ['null', () => null, undefined, undefined],
+  ])(
+    'answers %s with a bare 500 and logs it with the request’s method and path',
+    async (_, thrown, error, message) => {
+      const { logged, answer } = throwingApi(thrown);
+      const res = await answer();
+      expect(res.statusCode).toBe(500);
+      expect(JSON.parse(res.body ?? '')).toEqual({
+        error: 'Internal',
+        message: 'internal error; see the control plane log',
+      });
+      expect(logged).toEqual([['unhandled error', { method: 'GET', path: '/v1/clusters', error, message }]]);
+    },
+  );
 });
