@@ -167,6 +167,16 @@ describe('what the handler does with a valid request', () => {
     expect((await api.status()).nodes[0]).toMatchObject({ id: 'a', version: 'v-ß' });
   });
 
+  // The local server stops reading at 4 KiB itself (api.test.ts); a Lambda gets the whole body.
+  it('refuses a body over 4096 bytes with 413 naming its size, and takes one of exactly 4096', async () => {
+    const api = freshApi();
+    expect(await api.beat('a', `{}${' '.repeat(4095)}`)).toEqual({
+      status: 413,
+      body: { error: 'PayloadTooLarge', message: 'body is 4097 bytes; the limit is 4096' },
+    });
+    expect((await api.beat('a', `{}${' '.repeat(4094)}`)).status).toBe(200);
+  });
+
   it('lists the configured clusters', async () => {
     const api = freshApi();
     expect(await api.call('GET', '/v1/clusters')).toEqual({ status: 200, body: { clusters: [api.id] } });
@@ -235,9 +245,9 @@ describe('the error table: a domain error is its status, its name and its messag
     },
   );
 
-  it('answers 405 with the allowed method in an allow header', async () => {
-    const { answer } = throwingApi(() => new MethodNotAllowedError('m', ['GET']));
-    expect((await answer()).headers).toMatchObject({ allow: 'GET' });
+  it('answers 405 with the allowed methods listed in an allow header', async () => {
+    const { answer } = throwingApi(() => new MethodNotAllowedError('m', ['GET', 'POST']));
+    expect((await answer()).headers).toMatchObject({ allow: 'GET, POST' });
   });
 });
 
