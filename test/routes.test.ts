@@ -144,7 +144,7 @@ function freshApi(options: Parameters<typeof makeCluster>[0] = {}) {
   return { id, call, beat, admin, status };
 }
 
-describe('what the handler does with a valid request', () => {
+describe('what the handler does with a request, in process as a Lambda runs it', () => {
   it('passes every field of a heartbeat on, and marks a beat sent with the token being rotated out', async () => {
     const old = mintToken();
     const api = freshApi({ previousTokenSha256: { b: old.sha256 } });
