@@ -126,7 +126,7 @@ function freshApi(options: Parameters<typeof makeCluster>[0] = {}) {
   const call = async (
     method: string,
     path: string,
-    options: { token?: string; body?: string; base64?: boolean } = {},
+    options: { token?: string; body?: string; contentType?: string; base64?: boolean } = {},
   ) => {
     const event = apiEvent(method, path, options);
     if (options.base64)
@@ -175,6 +175,14 @@ describe('what the handler does with a request, in process as a Lambda runs it',
       body: { error: 'PayloadTooLarge', message: 'body is 4097 bytes; the limit is 4096' },
     });
     expect((await api.beat('a', `{}${' '.repeat(4094)}`)).status).toBe(200);
+  });
+
+  it('reads no body on a GET, whatever it is declared as (only a POST body must be JSON)', async () => {
+    const api = freshApi();
+    expect(await api.call('GET', '/v1/clusters', { body: 'x', contentType: 'text/plain' })).toEqual({
+      status: 200,
+      body: { clusters: [api.id] },
+    });
   });
 
   it('lists the configured clusters', async () => {
