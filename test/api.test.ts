@@ -7,7 +7,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, localAdminAuthorizer, startLocalServer } from '../cli/local-server.js';
 import { AuthError, ConfigError } from '../shared/errors.js';
-import { bearerToken } from '../shared/http/api.js';
+import { bearerToken, header } from '../shared/http/api.js';
 import { silentLogger } from '../shared/logger.js';
 import { mintToken } from '../shared/tokens.js';
 import { rawRequest } from './helpers/raw-http.js';
@@ -187,13 +187,15 @@ describe('400: bad bodies are rejected with the problem named, changing nothing'
     expect((await heartbeat('b', '{"version":"v1-ß-😀"}')).status).toBe(200);
   });
 
-  it('rejects a heartbeat with an unknown field and names it, changing nothing', async () => {
-    await expectRejected(
-      () => viaFetch(heartbeat('a', '{"status":"ok","foo":1}')),
-      400,
-      /^invalid field foo: unknown field$/,
-    );
-  });
+  it.each([
+    ['{"status":"ok","foo":1}', /^invalid field foo: unknown field$/],
+    ['{"foo":1,"status":"ok","bar":2}', /^invalid field foo, bar: unknown field$/],
+  ])(
+    'rejects the heartbeat %s with unknown fields and names each, changing nothing',
+    async (text, message) => {
+      await expectRejected(() => viaFetch(heartbeat('a', text)), 400, message);
+    },
+  );
 
   it.each(['0', 'abc', '501', '-1', '1.5'])(
     'rejects the events query limit=%s and names limit',
@@ -284,6 +286,20 @@ describe('the bearer token a request carries', () => {
   it('takes no token from a value with more than one word after the scheme, or another scheme', () => {
     for (const value of ['Bearer tok tok', 'Bearer tok,Bearer tok', 'Bearer tok x', 'Basic tok', 'Bearertok'])
       expect(carrying(value)).toBeUndefined();
+  });
+});
+
+describe('a request header, whatever the case of its name', () => {
+  const contentType = (headers?: Record<string, string>) =>
+    header({ headers } as unknown as APIGatewayProxyEventV2, 'content-type');
+
+  it('finds a header sent in another case (a direct invoke), the exact name first, and none where none is', () => {
+    expect(contentType({ 'Content-Type': 'application/json' })).toBe('application/json');
+    expect(contentType({ 'CONTENT-TYPE': 'text/plain', 'content-type': 'application/json' })).toBe(
+      'application/json',
+    );
+    expect(contentType({ accept: 'application/json' })).toBeUndefined();
+    expect(contentType(undefined)).toBeUndefined();
   });
 });
 
@@ -471,6 +487,14 @@ describe('valid heartbeats', () => {
     const after = await snapshot();
     expect(after.nodes.find((n) => n.id === 'b')?.heartbeats).toBe(heartbeats() + 3);
     expect(after).toMatchObject({ epoch: before.epoch, active: before.active });
+  });
+});
+
+describe('a body of white space only', () => {
+  it('is taken as an empty body: alive, ok', async () => {
+    const res = await heartbeat('b', ' \r\n\t');
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ node: 'b', role: 'standby' });
   });
 });
 

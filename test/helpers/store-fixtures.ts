@@ -95,6 +95,8 @@ export function makeCluster(
     missedBeats?: number;
     targetIds?: string[];
     adminTokenSha256?: string;
+    /** Per node id, the hash of the token a rotation is replacing (`previousTokenSha256`). */
+    previousTokenSha256?: Record<string, string>;
     mode?: 'active-passive' | 'active-active';
     /** Further cluster settings (sync gate, failback, flap guard), as in the config file. */
     rules?: Partial<ConfigInput['clusters'][number]>;
@@ -108,7 +110,13 @@ export function makeCluster(
     const minted = mintToken();
     tokens[nodeId] = minted.token;
     address[nodeId] = `192.0.2.${10 + i}`;
-    return { id: nodeId, address: address[nodeId], tokenSha256: minted.sha256 };
+    const previous = options.previousTokenSha256?.[nodeId];
+    return {
+      id: nodeId,
+      address: address[nodeId],
+      tokenSha256: minted.sha256,
+      ...(previous === undefined ? {} : { previousTokenSha256: previous }),
+    };
   });
   const config = parseConfig({
     clusters: [
