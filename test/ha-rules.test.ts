@@ -13,7 +13,12 @@ import { eligibility } from '../shared/core/eligibility.js';
 import { collisionChange } from '../shared/core/events.js';
 import { guardsCondition } from '../shared/core/guards.js';
 import { isSteppingDown } from '../shared/core/handover.js';
-import { type ManualOutcome, type ManualRequest, planManual } from '../shared/core/manual.js';
+import {
+  type ManualOutcome,
+  type ManualRequest,
+  planManual,
+  type SwitchoverRequest,
+} from '../shared/core/manual.js';
 import { comparePositions, positionKey } from '../shared/core/positions.js';
 import type { PromotionCause } from '../shared/core/promotion.js';
 import {
@@ -149,7 +154,7 @@ const PAUSE: Pause = {
   by: 'arn:aws:iam::123456789012:user/alice',
   reason: 'db upgrade',
 };
-const switchover = (extra: Partial<ManualRequest> = {}): ManualRequest => ({
+const switchover = (extra: Partial<SwitchoverRequest> = {}): SwitchoverRequest => ({
   kind: 'switchover',
   by: 'local',
   ...extra,
