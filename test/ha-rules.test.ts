@@ -1190,11 +1190,15 @@ describe('switchover (planManual)', () => {
 describe('release (planManual)', () => {
   const healthy: Given = { active: 'a', epoch: 4, nodes: { a: up(), b: up(), c: up() } };
 
-  it("is a no-op for a standby's release, and says so", () => {
-    expect(given(healthy).at(NOW).planManual(release('b'))).toEqual({
-      type: 'noop',
-      message: 'b is not active (active: a); nothing to release',
-    });
+  it.each([
+    ["a standby's release", healthy, 'b is not active (active: a); nothing to release'],
+    [
+      'a release while no node is active',
+      { nodes: healthy.nodes },
+      'b is not active (active: none); nothing to release',
+    ],
+  ] as const)('is a no-op for %s, and says so', (_, g: Given, message) => {
+    expect(given(g).at(NOW).planManual(release('b'))).toEqual({ type: 'noop', message });
   });
 
   it('hands the role from the active to the best eligible standby, by the node itself', () => {
@@ -1207,6 +1211,16 @@ describe('release (planManual)', () => {
       by: 'node:a',
       reason: 'a released the role; promoted b (priority 2)',
     });
+  });
+
+  it('refuses to move the role off the only node of a one-node cluster, saying there is no other node', () => {
+    const alone = clusterWith({ nodes: [nodeConfig('a')] });
+    const g: Given = { active: 'a', nodes: { a: up() } };
+    for (const request of [release('a'), switchover()]) {
+      expect(asRefusal(given(g, alone).at(NOW).planManual(request))).toBe(
+        'no standby can take over (the cluster has no other node)',
+      );
+    }
   });
 
   it('refuses a release by the active when no standby is eligible', () => {
