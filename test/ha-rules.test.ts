@@ -1570,6 +1570,8 @@ describe('ranking of eligible standbys', () => {
     expect(promoted({ b: up({ position: 10 }), c: up({ position: 20 }) })).toMatchObject({ to: 'c' });
     expect(promoted({ b: up(), c: up({ position: 5 }) })).toMatchObject({ to: 'c' });
     expect(promoted({ b: up({ position: 5 }), c: up() })).toMatchObject({ to: 'b' });
+    // A position outranks a lag, however small.
+    expect(promoted({ b: up({ position: 5 }), c: up({ lagSeconds: 0 }) })).toMatchObject({ to: 'b' });
     // Level positions: the lag, then priority, decide.
     expect(
       promoted({ b: up({ position: 7, lagSeconds: 3 }), c: up({ position: 7, lagSeconds: 1 }) }),
@@ -1578,18 +1580,43 @@ describe('ranking of eligible standbys', () => {
     });
   });
 
-  it('measures the position gate against the most advanced node when the active reports no position', () => {
-    const gated = clusterWith({ maxPositionLag: 100 });
-    const at = given(
-      { active: 'a', nodes: { a: expired(), b: up({ position: 1_000 }), c: up({ position: 1_500 }) } },
-      gated,
-    ).at(NOW);
-    expect(at.eligibility('b')).toEqual({
-      eligible: false,
-      reason: 'b is 500 behind at position 1000, limit 100',
-    });
-    expect(at.eligibility('c')).toEqual({ eligible: true, reason: null });
-  });
+  // Positions only: the nodes are built inside each test, so Stryker's mutants in positionKey are live.
+  it.each([
+    [
+      'the most advanced node when the active reports no position',
+      { b: 1_000, c: 1_500 },
+      { b: 'b is 500 behind at position 1000, limit 100', c: null },
+    ],
+    [
+      'the most advanced node, whichever node of the state reports it',
+      { b: 1_500, c: 1_000 },
+      { b: null, c: 'c is 500 behind at position 1000, limit 100' },
+    ],
+    [
+      "the active's last position when it reports one, even when a standby reports a later one",
+      { a: 1_000, b: 950, c: 1_200 },
+      { b: null, c: null },
+    ],
+  ] as const)(
+    'measures the position gate against %s',
+    (_, positions: Partial<Record<string, number>>, refusals) => {
+      const gated = clusterWith({ maxPositionLag: 100 });
+      const at = given(
+        {
+          active: 'a',
+          nodes: {
+            a: expired(positions.a === undefined ? {} : { position: positions.a }),
+            b: up({ position: positions.b }),
+            c: up({ position: positions.c }),
+          },
+        },
+        gated,
+      ).at(NOW);
+      for (const [node, reason] of Object.entries(refusals)) {
+        expect(at.eligibility(node)).toEqual({ eligible: reason === null, reason });
+      }
+    },
+  );
 });
 
 describe('write-time guards', () => {
