@@ -13,7 +13,12 @@ import { eligibility } from '../shared/core/eligibility.js';
 import { collisionChange } from '../shared/core/events.js';
 import { guardsCondition } from '../shared/core/guards.js';
 import { isSteppingDown } from '../shared/core/handover.js';
-import { type ManualOutcome, type ManualRequest, planManual } from '../shared/core/manual.js';
+import {
+  type ManualOutcome,
+  type ManualRequest,
+  planManual,
+  type SwitchoverRequest,
+} from '../shared/core/manual.js';
 import { comparePositions, positionKey } from '../shared/core/positions.js';
 import type { PromotionCause } from '../shared/core/promotion.js';
 import {
@@ -149,7 +154,7 @@ const PAUSE: Pause = {
   by: 'arn:aws:iam::123456789012:user/alice',
   reason: 'db upgrade',
 };
-const switchover = (extra: Partial<ManualRequest> = {}): ManualRequest => ({
+const switchover = (extra: Partial<SwitchoverRequest> = {}): SwitchoverRequest => ({
   kind: 'switchover',
   by: 'local',
   ...extra,
@@ -1185,11 +1190,15 @@ describe('switchover (planManual)', () => {
 describe('release (planManual)', () => {
   const healthy: Given = { active: 'a', epoch: 4, nodes: { a: up(), b: up(), c: up() } };
 
-  it("is a no-op for a standby's release, and says so", () => {
-    expect(given(healthy).at(NOW).planManual(release('b'))).toEqual({
-      type: 'noop',
-      message: 'b is not active (active: a); nothing to release',
-    });
+  it.each([
+    ["a standby's release", healthy, 'b is not active (active: a); nothing to release'],
+    [
+      'a release while no node is active',
+      { nodes: healthy.nodes },
+      'b is not active (active: none); nothing to release',
+    ],
+  ] as const)('is a no-op for %s, and says so', (_, g: Given, message) => {
+    expect(given(g).at(NOW).planManual(release('b'))).toEqual({ type: 'noop', message });
   });
 
   it('hands the role from the active to the best eligible standby, by the node itself', () => {
@@ -1202,6 +1211,16 @@ describe('release (planManual)', () => {
       by: 'node:a',
       reason: 'a released the role; promoted b (priority 2)',
     });
+  });
+
+  it('refuses to move the role off the only node of a one-node cluster, saying there is no other node', () => {
+    const alone = clusterWith({ nodes: [nodeConfig('a')] });
+    const g: Given = { active: 'a', nodes: { a: up() } };
+    for (const request of [release('a'), switchover()]) {
+      expect(asRefusal(given(g, alone).at(NOW).planManual(request))).toBe(
+        'no standby can take over (the cluster has no other node)',
+      );
+    }
   });
 
   it('refuses a release by the active when no standby is eligible', () => {
@@ -1551,6 +1570,8 @@ describe('ranking of eligible standbys', () => {
     expect(promoted({ b: up({ position: 10 }), c: up({ position: 20 }) })).toMatchObject({ to: 'c' });
     expect(promoted({ b: up(), c: up({ position: 5 }) })).toMatchObject({ to: 'c' });
     expect(promoted({ b: up({ position: 5 }), c: up() })).toMatchObject({ to: 'b' });
+    // A position outranks a lag, however small.
+    expect(promoted({ b: up({ position: 5 }), c: up({ lagSeconds: 0 }) })).toMatchObject({ to: 'b' });
     // Level positions: the lag, then priority, decide.
     expect(
       promoted({ b: up({ position: 7, lagSeconds: 3 }), c: up({ position: 7, lagSeconds: 1 }) }),
@@ -1559,18 +1580,43 @@ describe('ranking of eligible standbys', () => {
     });
   });
 
-  it('measures the position gate against the most advanced node when the active reports no position', () => {
-    const gated = clusterWith({ maxPositionLag: 100 });
-    const at = given(
-      { active: 'a', nodes: { a: expired(), b: up({ position: 1_000 }), c: up({ position: 1_500 }) } },
-      gated,
-    ).at(NOW);
-    expect(at.eligibility('b')).toEqual({
-      eligible: false,
-      reason: 'b is 500 behind at position 1000, limit 100',
-    });
-    expect(at.eligibility('c')).toEqual({ eligible: true, reason: null });
-  });
+  // Positions only: the nodes are built inside each test, so Stryker's mutants in positionKey are live.
+  it.each([
+    [
+      'the most advanced node when the active reports no position',
+      { b: 1_000, c: 1_500 },
+      { b: 'b is 500 behind at position 1000, limit 100', c: null },
+    ],
+    [
+      'the most advanced node, whichever node of the state reports it',
+      { b: 1_500, c: 1_000 },
+      { b: null, c: 'c is 500 behind at position 1000, limit 100' },
+    ],
+    [
+      "the active's last position when it reports one, even when a standby reports a later one",
+      { a: 1_000, b: 950, c: 1_200 },
+      { b: null, c: null },
+    ],
+  ] as const)(
+    'measures the position gate against %s',
+    (_, positions: Partial<Record<string, number>>, refusals) => {
+      const gated = clusterWith({ maxPositionLag: 100 });
+      const at = given(
+        {
+          active: 'a',
+          nodes: {
+            a: expired(positions.a === undefined ? {} : { position: positions.a }),
+            b: up({ position: positions.b }),
+            c: up({ position: positions.c }),
+          },
+        },
+        gated,
+      ).at(NOW);
+      for (const [node, reason] of Object.entries(refusals)) {
+        expect(at.eligibility(node)).toEqual({ eligible: reason === null, reason });
+      }
+    },
+  );
 });
 
 describe('write-time guards', () => {

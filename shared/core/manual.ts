@@ -9,21 +9,32 @@ import { type HandoverStart, pendingHandover, startHandover } from './handover.j
 import { describeCandidate, type Promotion, promotion } from './promotion.js';
 import type { ClusterState } from './state.js';
 
-export interface ManualRequest {
-  kind: 'switchover' | 'release';
-  /** switchover: the node to promote (default: the best eligible standby). */
+/**
+ * What an operator or a node asks for. A release names only the node asking: it carries
+ * no target and no options, so nothing an operator means for a switchover can leak into it.
+ */
+export type ManualRequest = SwitchoverRequest | ReleaseRequest;
+
+export interface SwitchoverRequest {
+  kind: 'switchover';
+  /** The node to promote (default: the best eligible standby). */
   to?: string;
-  /** switchover: promote `to` even if it is not eligible (it must still be alive). */
+  /** Promote `to` even if it is not eligible (it must still be alive). */
   force?: boolean;
   /**
-   * switchover: promote at once instead of demote-first (the old active learns at its next
-   * beat, or from its own lease: until then only the epoch fences it).
+   * Promote at once instead of demote-first (the old active learns at its next beat, or
+   * from its own lease: until then only the epoch fences it).
    */
   immediate?: boolean;
-  /** release: the node asking to hand over. */
-  node?: string;
   by: string;
   reason?: string;
+}
+
+export interface ReleaseRequest {
+  kind: 'release';
+  /** The node asking to hand over. */
+  node: string;
+  by: string;
 }
 
 export type ManualOutcome =
