@@ -294,6 +294,16 @@ describe('failover', () => {
 
 // Property 7's evidence (found by the chaos run, seed 3): the return must be recorded by the
 // beat that ends the silence, in its own write, so that nothing later can erase it.
+/** Nodes a and b; only b beats on past a's lease, and a sweep decides to promote b (not yet written). */
+async function promotionOfBDecided() {
+  const cluster = setup({ nodeIds: ['a', 'b'] });
+  await cluster.beat('a');
+  await passWhileBeating(cluster.clock, LEASE_MS + 1, 1_000, () => cluster.beat('b'));
+  const decision = decide(await store.load(cluster.id), cluster.tc.cluster, cluster.clock.t);
+  expect(decision).toMatchObject({ type: 'promote', to: 'b' });
+  return { ...cluster, decision: decision as Promotion };
+}
+
 describe("the control plane's return, recorded by the beat that ends a silence", () => {
   it('records the return only after more than 1.5 intervals with no beat from any node', async () => {
     const { tc, id, clock, t0 } = setup({ nodeIds: ['a', 'b', 'c'] });
@@ -334,17 +344,13 @@ describe("the control plane's return, recorded by the beat that ends a silence",
   });
 
   it('fails a promoting write decided before the return, when it lands after it', async () => {
-    const { tc, id, clock, beat } = setup({ nodeIds: ['a', 'b'] });
-    await beat('a');
-    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b'));
-    const decision = decide(await store.load(id), tc.cluster, clock.t);
-    expect(decision).toMatchObject({ type: 'promote', to: 'b' });
+    const { tc, id, clock, decision } = await promotionOfBDecided();
     // The sweep that decided stalls for 2 s; meanwhile the control plane is away, and b's
     // beat after it records the return. The write then finds the grace and changes nothing.
     clock.advance(2_000);
     await store.recordHeartbeat(tc.cluster, 'b', {}, clock.t);
     const before = await store.load(id);
-    expect(await store.commitPromotion(decision as Promotion, id, clock.t)).toBeNull();
+    expect(await store.commitPromotion(decision, id, clock.t)).toBeNull();
     expect(await store.load(id)).toEqual(before);
   });
 });
@@ -355,23 +361,47 @@ const promotionWrite = (input: WriteInput) =>
   Object.values(input.ExpressionAttributeNames ?? {}).includes('lastTransition');
 
 /**
+ * Hands the next write that `matches` to `handle` (which may send it, with `send`, or not)
+ * at `step` of the SDK client's middleware stack; every other request goes through.
+ */
+function interceptNextWrite(
+  matches: (input: WriteInput) => boolean,
+  step: 'initialize' | 'finalizeRequest',
+  handle: <T>(send: () => Promise<T>) => Promise<T>,
+) {
+  const name = `intercept-next-write-${step}`;
+  let armed = true;
+  const middleware =
+    <A extends { input: object }, R>(next: (args: A) => Promise<R>) =>
+    async (args: A): Promise<R> => {
+      if (!armed || !matches(args.input as WriteInput)) return next(args);
+      armed = false;
+      return handle(() => next(args));
+    };
+  const stack = dynamo.client.middlewareStack;
+  if (step === 'initialize') stack.add(middleware, { step, name });
+  else stack.add(middleware, { step, name });
+  return { stop: () => stack.remove(name) };
+}
+
+/**
  * Sends the next conditional write that `matches` twice, as the SDK does when the first
  * attempt took effect but its answer was lost; the caller sees the second answer.
  */
-function resendNextWrite(matches: (input: WriteInput) => boolean) {
-  const name = 'resend-next-write';
-  let armed = true;
-  dynamo.client.middlewareStack.add(
-    (next) => async (args) => {
-      if (!armed || !matches(args.input as WriteInput)) return next(args);
-      armed = false;
-      await next(args);
-      return next(args);
-    },
-    { step: 'finalizeRequest', name },
+const resendNextWrite = (matches: (input: WriteInput) => boolean) =>
+  interceptNextWrite(matches, 'finalizeRequest', async (send) => {
+    await send();
+    return send();
+  });
+
+/**
+ * Fails the next write that `matches` without sending it, with an error named `name`, as the
+ * SDK reports it once its own retries are spent (so above its retry middleware).
+ */
+const failNextWrite = (matches: (input: WriteInput) => boolean, name: string, message: string) =>
+  interceptNextWrite(matches, 'initialize', () =>
+    Promise.reject(Object.assign(new Error(message), { name })),
   );
-  return { stop: () => dynamo.client.middlewareStack.remove(name) };
-}
 
 // Found by the chaos run (seed 2, history 13): the retry of a write that took effect fails
 // its condition on the write itself, and the operator was told 409 for a change that was made.
@@ -417,6 +447,40 @@ describe('a conditional write retried after a lost answer', () => {
       [2, 'b'],
       [1, 'a'],
     ]);
+  });
+});
+
+describe("a write that failed without writing: another Region's concurrent write is a lost race, anything else an error", () => {
+  it("refuses a promotion that met another Region's concurrent write to the item (ReplicatedWriteConflictException): null, nothing written", async () => {
+    const { id, clock, decision } = await promotionOfBDecided();
+    const before = await store.load(id);
+    const conflict = failNextWrite(
+      promotionWrite,
+      'ReplicatedWriteConflictException',
+      'a write to this item in another Region is being replicated',
+    );
+    try {
+      expect(await store.commitPromotion(decision, id, clock.t)).toBeNull();
+    } finally {
+      conflict.stop();
+    }
+    expect(await store.load(id)).toEqual(before);
+  });
+
+  it('answers a pause whose write was throttled with that error, not 409 already paused, and leaves automation on', async () => {
+    const { cp, id, beat, status } = setup();
+    await beat('a');
+    const throttled = failNextWrite(
+      pauseWrite,
+      'ThrottlingException',
+      'Rate of requests exceeds the allowed throughput',
+    );
+    try {
+      await expect(cp.pause(id, 'maintenance window', 'ops')).rejects.toThrow('Rate of requests exceeds');
+    } finally {
+      throttled.stop();
+    }
+    expect((await status()).paused).toBeNull();
   });
 });
 
