@@ -355,10 +355,15 @@ describe("the control plane's return, recorded by the beat that ends a silence",
   });
 });
 
-type WriteInput = { ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string> };
+type WriteInput = {
+  UpdateExpression?: string;
+  ConditionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+};
 const pauseWrite = (input: WriteInput) => input.ConditionExpression?.includes('#paused') === true;
 const promotionWrite = (input: WriteInput) =>
   Object.values(input.ExpressionAttributeNames ?? {}).includes('lastTransition');
+const holdClearingWrite = (input: WriteInput) => input.UpdateExpression === 'REMOVE #hold';
 
 /**
  * Hands the next write that `matches` to `handle` (which may send it, with `send`, or not)
@@ -395,13 +400,24 @@ const resendNextWrite = (matches: (input: WriteInput) => boolean) =>
   });
 
 /**
- * Fails the next write that `matches` without sending it, with an error named `name`, as the
- * SDK reports it once its own retries are spent (so above its retry middleware).
+ * Runs `act` while the next write that `matches` fails without being sent, with an error
+ * named `name`, as the SDK reports it once its own retries are spent (so above its retry
+ * middleware).
  */
-const failNextWrite = (matches: (input: WriteInput) => boolean, name: string, message: string) =>
-  interceptNextWrite(matches, 'initialize', () =>
-    Promise.reject(Object.assign(new Error(message), { name })),
+async function whileNextWriteFails<T>(
+  matches: (input: WriteInput) => boolean,
+  name: string,
+  act: () => Promise<T>,
+) {
+  const failing = interceptNextWrite(matches, 'initialize', () =>
+    Promise.reject(Object.assign(new Error(`${name}, injected by the test`), { name })),
   );
+  try {
+    return await act();
+  } finally {
+    failing.stop();
+  }
+}
 
 // Found by the chaos run (seed 2, history 13): the retry of a write that took effect fails
 // its condition on the write itself, and the operator was told 409 for a change that was made.
@@ -451,36 +467,55 @@ describe('a conditional write retried after a lost answer', () => {
 });
 
 describe("a write that failed without writing: another Region's concurrent write is a lost race, anything else an error", () => {
+  const CONFLICT = 'ReplicatedWriteConflictException';
+  const THROTTLED = 'ThrottlingException';
+
   it("refuses a promotion that met another Region's concurrent write to the item (ReplicatedWriteConflictException): null, nothing written", async () => {
     const { id, clock, decision } = await promotionOfBDecided();
     const before = await store.load(id);
-    const conflict = failNextWrite(
-      promotionWrite,
-      'ReplicatedWriteConflictException',
-      'a write to this item in another Region is being replicated',
+    const committed = await whileNextWriteFails(promotionWrite, CONFLICT, () =>
+      store.commitPromotion(decision, id, clock.t),
     );
-    try {
-      expect(await store.commitPromotion(decision, id, clock.t)).toBeNull();
-    } finally {
-      conflict.stop();
-    }
+    expect(committed).toBeNull();
     expect(await store.load(id)).toEqual(before);
+  });
+
+  // Found by triaging expressions.ts's lostRace mutants: on a multi-Region table every beat
+  // writes the same item, so an operator's pause could meet one and be answered "409 already
+  // paused" while nothing was paused (and a resume "409 not paused" while it stayed paused).
+  it("pauses and resumes through another Region's concurrent write to the item, sending the write again", async () => {
+    const { cp, id, beat, status } = setup();
+    await beat('a');
+    const paused = await whileNextWriteFails(pauseWrite, CONFLICT, () =>
+      cp.pause(id, 'maintenance window', 'ops'),
+    );
+    expect(paused).toMatchObject({ paused: { by: 'ops' } });
+    const resumed = await whileNextWriteFails(pauseWrite, CONFLICT, () => cp.resume(id, 'done', 'ops'));
+    expect(resumed).toMatchObject({ paused: null });
+    expect((await status()).paused).toBeNull();
   });
 
   it('answers a pause whose write was throttled with that error, not 409 already paused, and leaves automation on', async () => {
     const { cp, id, beat, status } = setup();
     await beat('a');
-    const throttled = failNextWrite(
-      pauseWrite,
-      'ThrottlingException',
-      'Rate of requests exceeds the allowed throughput',
+    await whileNextWriteFails(pauseWrite, THROTTLED, () =>
+      expect(cp.pause(id, 'maintenance window', 'ops')).rejects.toThrow(THROTTLED),
     );
-    try {
-      await expect(cp.pause(id, 'maintenance window', 'ops')).rejects.toThrow('Rate of requests exceeds');
-    } finally {
-      throttled.stop();
-    }
     expect((await status()).paused).toBeNull();
+  });
+
+  it('fails the clearing of a hold whose write was throttled with that error, not as a lost race (false)', async () => {
+    const { id, beat, clock } = setup();
+    await beat('a');
+    await beat('b');
+    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b', { status: 'failing' }));
+    await beat('b', { status: 'failing' }); // a's lease is over: no standby can take over
+    const held = await store.load(id);
+    expect(held.hold).toMatchObject({ code: 'no-candidate' });
+    await whileNextWriteFails(holdClearingWrite, THROTTLED, () =>
+      expect(store.clearHold(id, held.epoch)).rejects.toThrow(THROTTLED),
+    );
+    expect(await store.load(id)).toEqual(held);
   });
 });
 
