@@ -9,6 +9,8 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import { decide } from '../shared/core/decide.js';
+import { eventId } from '../shared/core/events.js';
+import type { HandoverChange } from '../shared/core/handover.js';
 import type { Promotion } from '../shared/core/promotion.js';
 import { targetsDue } from '../shared/core/serving.js';
 import type { Beat, ClusterEvent } from '../shared/core/state.js';
@@ -463,6 +465,50 @@ describe('a conditional write retried after a lost answer', () => {
       [2, 'b'],
       [1, 'a'],
     ]);
+  });
+});
+
+describe('a demote-first switchover in the store: the handover recorded, and abandoned', () => {
+  /** Nodes a (active) and b; an operator asks for a switchover to b, which a has not confirmed yet. */
+  async function switchoverToBPending() {
+    const cluster = setup({ nodeIds: ['a', 'b'] });
+    await cluster.beat('a');
+    await cluster.beat('b');
+    expect(await cluster.cp.switchover(cluster.id, { to: 'b' }, 'ops')).toMatchObject({
+      epoch: 1,
+      active: 'a',
+    });
+    return cluster;
+  }
+
+  it('records the handover from a to b and its event, a staying active until it steps down', async () => {
+    const { id, clock, events } = await switchoverToBPending();
+    expect((await store.load(id)).handover).toMatchObject({
+      cause: 'switchover',
+      from: 'a',
+      to: 'b',
+      epoch: 1,
+      since: clock.t,
+      by: 'ops',
+    });
+    expect((await events()).filter((e) => e.kind === 'handover')).toMatchObject([{ active: 'a', by: 'ops' }]);
+  });
+
+  it('abandons the handover, its event in the same write, when a has stepped down but b can no longer take over; never a later handover', async () => {
+    const { tc, id, clock } = await switchoverToBPending();
+    clock.advance(1_000);
+    await store.recordHeartbeat(tc.cluster, 'b', { status: 'failing' }, clock.t);
+    await store.recordHeartbeat(tc.cluster, 'a', { steppedDown: 1 }, clock.t);
+    const pending = await store.load(id);
+    const cancel = decide(pending, tc.cluster, clock.t) as HandoverChange;
+    expect(cancel).toMatchObject({ type: 'cancel-handover', since: pending.handover?.since });
+    // A cancel decided for an earlier handover's record leaves this one alone.
+    const earlier = { ...cancel, since: (pending.handover?.since ?? 0) - 1 };
+    expect(await store.commitHandover(earlier, id, clock.t)).toBeNull();
+    expect(await store.load(id)).toEqual(pending);
+    const committed = await store.commitHandover(cancel, id, clock.t);
+    expect(committed).toMatchObject({ epoch: 1, active: 'a', handover: null });
+    expect(committed?.outbox[eventId(cancel.event)]).toEqual(cancel.event);
   });
 });
 
