@@ -1637,4 +1637,12 @@ describe('write-time guards', () => {
     expect(holdsAt(guard, { a: expired(), b: up({ version: '1.0' }) })).toBe(true);
     expect(holdsAt(guard, { a: expired({ version: '1.1' }), b: up({ version: '1.0' }) })).toBe(false);
   });
+
+  it("takes the old active's step-down only from a beat after the handover was recorded, not one at its very millisecond", () => {
+    const since = NOW - 5 * SECOND;
+    const guard = { rule: 'stepped-down', node: 'a', epoch: 1, since } as const;
+    const a = (lastSeen: number) => ({ ...up({ steppedDown: 1 }), lastSeen });
+    expect(holdsAt(guard, { a: a(since + 1) })).toBe(true);
+    expect(holdsAt(guard, { a: a(since) })).toBe(false);
+  });
 });

@@ -9,6 +9,8 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import { decide } from '../shared/core/decide.js';
+import { eventId } from '../shared/core/events.js';
+import type { HandoverChange } from '../shared/core/handover.js';
 import type { Promotion } from '../shared/core/promotion.js';
 import { targetsDue } from '../shared/core/serving.js';
 import type { Beat, ClusterEvent } from '../shared/core/state.js';
@@ -294,6 +296,16 @@ describe('failover', () => {
 
 // Property 7's evidence (found by the chaos run, seed 3): the return must be recorded by the
 // beat that ends the silence, in its own write, so that nothing later can erase it.
+/** Nodes a and b; only b beats on past a's lease, and a sweep decides to promote b (not yet written). */
+async function promotionOfBDecided() {
+  const cluster = setup({ nodeIds: ['a', 'b'] });
+  await cluster.beat('a');
+  await passWhileBeating(cluster.clock, LEASE_MS + 1, 1_000, () => cluster.beat('b'));
+  const decision = decide(await store.load(cluster.id), cluster.tc.cluster, cluster.clock.t);
+  expect(decision).toMatchObject({ type: 'promote', to: 'b' });
+  return { ...cluster, decision: decision as Promotion };
+}
+
 describe("the control plane's return, recorded by the beat that ends a silence", () => {
   it('records the return only after more than 1.5 intervals with no beat from any node', async () => {
     const { tc, id, clock, t0 } = setup({ nodeIds: ['a', 'b', 'c'] });
@@ -334,43 +346,79 @@ describe("the control plane's return, recorded by the beat that ends a silence",
   });
 
   it('fails a promoting write decided before the return, when it lands after it', async () => {
-    const { tc, id, clock, beat } = setup({ nodeIds: ['a', 'b'] });
-    await beat('a');
-    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b'));
-    const decision = decide(await store.load(id), tc.cluster, clock.t);
-    expect(decision).toMatchObject({ type: 'promote', to: 'b' });
+    const { tc, id, clock, decision } = await promotionOfBDecided();
     // The sweep that decided stalls for 2 s; meanwhile the control plane is away, and b's
     // beat after it records the return. The write then finds the grace and changes nothing.
     clock.advance(2_000);
     await store.recordHeartbeat(tc.cluster, 'b', {}, clock.t);
     const before = await store.load(id);
-    expect(await store.commitPromotion(decision as Promotion, id, clock.t)).toBeNull();
+    expect(await store.commitPromotion(decision, id, clock.t)).toBeNull();
     expect(await store.load(id)).toEqual(before);
   });
 });
 
-type WriteInput = { ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string> };
+type WriteInput = {
+  UpdateExpression?: string;
+  ConditionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+};
 const pauseWrite = (input: WriteInput) => input.ConditionExpression?.includes('#paused') === true;
 const promotionWrite = (input: WriteInput) =>
   Object.values(input.ExpressionAttributeNames ?? {}).includes('lastTransition');
+const holdClearingWrite = (input: WriteInput) => input.UpdateExpression === 'REMOVE #hold';
+
+/**
+ * Hands the next write that `matches` to `handle` (which may send it, with `send`, or not)
+ * at `step` of the SDK client's middleware stack; every other request goes through.
+ */
+function interceptNextWrite(
+  matches: (input: WriteInput) => boolean,
+  step: 'initialize' | 'finalizeRequest',
+  handle: <T>(send: () => Promise<T>) => Promise<T>,
+) {
+  const name = `intercept-next-write-${step}`;
+  let armed = true;
+  const middleware =
+    <A extends { input: object }, R>(next: (args: A) => Promise<R>) =>
+    async (args: A): Promise<R> => {
+      if (!armed || !matches(args.input as WriteInput)) return next(args);
+      armed = false;
+      return handle(() => next(args));
+    };
+  const stack = dynamo.client.middlewareStack;
+  if (step === 'initialize') stack.add(middleware, { step, name });
+  else stack.add(middleware, { step, name });
+  return { stop: () => stack.remove(name) };
+}
 
 /**
  * Sends the next conditional write that `matches` twice, as the SDK does when the first
  * attempt took effect but its answer was lost; the caller sees the second answer.
  */
-function resendNextWrite(matches: (input: WriteInput) => boolean) {
-  const name = 'resend-next-write';
-  let armed = true;
-  dynamo.client.middlewareStack.add(
-    (next) => async (args) => {
-      if (!armed || !matches(args.input as WriteInput)) return next(args);
-      armed = false;
-      await next(args);
-      return next(args);
-    },
-    { step: 'finalizeRequest', name },
+const resendNextWrite = (matches: (input: WriteInput) => boolean) =>
+  interceptNextWrite(matches, 'finalizeRequest', async (send) => {
+    await send();
+    return send();
+  });
+
+/**
+ * Runs `act` while the next write that `matches` fails without being sent, with an error
+ * named `name`, as the SDK reports it once its own retries are spent (so above its retry
+ * middleware).
+ */
+async function whileNextWriteFails<T>(
+  matches: (input: WriteInput) => boolean,
+  name: string,
+  act: () => Promise<T>,
+) {
+  const failing = interceptNextWrite(matches, 'initialize', () =>
+    Promise.reject(Object.assign(new Error(`${name}, injected by the test`), { name })),
   );
-  return { stop: () => dynamo.client.middlewareStack.remove(name) };
+  try {
+    return await act();
+  } finally {
+    failing.stop();
+  }
 }
 
 // Found by the chaos run (seed 2, history 13): the retry of a write that took effect fails
@@ -417,6 +465,103 @@ describe('a conditional write retried after a lost answer', () => {
       [2, 'b'],
       [1, 'a'],
     ]);
+  });
+});
+
+describe('a demote-first switchover in the store: the handover recorded, and abandoned', () => {
+  /** Nodes a (active) and b; an operator asks for a switchover to b, which a has not confirmed yet. */
+  async function switchoverToBPending() {
+    const cluster = setup({ nodeIds: ['a', 'b'] });
+    await cluster.beat('a');
+    await cluster.beat('b');
+    expect(await cluster.cp.switchover(cluster.id, { to: 'b' }, 'ops')).toMatchObject({
+      epoch: 1,
+      active: 'a',
+    });
+    return cluster;
+  }
+
+  it('records the handover from a to b and its event, a staying active until it steps down', async () => {
+    const { id, clock, events } = await switchoverToBPending();
+    expect((await store.load(id)).handover).toMatchObject({
+      cause: 'switchover',
+      from: 'a',
+      to: 'b',
+      epoch: 1,
+      since: clock.t,
+      by: 'ops',
+    });
+    expect((await events()).filter((e) => e.kind === 'handover')).toMatchObject([{ active: 'a', by: 'ops' }]);
+  });
+
+  it('abandons the handover, its event in the same write, when a has stepped down but b can no longer take over; never a later handover', async () => {
+    const { tc, id, clock } = await switchoverToBPending();
+    clock.advance(1_000);
+    await store.recordHeartbeat(tc.cluster, 'b', { status: 'failing' }, clock.t);
+    await store.recordHeartbeat(tc.cluster, 'a', { steppedDown: 1 }, clock.t);
+    const pending = await store.load(id);
+    const cancel = decide(pending, tc.cluster, clock.t) as HandoverChange;
+    expect(cancel).toMatchObject({ type: 'cancel-handover', since: pending.handover?.since });
+    // A cancel decided for an earlier handover's record leaves this one alone.
+    const earlier = { ...cancel, since: (pending.handover?.since ?? 0) - 1 };
+    expect(await store.commitHandover(earlier, id, clock.t)).toBeNull();
+    expect(await store.load(id)).toEqual(pending);
+    const committed = await store.commitHandover(cancel, id, clock.t);
+    expect(committed).toMatchObject({ epoch: 1, active: 'a', handover: null });
+    expect(committed?.outbox[eventId(cancel.event)]).toEqual(cancel.event);
+  });
+});
+
+describe("a write that failed without writing: another Region's concurrent write is a lost race, anything else an error", () => {
+  const CONFLICT = 'ReplicatedWriteConflictException';
+  const THROTTLED = 'ThrottlingException';
+
+  it("refuses a promotion that met another Region's concurrent write to the item (ReplicatedWriteConflictException): null, nothing written", async () => {
+    const { id, clock, decision } = await promotionOfBDecided();
+    const before = await store.load(id);
+    const committed = await whileNextWriteFails(promotionWrite, CONFLICT, () =>
+      store.commitPromotion(decision, id, clock.t),
+    );
+    expect(committed).toBeNull();
+    expect(await store.load(id)).toEqual(before);
+  });
+
+  // Found by triaging expressions.ts's lostRace mutants: on a multi-Region table every beat
+  // writes the same item, so an operator's pause could meet one and be answered "409 already
+  // paused" while nothing was paused (and a resume "409 not paused" while it stayed paused).
+  it("pauses and resumes through another Region's concurrent write to the item, sending the write again", async () => {
+    const { cp, id, beat, status } = setup();
+    await beat('a');
+    const paused = await whileNextWriteFails(pauseWrite, CONFLICT, () =>
+      cp.pause(id, 'maintenance window', 'ops'),
+    );
+    expect(paused).toMatchObject({ paused: { by: 'ops' } });
+    const resumed = await whileNextWriteFails(pauseWrite, CONFLICT, () => cp.resume(id, 'done', 'ops'));
+    expect(resumed).toMatchObject({ paused: null });
+    expect((await status()).paused).toBeNull();
+  });
+
+  it('answers a pause whose write was throttled with that error, not 409 already paused, and leaves automation on', async () => {
+    const { cp, id, beat, status } = setup();
+    await beat('a');
+    await whileNextWriteFails(pauseWrite, THROTTLED, () =>
+      expect(cp.pause(id, 'maintenance window', 'ops')).rejects.toThrow(THROTTLED),
+    );
+    expect((await status()).paused).toBeNull();
+  });
+
+  it('fails the clearing of a hold whose write was throttled with that error, not as a lost race (false)', async () => {
+    const { id, beat, clock } = setup();
+    await beat('a');
+    await beat('b');
+    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b', { status: 'failing' }));
+    await beat('b', { status: 'failing' }); // a's lease is over: no standby can take over
+    const held = await store.load(id);
+    expect(held.hold).toMatchObject({ code: 'no-candidate' });
+    await whileNextWriteFails(holdClearingWrite, THROTTLED, () =>
+      expect(store.clearHold(id, held.epoch)).rejects.toThrow(THROTTLED),
+    );
+    expect(await store.load(id)).toEqual(held);
   });
 });
 

@@ -12,10 +12,11 @@
 
 export type Path = readonly string[];
 export type Scalar = string | number;
-export type Comparator = '=' | '<' | '<=' | '>' | '>=';
+// Only what the rules use (no `exists`, no `<`): an operator no rule writes is one no test
+// can pin. Add one together with the rule that needs it.
+export type Comparator = '=' | '<=' | '>' | '>=';
 
 export type Condition =
-  | { readonly op: 'exists'; readonly path: Path }
   | { readonly op: 'missing'; readonly path: Path }
   | { readonly op: 'compare'; readonly path: Path; readonly cmp: Comparator; readonly value: Scalar }
   | { readonly op: 'and'; readonly of: readonly Condition[] }
@@ -24,7 +25,6 @@ export type Condition =
   /** Never holds (a rule that cannot be met in this state). */
   | { readonly op: 'false' };
 
-export const exists = (path: Path): Condition => ({ op: 'exists', path });
 export const missing = (path: Path): Condition => ({ op: 'missing', path });
 export const compare = (path: Path, cmp: Comparator, value: Scalar): Condition => ({
   op: 'compare',
@@ -60,8 +60,6 @@ export function valueAt(record: unknown, path: Path): unknown {
 /** Whether `condition` holds for `record`, with DynamoDB's semantics. */
 export function holds(condition: Condition, record: unknown): boolean {
   switch (condition.op) {
-    case 'exists':
-      return valueAt(record, condition.path) !== undefined;
     case 'missing':
       return valueAt(record, condition.path) === undefined;
     case 'compare': {
@@ -90,8 +88,6 @@ function compareScalars(a: Scalar, cmp: Comparator, b: Scalar): boolean {
   switch (cmp) {
     case '=':
       return a === b;
-    case '<':
-      return a < b;
     case '<=':
       return a <= b;
     case '>':

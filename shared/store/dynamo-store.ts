@@ -39,7 +39,7 @@ import {
 import type { StateStore } from './port.js';
 import * as records from './target-records.js';
 
-/** Tries of a beat's write that conflicts with another Region's write to the cluster item. */
+/** Tries of a beat's (or a pause's, a resume's) write that conflicts with another Region's write to the cluster item. */
 const CONFLICT_ATTEMPTS = 4;
 const CONFLICT_BACKOFF_MS = 20;
 /** BatchGetItem rounds for keys DynamoDB left unprocessed (throttling) before giving up on them. */
@@ -133,7 +133,7 @@ export class DynamoStateStore implements StateStore {
         ReturnValues: 'ALL_NEW',
       });
     const send = async (input: UpdateItemCommandInput) =>
-      decodeState(cluster.id, (await this.sendBeat(input)).Attributes);
+      decodeState(cluster.id, (await this.sendAgainOnConflict(input)).Attributes);
     // The item and this node's map exist once the cluster has been initialised.
     const notNewer = '(attribute_not_exists(#nodes.#n.#lastSeen) OR #nodes.#n.#lastSeen <= :now)';
     const exists = `attribute_exists(#nodes.#n) AND ${notNewer}`;
@@ -171,11 +171,12 @@ export class DynamoStateStore implements StateStore {
   }
 
   /**
-   * A beat's write, sent again when a write to the same item in another Region of a
+   * A write safe to repeat (a beat; a pause or a resume, whose condition makes it
+   * idempotent), sent again when a write to the same item in another Region of a
    * multi-Region strongly consistent table was being replicated at the same moment
-   * (ReplicatedWriteConflictException: nothing was written, and a beat is safe to repeat).
+   * (ReplicatedWriteConflictException: nothing was written).
    */
-  private async sendBeat(input: UpdateItemCommandInput) {
+  private async sendAgainOnConflict(input: UpdateItemCommandInput) {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.table.client.send(new UpdateItemCommand(input));
@@ -368,11 +369,25 @@ export class DynamoStateStore implements StateStore {
     );
   }
 
+  /**
+   * An operator's pause or resume: false only when its condition failed. Another Region's
+   * concurrent write (a beat, most often) is no answer to give the operator: as a lost race
+   * it read as "already paused" while nothing was. The write is sent again instead.
+   */
+  private async operatorWrite(input: UpdateItemCommandInput): Promise<boolean> {
+    try {
+      await this.sendAgainOnConflict(input);
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
   /** Pauses automation, unless it is paused already (then false). */
   async setPause(clusterId: string, pause: Pause, event: ClusterEvent): Promise<boolean> {
     await this.initialise(clusterId);
-    return conditional(
-      this.table,
+    return this.operatorWrite(
       stateUpdate(this.table, clusterId, {
         UpdateExpression: 'SET #paused = :pause, #outbox.#event = :event',
         ConditionExpression: 'attribute_not_exists(#paused)',
@@ -384,8 +399,7 @@ export class DynamoStateStore implements StateStore {
 
   /** Resumes automation, unless it was not paused (then false). */
   async clearPause(clusterId: string, event: ClusterEvent): Promise<boolean> {
-    return conditional(
-      this.table,
+    return this.operatorWrite(
       stateUpdate(this.table, clusterId, {
         UpdateExpression: 'SET #outbox.#event = :event REMOVE #paused',
         ConditionExpression: 'attribute_exists(#paused)',

@@ -53,8 +53,6 @@ class Placeholders {
 
 function renderCondition(condition: Condition, p: Placeholders): string {
   switch (condition.op) {
-    case 'exists':
-      return `attribute_exists(${p.path(condition.path)})`;
     case 'missing':
       return `attribute_not_exists(${p.path(condition.path)})`;
     case 'compare':
