@@ -11,7 +11,7 @@ import { holds } from '../shared/core/condition.js';
 import { type Decision, decide } from '../shared/core/decide.js';
 import { eligibility } from '../shared/core/eligibility.js';
 import { collisionChange } from '../shared/core/events.js';
-import { guardsCondition } from '../shared/core/guards.js';
+import { guardsCondition, refusal } from '../shared/core/guards.js';
 import { isSteppingDown } from '../shared/core/handover.js';
 import {
   type ManualOutcome,
@@ -1644,5 +1644,27 @@ describe('write-time guards', () => {
     const a = (lastSeen: number) => ({ ...up({ steppedDown: 1 }), lastSeen });
     expect(holdsAt(guard, { a: a(since + 1) })).toBe(true);
     expect(holdsAt(guard, { a: a(since) })).toBe(false);
+  });
+
+  it('completes an unconfirmed handover at its deadline, not a millisecond before', () => {
+    const handover: Handover = {
+      cause: 'switchover',
+      from: 'a',
+      to: 'b',
+      epoch: 1,
+      since: NOW - LEASE,
+      deadline: NOW,
+      reason: 'switchover to b',
+    };
+    const expiredAt = (now: number) =>
+      holds(guardsCondition([{ rule: 'handover-expired' }], now), stateOf({ active: 'a', handover }));
+    expect(expiredAt(NOW)).toBe(true);
+    expect(expiredAt(NOW - 1)).toBe(false);
+  });
+
+  it('names the rule when a guard has no words of its own for a refusal', () => {
+    expect(refusal({ rule: 'epoch', epoch: 2 }, stateOf({ active: 'a' }), NOW)).toBe(
+      'does not meet the epoch rule',
+    );
   });
 });
