@@ -18,24 +18,15 @@ import {
 import type { ClusterConfig } from '../config.js';
 import type { HoldDecision } from '../core/decide.js';
 import { eventId } from '../core/events.js';
-import { heardRecently } from '../core/grace.js';
 import type { HandoverChange } from '../core/handover.js';
-import { positionKey } from '../core/positions.js';
 import type { Promotion } from '../core/promotion.js';
 import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../core/state.js';
 import * as transitions from '../core/transitions.js';
 import { sleep } from '../time.js';
 import { decodeState } from './codec.js';
 import { flushOutbox, hasEvent, listEvents, pruneEvents, sameEvent } from './event-log.js';
-import {
-  conditional,
-  conditionFragment,
-  lostRace,
-  stateKey,
-  stateUpdate,
-  type Table,
-  transitionInput,
-} from './expressions.js';
+import { conditional, lostRace, stateKey, stateUpdate, type Table, transitionInput } from './expressions.js';
+import { heartbeatWrites } from './heartbeat-write.js';
 import type { StateStore } from './port.js';
 import * as records from './target-records.js';
 
@@ -53,15 +44,10 @@ export class DynamoStateStore implements StateStore {
   }
 
   /**
-   * The normal path is one UpdateItem whose condition says "this node was already up and
-   * ok"; it keeps `upSince`. Only when that fails (the node comes back, turns ok, or beats
-   * for the first time) does a second write set `upSince` (and, for a brand-new cluster or
-   * node, create the maps first). A beat that is not `ok` clears `upSince` in one write.
-   * Every write requires `lastSeen <= now`: a beat that reaches the store after a newer one
-   * (a paused worker, SDK retries) is dropped, for setting lastSeen back would make a live
-   * node look expired. Every write also tells whether the control plane heard any node in
-   * the last 1.5 intervals: a beat that ends a longer silence records its arrival as the
-   * return (`returnedAt`), in the same write (a further write only on that rare path).
+   * One beat: the first of its writes (`heartbeat-write.ts`, most likely first) whose
+   * condition holds, usually the first. None holds for a node's first beat (its map is
+   * created, then it beats again) or for a beat that arrived after a newer one, which
+   * changes nothing.
    */
   async recordHeartbeat(
     cluster: ClusterConfig,
@@ -70,104 +56,25 @@ export class DynamoStateStore implements StateStore {
     now: number,
     region?: string,
   ): Promise<ClusterState> {
-    const status = beat.status ?? 'ok';
-    const fields: Record<string, unknown> = {
-      version: beat.version,
-      position: beat.position,
-      positionKey: beat.position === undefined ? undefined : positionKey(beat.position),
-      lagSeconds: beat.lagSeconds,
-    };
-    const given = Object.keys(fields).filter((f) => fields[f] !== undefined);
-    // Position and lag describe the beat they came with: a beat without them clears them, so
-    // the sync gate never judges a stale value. The version is kept until it changes.
-    const perBeat = ['position', 'positionKey', 'lagSeconds'].filter((f) => fields[f] === undefined);
-    const set = [
-      // Right-hand sides read the item before this update: prevSeen gets the previous beat.
-      '#nodes.#n.#prevSeen = if_not_exists(#nodes.#n.#lastSeen, :now)',
-      '#nodes.#n.#lastSeen = :now',
-      '#nodes.#n.#status = :status',
-      '#nodes.#n.#beats = if_not_exists(#nodes.#n.#beats, :zero) + :one',
-      ...given.map((f) => `#nodes.#n.#${f} = :${f}`),
-      ...(beat.role === undefined ? [] : ['#nodes.#n.#claimedRole = :role']),
-      ...(beat.epoch === undefined ? [] : ['#nodes.#n.#claimedEpoch = :epoch']),
-      ...(beat.promiseMs === undefined ? [] : ['#nodes.#n.#promisedUntil = :promisedUntil']),
-      ...(beat.steppedDown === undefined ? [] : ['#nodes.#n.#steppedDown = :steppedDown']),
-      ...(region === undefined ? [] : ['#nodes.#n.#region = :region']),
-      ...(beat.previousToken ? ['#nodes.#n.#previousToken = :true'] : []),
-    ];
-    const remove = [
-      ...perBeat.map((f) => `#nodes.#n.#${f}`),
-      ...(beat.role === undefined ? ['#nodes.#n.#claimedRole'] : []),
-      ...(beat.epoch === undefined ? ['#nodes.#n.#claimedEpoch'] : []),
-      ...(beat.promiseMs === undefined ? ['#nodes.#n.#promisedUntil'] : []),
-      ...(beat.steppedDown === undefined ? ['#nodes.#n.#steppedDown'] : []),
-      ...(beat.previousToken ? [] : ['#nodes.#n.#previousToken']),
-    ];
-    // Whether the control plane heard any node lately decides, inside the write, whether this
-    // beat ends a silence: then it records the return (`returnedAt`, see grace.ts) itself.
-    const heard = conditionFragment(heardRecently(cluster, now));
-    const write = (extraSet: string[], extraRemove: string[], condition: string, returning: boolean) =>
-      stateUpdate(this.table, cluster.id, {
-        UpdateExpression: [
-          `SET ${[...set, ...extraSet, ...(returning ? ['#returnedAt = :now'] : [])].join(', ')}`,
-          ...([...remove, ...extraRemove].length ? [`REMOVE ${[...remove, ...extraRemove].join(', ')}`] : []),
-        ].join(' '),
-        ConditionExpression: `${condition} AND ${returning ? `(NOT ${heard.expression})` : heard.expression}`,
-        names: { '#n': node, ...heard.names },
-        values: {
-          ':now': now,
-          ':status': status,
-          ':zero': 0,
-          ':one': 1,
-          ...Object.fromEntries(given.map((f) => [`:${f}`, fields[f]])),
-          ':role': beat.role,
-          ':epoch': beat.epoch,
-          ':true': beat.previousToken,
-          // Counted from arrival, not from sending: never earlier than the agent's own expiry.
-          ':promisedUntil': beat.promiseMs === undefined ? undefined : now + beat.promiseMs,
-          ':steppedDown': beat.steppedDown,
-          ':region': region,
-          ...(condition.includes(':aliveSince') ? { ':aliveSince': now - cluster.leaseMs, ':ok': 'ok' } : {}),
-          ...heard.values,
-        },
-        ReturnValues: 'ALL_NEW',
-      });
-    const send = async (input: UpdateItemCommandInput) =>
-      decodeState(cluster.id, (await this.sendAgainOnConflict(input)).Attributes);
-    // The item and this node's map exist once the cluster has been initialised.
-    const notNewer = '(attribute_not_exists(#nodes.#n.#lastSeen) OR #nodes.#n.#lastSeen <= :now)';
-    const exists = `attribute_exists(#nodes.#n) AND ${notNewer}`;
-    const steady =
-      'attribute_exists(#nodes.#n.#upSince) AND #nodes.#n.#lastSeen >= :aliveSince AND #nodes.#n.#status = :ok AND #nodes.#n.#lastSeen <= :now';
-    const fallback = (returning: boolean) =>
-      status === 'ok'
-        ? write(['#nodes.#n.#upSince = :now'], [], exists, returning)
-        : write([], ['#nodes.#n.#upSince'], exists, returning);
-    // Most likely first: a node already up, in a cluster the control plane has been hearing.
-    // "Heard lately" can only turn true meanwhile (another node's beat landing between two
-    // tries), so the heard variants are tried once more after the returning ones.
-    const inOrder = (variants: ((returning: boolean) => UpdateItemCommandInput)[]) => [
-      ...variants.map((v) => v(false)),
-      ...variants.map((v) => v(true)),
-      ...variants.map((v) => v(false)),
-    ];
-    const sendFirstThatHolds = async (inputs: UpdateItemCommandInput[]) => {
-      for (const input of inputs) {
-        try {
-          return await send(input);
-        } catch (err) {
-          if (!(err instanceof ConditionalCheckFailedException)) throw err;
-        }
-      }
-      return undefined;
-    };
-    const upAlready = (returning: boolean) => write([], [], steady, returning);
-    const recorded = await sendFirstThatHolds(inOrder(status === 'ok' ? [upAlready, fallback] : [fallback]));
+    const writes = heartbeatWrites(this.table, cluster, node, beat, now, region);
+    const recorded = await this.sendFirstThatHolds(cluster.id, writes.existing);
     if (recorded !== undefined) return recorded;
-    // First beat of this cluster or node: create the missing maps, then beat again.
     await this.initialise(cluster.id, node);
-    // Otherwise a newer beat is recorded already: this one arrived late and changes nothing.
-    return (await sendFirstThatHolds(inOrder([fallback]))) ?? this.load(cluster.id);
+    return (await this.sendFirstThatHolds(cluster.id, writes.afterInitialise)) ?? this.load(cluster.id);
+  }
+
+  private async sendFirstThatHolds(
+    clusterId: string,
+    inputs: readonly UpdateItemCommandInput[],
+  ): Promise<ClusterState | undefined> {
+    for (const input of inputs) {
+      try {
+        return decodeState(clusterId, (await this.sendAgainOnConflict(input)).Attributes);
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    }
+    return undefined;
   }
 
   /**
