@@ -112,14 +112,21 @@ export async function runHistory(
   let outageUntil = Number.NEGATIVE_INFINITY;
   const pendingBeat = new Map<string, Extract<ScheduleEvent, { kind: 'beat' }>>();
 
-  /** The target traffic follows: an apply may hang; traffic goes where the last one to finish said. */
-  const targetFor = (hangMs: number | undefined): Target => ({
+  /**
+   * The target traffic follows: an apply may hang; traffic goes where the last one to land
+   * said. Like the real adapters, which abort their calls at the deadline, a hung apply
+   * lands at the latest at its deadline (by its worker's clock) and then fails: the change
+   * took effect but its caller never heard so.
+   */
+  const targetFor = (hangMs: number | undefined, skew: number): Target => ({
     id: 'dns',
     type: 'sim',
-    async apply(change) {
+    async apply(change, deadline) {
       const startedAt = sim.t;
-      if (hangMs !== undefined) await sim.sleep(hangMs);
+      const cutOff = hangMs !== undefined && startedAt + hangMs > deadline - skew;
+      if (hangMs !== undefined) await sim.sleep(Math.max(0, Math.min(hangMs, deadline - skew - startedAt)));
       applies.push({ epoch: change.epoch, active: change.active, startedAt, finishedAt: sim.t });
+      if (cutOff) throw Object.assign(new Error('the apply ran past its deadline'), { name: 'TimeoutError' });
       return undefined;
     },
   });
@@ -148,10 +155,9 @@ export async function runHistory(
     const controlPlane = new ControlPlane({
       config: tc.config,
       store: faultyStore(world.store, active?.faults ?? [], { sim, op, log }),
-      targets: new Map([[id, [targetFor(active?.hangApplyMs)]]]),
+      targets: new Map([[id, [targetFor(active?.hangApplyMs, skew)]]]),
       logger: silentLogger,
       now: () => sim.t + skew,
-      applyBudgetMs: 1_000,
     });
     let body = '';
     try {
