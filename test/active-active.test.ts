@@ -99,12 +99,23 @@ describe('active-active serving set', () => {
     // Epoch 0 bookkeeping is enough to exercise the (epoch, servingVersion) ordering.
     const state = await store.load(id);
     expect(await store.commitServing(id, state, ['a'], { ...emptyEvent(id), subject: '1' })).toBe(true);
-    expect(await store.claimTarget(id, 'lb', 0, 10, 10_000, 1)).toBe(true);
+    expect(await store.claimTarget(id, 'lb', { epoch: 0, servingVersion: 1, at: 10, until: 10_000 })).toBe(
+      true,
+    );
     const next = await store.load(id);
     expect(await store.commitServing(id, next, ['a', 'b'], { ...emptyEvent(id), subject: '2', at: 20 })).toBe(
       true,
     );
-    expect(await store.claimTarget(id, 'lb', 0, 30, 10_000, 2)).toBe(true);
+    // It takes over from the live claim for version 1, so it carries that claim's expiry.
+    expect(
+      await store.claimTarget(id, 'lb', {
+        epoch: 0,
+        servingVersion: 2,
+        at: 30,
+        until: 10_000,
+        settlesAt: 10_000,
+      }),
+    ).toBe(true);
     expect(
       await store.finishTarget(id, 'lb', {
         epoch: 0,
@@ -126,7 +137,9 @@ describe('active-active serving set', () => {
     ).toBe('superseded');
     expect((await store.load(id)).targets.lb).toMatchObject({ servingVersion: 2, state: 'stale' });
     // A claim for the old version is refused.
-    expect(await store.claimTarget(id, 'lb', 0, 60, 10_000, 1)).toBe(false);
+    expect(await store.claimTarget(id, 'lb', { epoch: 0, servingVersion: 1, at: 60, until: 10_000 })).toBe(
+      false,
+    );
   });
 
   it('shows a target applied for an older serving set as pending in status, as the sweep sees it, until it is applied', async () => {

@@ -11,7 +11,7 @@ import { isAlive, isHealthy } from '../shared/core/eligibility.js';
 import { driftEvent, eventId, promotionEvent } from '../shared/core/events.js';
 import { heardRecently, lateEverywhere } from '../shared/core/grace.js';
 import { guardsCondition } from '../shared/core/guards.js';
-import { targetsDue } from '../shared/core/serving.js';
+import { targetsDue, unsettledUntil } from '../shared/core/serving.js';
 import {
   type ClusterEvent,
   type ClusterState,
@@ -461,12 +461,61 @@ describe('targetsDue', () => {
     ).toEqual(['log']);
   });
 
+  it('lists a target applied while an older apply might still land, once that time has passed', () => {
+    expect(
+      withTargets({ log: applied(3, { settlesAt: NOW - 1 }), hook: applied(3, { settlesAt: NOW }) }),
+    ).toEqual(['log']);
+  });
+
+  it('does not list a target claimed again after its settle time while that claim runs', () => {
+    const again = applied(3, { state: 'applying', until: NOW + 1, settlesAt: NOW - 1 });
+    expect(withTargets({ log: again, hook: applied(3) })).toEqual([]);
+  });
+
   it('lists nothing while the cluster has no active', () => {
     expect(
       given({ nodes: { a: beat(0) } })
         .at(NOW)
         .targetsDue(),
     ).toEqual([]);
+  });
+});
+
+describe('unsettledUntil: until when an earlier apply may still land on a target', () => {
+  const record = (extra: Partial<TargetState>): TargetState => ({
+    epoch: 2,
+    state: 'applied',
+    at: NOW,
+    attempts: 1,
+    ...extra,
+  });
+
+  it('is the expiry of a claim still running, to the millisecond it ends', () => {
+    expect(unsettledUntil(record({ state: 'applying', until: NOW + 5 }), NOW)).toBe(NOW + 5);
+    expect(unsettledUntil(record({ state: 'applying', until: NOW }), NOW)).toBe(NOW);
+  });
+
+  it('is a settle time carried by the record, whatever its state', () => {
+    for (const state of ['applied', 'failed', 'stale'] as const) {
+      expect(unsettledUntil(record({ state, settlesAt: NOW + 7 }), NOW)).toBe(NOW + 7);
+    }
+  });
+
+  it('is the later of the two when a claim carries an earlier one', () => {
+    expect(unsettledUntil(record({ state: 'applying', until: NOW + 5, settlesAt: NOW + 9 }), NOW)).toBe(
+      NOW + 9,
+    );
+    expect(unsettledUntil(record({ state: 'applying', until: NOW + 9, settlesAt: NOW + 5 }), NOW)).toBe(
+      NOW + 9,
+    );
+  });
+
+  it('is nothing once both have passed, for a finished record, or without a record', () => {
+    expect(
+      unsettledUntil(record({ state: 'applying', until: NOW - 1, settlesAt: NOW - 1 }), NOW),
+    ).toBeUndefined();
+    expect(unsettledUntil(record({ until: NOW + 5 }), NOW)).toBeUndefined();
+    expect(unsettledUntil(undefined, NOW)).toBeUndefined();
   });
 });
 

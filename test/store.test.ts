@@ -15,6 +15,7 @@ import type { Promotion } from '../shared/core/promotion.js';
 import { targetsDue } from '../shared/core/serving.js';
 import type { Beat, ClusterEvent } from '../shared/core/state.js';
 import { DynamoStateStore } from '../shared/store/dynamo-store.js';
+import type { TargetClaim } from '../shared/store/port.js';
 import {
   countCommands,
   FakeClock,
@@ -57,6 +58,15 @@ const node = (status: Awaited<ReturnType<ReturnType<typeof setup>['status']>>, i
   if (view === undefined) throw new Error(`no node ${id} in status`);
   return view;
 };
+
+/** A claim for `epoch` made at `at`, held 10 s. */
+const claim = (epoch: number, at: number, settlesAt?: number): TargetClaim => ({
+  epoch,
+  servingVersion: 0,
+  at,
+  until: at + 10_000,
+  ...(settlesAt === undefined ? {} : { settlesAt }),
+});
 
 const promotions = (events: ClusterEvent[]) => events.filter((e) => e.kind === 'promoted');
 
@@ -710,30 +720,42 @@ describe('targets', () => {
     expect((await status()).targets[0]).toMatchObject({ epoch: 1, state: 'applied' });
   });
 
-  it('marks the newer record stale when an apply for an older epoch finishes late, and the next sweep re-applies the newer epoch', async () => {
+  /**
+   * a is promoted (epoch 1) and a worker claims the target for it at t1 (until t1 + 10 s)
+   * and is slow; a stops beating and b is promoted (epoch 2). The control plane here has no
+   * target objects: the tests drive claims and finishes by hand.
+   */
+  async function epochTwoWhileEpochOneIsClaimed() {
     const tc = makeCluster({ targetIds: ['dns'] });
     const id = tc.cluster.id;
     const clock = new FakeClock();
-    // The driver has no target objects: this test drives claims and finishes by hand.
     const driver = makeControlPlane(tc, store, clock, []);
     const beat = (n: string) => driver.heartbeat(tc.cluster, nodeOf(tc.cluster, n), {});
-
     await beat('a');
     await beat('b');
     const t1 = clock.t;
-    // A worker claims the target for epoch 1 and is slow.
-    expect(await store.claimTarget(id, 'dns', 1, t1, t1 + 10_000)).toBe(true);
-
+    expect(await store.claimTarget(id, 'dns', claim(1, t1))).toBe(true);
     await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('b'));
     expect(await beat('b')).toMatchObject({ role: 'active', epoch: 2 });
+    return { tc, id, clock, beat, t1 };
+  }
+
+  it('marks the newer record stale when an apply for an older epoch finishes late, and the next sweep re-applies the newer epoch', async () => {
+    const { tc, id, clock, t1 } = await epochTwoWhileEpochOneIsClaimed();
     const t2 = clock.t;
     // Nobody may start an apply for an epoch that is no longer current.
-    expect(await store.claimTarget(id, 'dns', 1, t2, t2 + 10_000)).toBe(false);
-    // Another worker applies epoch 2 and records it.
-    expect(await store.claimTarget(id, 'dns', 2, t2, t2 + 10_000)).toBe(true);
-    expect(await store.finishTarget(id, 'dns', { epoch: 2, state: 'applied', at: t2, attempts: 1 })).toBe(
-      'recorded',
-    );
+    expect(await store.claimTarget(id, 'dns', claim(1, t2))).toBe(false);
+    // Another worker applies epoch 2 (carrying the live epoch-1 claim) and records it.
+    expect(await store.claimTarget(id, 'dns', claim(2, t2, t1 + 10_000))).toBe(true);
+    expect(
+      await store.finishTarget(id, 'dns', {
+        epoch: 2,
+        state: 'applied',
+        at: t2,
+        attempts: 1,
+        settlesAt: t1 + 10_000,
+      }),
+    ).toBe('recorded');
 
     // The slow epoch-1 apply lands now, possibly over epoch 2's traffic settings.
     clock.advance(200);
@@ -755,6 +777,40 @@ describe('targets', () => {
     expect(await sweeper.sweep()).toMatchObject({ targetsApplied: 0 });
   });
 
+  it('takes over from an older unexpired claim only by carrying its expiry, and applies once more after it', async () => {
+    const { tc, id, clock, beat, t1 } = await epochTwoWhileEpochOneIsClaimed();
+    const before = await store.load(id);
+
+    // A claim made from a read that missed the epoch-1 claim, or carrying less: refused.
+    expect(await store.claimTarget(id, 'dns', claim(2, clock.t))).toBe(false);
+    expect(await store.claimTarget(id, 'dns', claim(2, clock.t, t1 + 9_999))).toBe(false);
+    expect(await store.load(id)).toEqual(before);
+
+    // The sweep reads the claim and carries it; epoch 2 is applied and stays due after it.
+    const target = new FakeTarget('dns');
+    const sweeper = makeControlPlane(tc, store, clock, [target]);
+    expect(await sweeper.sweep()).toMatchObject({ targetsApplied: 1 });
+    expect((await store.load(id)).targets.dns).toMatchObject({
+      epoch: 2,
+      state: 'applied',
+      settlesAt: t1 + 10_000,
+    });
+
+    // The epoch-1 apply lands late, and its record of that is lost: nothing marks epoch 2
+    // stale. Until the claim's expiry nothing more is applied; just after it, epoch 2 again.
+    clock.advance(t1 + 10_000 - clock.t);
+    await beat('b');
+    expect(await sweeper.sweep()).toMatchObject({ targetsApplied: 0 });
+    clock.advance(1);
+    await beat('b');
+    expect(await sweeper.sweep()).toMatchObject({ targetsApplied: 1, errors: 0 });
+    expect(target.epochs()).toEqual([2, 2]);
+    const settled = (await store.load(id)).targets.dns;
+    expect(settled).toMatchObject({ epoch: 2, state: 'applied', attempts: 2 });
+    expect(settled?.settlesAt).toBeUndefined();
+    expect(await sweeper.sweep()).toMatchObject({ targetsApplied: 0 });
+  });
+
   it('reports overtaken, and changes nothing, when an apply outlives its claim and another worker records the same epoch', async () => {
     const tc = makeCluster({ targetIds: ['dns'] });
     const id = tc.cluster.id;
@@ -763,10 +819,10 @@ describe('targets', () => {
     await driver.heartbeat(tc.cluster, nodeOf(tc.cluster, 'a'), {});
     const t1 = clock.t;
     // Worker 1 claims epoch 1 for 10 s and is slow; its claim expires.
-    expect(await store.claimTarget(id, 'dns', 1, t1, t1 + 10_000)).toBe(true);
+    expect(await store.claimTarget(id, 'dns', claim(1, t1))).toBe(true);
     const t2 = clock.advance(10_001);
     // Worker 2 takes the expired claim for the same epoch and records its apply.
-    expect(await store.claimTarget(id, 'dns', 1, t2, t2 + 10_000)).toBe(true);
+    expect(await store.claimTarget(id, 'dns', claim(1, t2))).toBe(true);
     const second = { epoch: 1, servingVersion: 0, state: 'applied' as const, at: t2 + 50, attempts: 1 };
     expect(await store.finishTarget(id, 'dns', second)).toBe('recorded');
     const before = await store.load(id);

@@ -4,12 +4,19 @@
  */
 import type { ClusterConfig } from '../config.js';
 import { driftEvent } from '../core/events.js';
-import { targetMembers, targetsDue } from '../core/serving.js';
+import { targetMembers, targetsDue, unsettledUntil } from '../core/serving.js';
 import type { ClusterState, TargetState } from '../core/state.js';
 import type { Logger } from '../logger.js';
 import type { StateStore } from '../store/port.js';
 import type { Target, TargetChange } from '../targets/index.js';
 import type { Announcer } from './announcer.js';
+
+/**
+ * A claim outlasts its apply's deadline by this much: adapters abort their calls at the
+ * deadline, so an apply lands before its claim expires even with clocks 5 s apart or a
+ * request still in flight.
+ */
+const CLAIM_MARGIN_MS = 5_000;
 
 export type ApplyResult = 'applied' | 'failed' | 'skipped';
 
@@ -68,15 +75,21 @@ export class TargetDriver {
     return Promise.all(
       targets.map(async (target): Promise<ApplyResult> => {
         const previous = state.targets[target.id];
-        const claimed = await store.claimTarget(
-          cluster.id,
-          target.id,
-          state.epoch,
-          now,
-          deadline + 5_000,
-          state.servingVersion,
-        );
+        // An earlier apply that may still land: carried, so the target is applied after it.
+        const settlesAt = unsettledUntil(previous, now);
+        const claimed = await store.claimTarget(cluster.id, target.id, {
+          epoch: state.epoch,
+          servingVersion: state.servingVersion,
+          at: now,
+          until: deadline + CLAIM_MARGIN_MS,
+          ...(settlesAt === undefined ? {} : { settlesAt }),
+        });
         if (!claimed) return 'skipped';
+        if (settlesAt !== undefined) {
+          logger.info(
+            `${cluster.id}: target ${target.id}: an earlier apply may still land until ${new Date(settlesAt).toISOString()}; epoch ${state.epoch} will be applied again after it`,
+          );
+        }
         const sameVersion =
           previous?.epoch === state.epoch && (previous.servingVersion ?? 0) === state.servingVersion;
         const attempts = (sameVersion ? previous.attempts : 0) + 1;
@@ -86,6 +99,7 @@ export class TargetDriver {
           state: 'applied',
           at: now,
           attempts,
+          ...(settlesAt === undefined ? {} : { settlesAt }),
         };
         try {
           const detail = await target.apply(change, deadline);

@@ -13,7 +13,10 @@ export function isCurrentRecord(progress: TargetState | undefined, state: Cluste
   );
 }
 
-/** Targets that have not been applied for the current epoch and are not being applied now. */
+/**
+ * Targets that have not been applied for the current epoch and are not being applied now,
+ * or were applied while an older apply might still land and should be applied once more.
+ */
 export function targetsDue(state: ClusterState, cluster: ClusterConfig, now: number): string[] {
   if (state.active === null) return [];
   return cluster.targets
@@ -21,9 +24,24 @@ export function targetsDue(state: ClusterState, cluster: ClusterConfig, now: num
       const progress = state.targets[t.id];
       if (progress === undefined || !isCurrentRecord(progress, state)) return true;
       if (progress.state === 'applying') return (progress.until ?? 0) < now;
-      return progress.state === 'failed' || progress.state === 'stale';
+      if (progress.state === 'applied') return progress.settlesAt !== undefined && progress.settlesAt < now;
+      return true;
     })
     .map((t) => t.id);
+}
+
+/**
+ * Until when an apply already under way might still land on the target: a claim that has
+ * not expired, or a time an earlier claim carried forward. A new claim carries it (so the
+ * target is applied again after it); undefined when no earlier apply can land any more.
+ * (An apply lands before its claim expires: adapters abort their calls at the deadline,
+ * and a claim lasts 5 s beyond it.)
+ */
+export function unsettledUntil(progress: TargetState | undefined, now: number): number | undefined {
+  const times = [progress?.state === 'applying' ? progress.until : undefined, progress?.settlesAt].filter(
+    (t): t is number => t !== undefined && t >= now,
+  );
+  return times.length === 0 ? undefined : Math.max(...times);
 }
 
 /**

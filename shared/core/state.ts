@@ -85,6 +85,12 @@ export interface TargetState {
   at: number;
   /** While `applying`: the claim expires at this time and another worker may retry. */
   until?: number;
+  /**
+   * This record took over while an apply of an older version might still land (its claim
+   * had not expired): until then that apply may overwrite this one unseen (its own record
+   * of it can be lost), so the target is applied once more after this time.
+   */
+  settlesAt?: number;
   error?: string;
   attempts: number;
   /** What the target reported about the applied change (e.g. a Route 53 change id and status). */

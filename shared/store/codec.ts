@@ -59,6 +59,7 @@ const TargetStateSchema = z.looseObject({
   state: z.enum(['applying', 'applied', 'failed', 'stale']),
   at: number,
   until: z.optional(number),
+  settlesAt: z.optional(number),
   error: z.optional(string),
   attempts: number,
   detail: z.optional(z.record(string, string)),

@@ -27,7 +27,7 @@ import { decodeState } from './codec.js';
 import { flushOutbox, hasEvent, listEvents, pruneEvents, sameEvent } from './event-log.js';
 import { conditional, lostRace, stateKey, stateUpdate, type Table, transitionInput } from './expressions.js';
 import { heartbeatWrites } from './heartbeat-write.js';
-import type { StateStore } from './port.js';
+import type { StateStore, TargetClaim } from './port.js';
 import * as records from './target-records.js';
 
 /** Tries of a beat's (or a pause's, a resume's) write that conflicts with another Region's write to the cluster item. */
@@ -222,15 +222,8 @@ export class DynamoStateStore implements StateStore {
     return listEvents(this.table, clusterId, limit);
   }
 
-  claimTarget(
-    clusterId: string,
-    targetId: string,
-    epoch: number,
-    now: number,
-    until: number,
-    servingVersion = 0,
-  ) {
-    return records.claimTarget(this.table, clusterId, targetId, epoch, now, until, servingVersion);
+  claimTarget(clusterId: string, targetId: string, claim: TargetClaim) {
+    return records.claimTarget(this.table, clusterId, targetId, claim);
   }
 
   finishTarget(clusterId: string, targetId: string, result: TargetState) {

@@ -4,6 +4,16 @@ import type { HandoverChange } from '../core/handover.js';
 import type { Promotion } from '../core/promotion.js';
 import type { Beat, ClusterEvent, ClusterState, Pause, TargetState } from '../core/state.js';
 
+/** A worker's claim to apply a target for one version (epoch and serving version). */
+export interface TargetClaim {
+  epoch: number;
+  servingVersion: number;
+  at: number;
+  /** The claim expires then, and another worker may apply the same version. */
+  until: number;
+  settlesAt?: number;
+}
+
 /**
  * Where cluster state lives. Every method that changes state is a compare-and-set: it
  * returns `null`/`false` when another worker got there first, which is normal, not an error.
@@ -37,15 +47,12 @@ export interface StateStore {
   clearHold(clusterId: string, expectedEpoch: number): Promise<boolean>;
   /** Copies outbox events to the event log (idempotent), then removes them from the outbox. */
   flushOutbox(state: ClusterState): Promise<void>;
-  /** Claims a target for applying `epoch`, only while `epoch` is the cluster's current one. */
-  claimTarget(
-    clusterId: string,
-    targetId: string,
-    epoch: number,
-    now: number,
-    until: number,
-    servingVersion?: number,
-  ): Promise<boolean>;
+  /**
+   * Claims a target for applying the claim's version, only while it is the cluster's
+   * current one, and only if the claim carries every time until which an earlier apply
+   * might still land (`settlesAt`, from `unsettledUntil` of the record it replaces).
+   */
+  claimTarget(clusterId: string, targetId: string, claim: TargetClaim): Promise<boolean>;
   /** Active-active: records a new serving set with its event, unless it changed meanwhile. */
   commitServing(
     clusterId: string,

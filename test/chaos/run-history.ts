@@ -13,6 +13,7 @@
 import { isRetryable, MIN_ATTEMPT_MS, retryWaitMs } from '../../cli/agent/beat-retry.js';
 import { type LocalDynamo, startLocalDynamo } from '../../cli/local-dynamo.js';
 import { ControlPlane, type HeartbeatResult } from '../../shared/control-plane/control-plane.js';
+import { unsettledUntil } from '../../shared/core/serving.js';
 import type { ClusterState } from '../../shared/core/state.js';
 import { createApiHandler } from '../../shared/http/api.js';
 import { silentLogger } from '../../shared/logger.js';
@@ -417,8 +418,9 @@ export async function runHistory(
 
 /** When every target claim in `state` has expired (a claim left by a failed worker blocks re-applying until then). */
 function claimsExpire(state: ClusterState, now: number): number {
-  const untils = Object.values(state.targets).flatMap((t) =>
-    t.state === 'applying' && t.until !== undefined ? [t.until + 1] : [],
-  );
+  const untils = Object.values(state.targets).flatMap((t) => {
+    const until = unsettledUntil(t, now);
+    return until === undefined ? [] : [until + 1];
+  });
   return Math.max(now, ...untils);
 }
