@@ -106,7 +106,10 @@ describe('active-active serving set', () => {
     expect(await store.commitServing(id, next, ['a', 'b'], { ...emptyEvent(id), subject: '2', at: 20 })).toBe(
       true,
     );
-    // It takes over from the live claim for version 1, so it carries that claim's expiry.
+    // It takes over from the live claim for version 1, so it must carry that claim's expiry.
+    expect(await store.claimTarget(id, 'lb', { epoch: 0, servingVersion: 2, at: 30, until: 10_000 })).toBe(
+      false,
+    );
     expect(
       await store.claimTarget(id, 'lb', {
         epoch: 0,

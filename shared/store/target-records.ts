@@ -62,8 +62,8 @@ export async function claimTarget(
     ...(settlesAt === undefined ? {} : { settlesAt }),
   };
   const g = generation(servingVersion);
-  const none = 'attribute_not_exists(#targets.#t)';
   const record = '#targets.#t';
+  const none = `attribute_not_exists(${record})`;
   const clauses = [
     g.clusterIs,
     `(${none} OR ${g.recordNotNewer})`,
