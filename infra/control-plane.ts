@@ -3,11 +3,6 @@
  * app with the cluster config (the same schema and file the local server uses), or deploy
  * it with this repository's own app (`infra/app.ts`).
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -29,10 +24,9 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Grant, type IGrantable, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { METRIC } from '../functions/metric-names.js';
@@ -42,15 +36,18 @@ import type { RouteGroup } from '../shared/http/routes.js';
 import { reservedConcurrency, type Throttle, throttles, wafRateLimit } from '../shared/http/throttle.js';
 import { environmentOf } from '../shared/targets/registry.js';
 import { FailoverDashboard, serviceMetric } from './dashboard.js';
+import {
+  CONFIG_FILE_NAME,
+  controlPlaneFunction,
+  type FunctionOptions,
+  stagedConfigFile,
+} from './functions.js';
 import type { Endpoint } from './ingress/endpoint.js';
 import { functionUrlIngress } from './ingress/function-url.js';
 import { httpApiIngress } from './ingress/http-api.js';
 import { restApiIngress } from './ingress/rest-api.js';
 import { targetPolicies } from './target-policies.js';
 import { targetResources } from './target-resources.js';
-
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CONFIG_FILE_NAME = 'failover.config.json';
 
 export interface FailoverControlPlaneProps {
   /** The validated cluster config (`loadConfigFile('failover.config.json')`). */
@@ -152,49 +149,8 @@ export class FailoverControlPlane extends Construct {
       FAILOVER_EVENT_BUS: eventBus.eventBusName,
       POWERTOOLS_SERVICE_NAME: 'failover',
     };
-    const fn = (
-      name: string,
-      options: { timeout: Duration; memorySize: number; reservedConcurrency?: number },
-    ) => {
-      const logGroup = new LogGroup(this, `${name}Logs`, {
-        retention: logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-      // A role of our own, instead of the managed basic-execution policy, so that logging is
-      // allowed to this function's log group only.
-      const role = new Role(this, `${name}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
-      logGroup.grantWrite(role);
-      const f = new NodejsFunction(this, name, {
-        entry: join(REPO_ROOT, 'functions', `${name.toLowerCase()}.ts`),
-        projectRoot: REPO_ROOT,
-        depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
-        runtime: Runtime.NODEJS_24_X,
-        architecture: Architecture.ARM_64,
-        memorySize: options.memorySize,
-        timeout: options.timeout,
-        ...(options.reservedConcurrency === undefined
-          ? {}
-          : { reservedConcurrentExecutions: options.reservedConcurrency }),
-        role,
-        logGroup,
-        environment,
-        bundling: {
-          // The SDK is in the Lambda runtime: keeping it out keeps bundles and cold starts small.
-          externalModules: ['@aws-sdk/*'],
-          minify: true,
-          format: OutputFormat.CJS,
-          commandHooks: {
-            beforeBundling: () => [],
-            beforeInstall: () => [],
-            afterBundling: (_input: string, output: string) => [
-              `cp "${configFile}" "${output}/${CONFIG_FILE_NAME}"`,
-            ],
-          },
-          target: 'node24',
-        },
-      });
-      return { f, logGroup };
-    };
+    const fn = (name: string, options: FunctionOptions) =>
+      controlPlaneFunction(this, name, options, { environment, configFile, logRetention });
 
     const ingress = props.ingress ?? 'http-api';
     const throttle = { ...throttles(props.config), ...props.throttles };
@@ -407,13 +363,4 @@ function stateTable(scope: Construct, props: FailoverControlPlaneProps): ITableV
     replicas: regions.slice(1).map((region) => ({ region })),
     ...(witnessRegion === undefined ? {} : { witnessRegion }),
   });
-}
-
-/** Writes the config where the bundling step can copy it from (one file per content hash). */
-function stagedConfigFile(json: string): string {
-  const dir = join(tmpdir(), 'failover-cdk-config');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${createHash('sha256').update(json).digest('hex').slice(0, 16)}.json`);
-  writeFileSync(file, json);
-  return file;
 }
