@@ -19,6 +19,7 @@ import { Hooks } from './hooks.js';
 import { LeaseKeeper, type LeaseTerms, type RoleChange, type SelfDemotion } from './lease-keeper.js';
 import { startPeerServer } from './peer-link.js';
 import { SelfReport } from './self-report.js';
+import { SettingWarnings } from './warnings.js';
 
 /** Interval until the control plane has told us its own. */
 const FIRST_INTERVAL_MS = 1_000;
@@ -86,7 +87,7 @@ export class Agent {
   private readonly stopping = new AbortController();
   private readonly client: BeatClient;
   private readonly problems: ProblemLog;
-  private readonly warned = new Set<string>();
+  private readonly warnings: SettingWarnings;
   private readonly hooks: Hooks;
   private readonly selfReport: SelfReport;
   private readonly failsafe: Failsafe;
@@ -110,6 +111,7 @@ export class Agent {
     this.keeper = new LeaseKeeper({ clock, marginFlagMs: options.marginMs });
     this.client = new BeatClient(options, new Endpoints(options.urls, clock, PROBE_FIRST_URL_EVERY_MS));
     this.problems = new ProblemLog(log, REPEAT_ERROR_EVERY_MS, clock);
+    this.warnings = new SettingWarnings(log);
     this.hooks = new Hooks(options, log, this.stopping.signal);
     this.selfReport = new SelfReport(options, log, (message) => this.problems.report(message));
     this.failsafe = new Failsafe({
@@ -328,7 +330,7 @@ export class Agent {
 
   private onAnswer(result: HeartbeatResult, sentAt: number): void {
     this.serverIntervalMs = result.intervalMs;
-    this.warnAboutFailsafe(result);
+    this.warnings.failsafe(result, this.options);
     const promised = this.failsafe.promiseRemainingMs();
     if (result.role === 'active' && this.keeper.view().role !== 'active' && promised > 0) {
       // The control plane does not promote a node with a promise; this is the second fence.
@@ -337,7 +339,7 @@ export class Agent {
     }
     const outcome = this.keeper.answer(result, sentAt);
     if (outcome.believed) this.terms = outcome.terms;
-    if (result.role === 'active') this.warnAboutTerms(outcome.terms);
+    if (result.role === 'active') this.warnings.leaseTerms(outcome.terms, this.intervalMs());
     if (!outcome.believed) {
       // The lease this beat renewed may be about to expire: do not act on it.
       this.log(`ignoring a confirmation that took ${formatSeconds(outcome.tookMs)} to arrive`);
@@ -364,16 +366,6 @@ export class Agent {
     this.wakeUp.abort();
   }
 
-  private warnAboutTerms(terms: LeaseTerms): void {
-    if (terms.warning) this.warnOnce(terms.warning);
-    if (terms.windowMs <= this.intervalMs()) {
-      this.warnOnce(
-        `lease ${formatSeconds(terms.leaseMs)} − margin ${formatSeconds(terms.marginMs)} is not longer than ` +
-          `the interval (${formatSeconds(this.intervalMs())}): expect self-demotion between beats`,
-      );
-    }
-  }
-
   private armDemotion(): void {
     clearTimeout(this.demoteTimer);
     const at = this.keeper.nextDemotionAt();
@@ -394,26 +386,6 @@ export class Agent {
     this.failsafe.endEpisode();
     void this.announce(demotion.change);
     return true;
-  }
-
-  private warnAboutFailsafe(result: HeartbeatResult): void {
-    if (!result.peers?.length) return;
-    if (this.options.peerSecret === undefined) {
-      this.warnOnce(
-        'failsafe is on for this cluster, but FAILOVER_PEER_SECRET is not set: this node cannot take part, ' +
-          'so a control-plane outage demotes the active (see failover agent --help)',
-      );
-    } else if (this.options.peerListen === undefined) {
-      this.warnOnce(
-        'failsafe: no --peer-listen, so this node cannot confirm an active: the active demotes in an outage',
-      );
-    }
-  }
-
-  private warnOnce(message: string): void {
-    if (this.warned.has(message)) return;
-    this.warned.add(message);
-    this.log(`warning: ${message}`);
   }
 }
 
