@@ -18,6 +18,7 @@ export default defineConfig({
       'test/static-stability.test.ts',
       'test/event-v1.test.ts',
       'test/serving.test.ts',
+      'test/active-active.test.ts',
     ],
     testTimeout: 60_000,
     hookTimeout: 60_000,

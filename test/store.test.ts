@@ -9,7 +9,7 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../cli/local-dynamo.js';
 import { decide } from '../shared/core/decide.js';
-import { eventId } from '../shared/core/events.js';
+import { driftEvent, eventId } from '../shared/core/events.js';
 import type { HandoverChange } from '../shared/core/handover.js';
 import type { Promotion } from '../shared/core/promotion.js';
 import { targetsDue } from '../shared/core/serving.js';
@@ -809,6 +809,73 @@ describe('targets', () => {
     expect(settled).toMatchObject({ epoch: 2, state: 'applied', attempts: 2 });
     expect(settled?.settlesAt).toBeUndefined();
     expect(await sweeper.sweep()).toMatchObject({ targetsApplied: 0 });
+  });
+
+  it('carries the time an earlier apply may still land on the claim itself, to the next claim', async () => {
+    const { id, clock, beat, t1 } = await epochTwoWhileEpochOneIsClaimed();
+    // Epoch 2's claim carries epoch 1's expiry (t1 + 10 s) and is short: it expires first.
+    const t2 = clock.t;
+    expect(await store.claimTarget(id, 'dns', { ...claim(2, t2, t1 + 10_000), until: t2 + 1_000 })).toBe(
+      true,
+    );
+    expect((await store.load(id)).targets.dns).toMatchObject({ state: 'applying', settlesAt: t1 + 10_000 });
+    // Epoch 3 once that claim has expired: the epoch-1 apply may still land, so it is carried on.
+    await passWhileBeating(clock, LEASE_MS + 1, 1_000, () => beat('a'));
+    expect(await beat('a')).toMatchObject({ role: 'active', epoch: 3 });
+    const t3 = clock.t;
+    expect(t3).toBeGreaterThan(t2 + 1_000);
+    expect(t3).toBeLessThan(t1 + 10_000);
+    expect(await store.claimTarget(id, 'dns', claim(3, t3))).toBe(false);
+    expect(await store.claimTarget(id, 'dns', claim(3, t3, t1 + 10_000))).toBe(true);
+  });
+
+  it('claims a version already applied only once its settle time has passed', async () => {
+    const { id, clock, t1 } = await epochTwoWhileEpochOneIsClaimed();
+    const t2 = clock.t;
+    const applied = { epoch: 2, state: 'applied' as const, at: t2, attempts: 1 };
+    const settlesAt = t1 + 10_000;
+    expect(await store.claimTarget(id, 'dns', claim(2, t2, settlesAt))).toBe(true);
+    expect(await store.finishTarget(id, 'dns', { ...applied, settlesAt })).toBe('recorded');
+    expect(await store.claimTarget(id, 'dns', claim(2, t2 + 1))).toBe(false);
+    expect(await store.claimTarget(id, 'dns', claim(2, settlesAt))).toBe(false);
+    expect(await store.claimTarget(id, 'dns', claim(2, settlesAt + 1))).toBe(true);
+    expect(await store.finishTarget(id, 'dns', applied)).toBe('recorded');
+    // Applied with nothing left to settle: never claimed again for the same version.
+    expect(await store.claimTarget(id, 'dns', claim(2, t2 + 60_000))).toBe(false);
+  });
+
+  it('marks an applied target drifted (stale, with its event in the outbox) only for the version at hand', async () => {
+    const { id, clock, t1 } = await epochTwoWhileEpochOneIsClaimed();
+    const t2 = clock.t;
+    expect(await store.claimTarget(id, 'dns', claim(2, t2, t1 + 10_000))).toBe(true);
+    const state = await store.load(id);
+    const event = driftEvent(state, 'dns', 'the record points to a', t2);
+    // Still being applied, or an older epoch: refused, nothing written.
+    expect(await store.markTargetDrift(id, 'dns', 2, event)).toBe(false);
+    expect(await store.finishTarget(id, 'dns', { epoch: 2, state: 'applied', at: t2, attempts: 1 })).toBe(
+      'recorded',
+    );
+    const before = await store.load(id);
+    expect(await store.markTargetDrift(id, 'dns', 1, event)).toBe(false);
+    expect(await store.load(id)).toEqual(before);
+    expect(await store.markTargetDrift(id, 'dns', 2, event)).toBe(true);
+    const after = await store.load(id);
+    expect(after.targets.dns).toMatchObject({ epoch: 2, state: 'stale' });
+    expect(Object.values(after.outbox)).toContainEqual(event);
+  });
+
+  it('records what a target reported about its change only on the record of that version', async () => {
+    const { id, clock, t1 } = await epochTwoWhileEpochOneIsClaimed();
+    const t2 = clock.t;
+    expect(await store.claimTarget(id, 'dns', claim(2, t2, t1 + 10_000))).toBe(true);
+    expect(await store.recordTargetDetail(id, 'dns', 1, { status: 'INSYNC' })).toBe(false);
+    expect((await store.load(id)).targets.dns?.detail).toBeUndefined();
+    expect(await store.recordTargetDetail(id, 'dns', 2, { status: 'INSYNC', changeId: 'C1' })).toBe(true);
+    expect((await store.load(id)).targets.dns).toMatchObject({
+      epoch: 2,
+      state: 'applying',
+      detail: { status: 'INSYNC', changeId: 'C1' },
+    });
   });
 
   it('reports overtaken, and changes nothing, when an apply outlives its claim and another worker records the same epoch', async () => {

@@ -52,6 +52,7 @@ export async function claimTarget(
   targetId: string,
   { epoch, servingVersion, at: now, until, settlesAt }: TargetClaim,
 ): Promise<boolean> {
+  // An undefined settlesAt is left out of the item (values are marshalled without undefined).
   const claim: TargetState = {
     epoch,
     servingVersion,
@@ -59,7 +60,7 @@ export async function claimTarget(
     at: now,
     until,
     attempts: 0,
-    ...(settlesAt === undefined ? {} : { settlesAt }),
+    settlesAt,
   };
   const g = generation(servingVersion);
   const record = '#targets.#t';
