@@ -7,8 +7,8 @@
  * 1. Until `faultMs`: agents beat every interval (each through a worker with its own
  *    skewed clock), a sweep runs every interval, and the schedule's events happen.
  * 2. Then no new fault: operations still parked (paused, slow, hanging) finish.
- * 3. Once all is quiet and every target claim has expired, one sweep runs, and the final
- *    record, event log and traffic are read.
+ * 3. Once all is quiet and every target claim has expired (and every `settlesAt` has
+ *    passed), one sweep runs, and the final record, event log and traffic are read.
  */
 import { isRetryable, MIN_ATTEMPT_MS, retryWaitMs } from '../../cli/agent/beat-retry.js';
 import { type LocalDynamo, startLocalDynamo } from '../../cli/local-dynamo.js';
@@ -416,7 +416,10 @@ export async function runHistory(
   };
 }
 
-/** When every target claim in `state` has expired (a claim left by a failed worker blocks re-applying until then). */
+/**
+ * When every target claim in `state` has expired (a claim left by a failed worker blocks
+ * re-applying until then) and every time a claim carried (`settlesAt`) has passed.
+ */
 function claimsExpire(state: ClusterState, now: number): number {
   const untils = Object.values(state.targets).flatMap((t) => {
     const until = unsettledUntil(t, now);
