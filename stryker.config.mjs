@@ -7,7 +7,12 @@ export default {
   vitest: { configFile: 'vitest.mutation.config.mts' },
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.mutation.json',
-  mutate: ['shared/core/*.ts', 'shared/store/expressions.ts', 'shared/store/target-records.ts', 'shared/http/api.ts'],
+  mutate: [
+    'shared/core/*.ts',
+    'shared/store/expressions.ts',
+    'shared/store/target-records.ts',
+    'shared/http/api.ts',
+  ],
   coverageAnalysis: 'perTest',
   // Static mutants (module-level values such as the API's zod schemas) each need every test
   // run again: about 3 h on 2 cores. They are listed as ignored in the report.
