@@ -82,7 +82,7 @@ export class TargetDriver {
           servingVersion: state.servingVersion,
           at: now,
           until: deadline + CLAIM_MARGIN_MS,
-          ...(settlesAt === undefined ? {} : { settlesAt }),
+          settlesAt,
         });
         if (!claimed) return 'skipped';
         if (settlesAt !== undefined) {
@@ -99,7 +99,7 @@ export class TargetDriver {
           state: 'applied',
           at: now,
           attempts,
-          ...(settlesAt === undefined ? {} : { settlesAt }),
+          settlesAt,
         };
         try {
           const detail = await target.apply(change, deadline);
